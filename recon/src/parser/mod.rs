@@ -1,0 +1,520 @@
+//! The Recon parser.
+//!
+//! Tokens are read by the nom parsers in [`tokens`]; structure (records, attribute
+//! parameters, markup) is handled by an explicit stack of frames instead of recursion, so
+//! deep input can never overflow the thread's stack: it is refused with
+//! [`ErrorKind::TooDeep`] past [`MAX_DEPTH`] levels. Every byte is looked at a bounded
+//! number of times, so parsing is linear in the input.
+
+mod error;
+mod header;
+pub mod tokens;
+
+pub use error::{ErrorKind, Found, ParseError};
+pub use header::{peel_header, Header};
+
+use crate::record::{Item, Record};
+use crate::value::{Text, Value};
+
+/// How deeply records, attribute parameters and markup may nest by default.
+pub const MAX_DEPTH: usize = 256;
+
+/// Parses a whole Recon document. An empty document (or one holding only comments) is
+/// [`Value::Absent`]; a document of several items is the record of them.
+pub fn parse(src: &str) -> Result<Value, ParseError> {
+    Parser::new(src).parse_document()
+}
+
+/// A configurable Recon parser.
+#[derive(Debug)]
+pub struct Parser<'a> {
+    src: &'a str,
+    pos: usize,
+    max_depth: usize,
+}
+
+/// What closes a frame, and so what kind of frame it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Close {
+    /// The whole document: closed by the end of input.
+    End,
+    /// A record `{...}`.
+    Brace,
+    /// Attribute parameters `(...)`.
+    Paren,
+    /// Markup `[...]`.
+    Bracket,
+}
+
+impl Close {
+    fn char(self) -> &'static str {
+        match self {
+            Close::End => "end of input",
+            Close::Brace => "'}'",
+            Close::Paren => "')'",
+            Close::Bracket => "']'",
+        }
+    }
+}
+
+/// The item being assembled in a block: a run of attributes and primary values written
+/// without separators (`@a(1) {x:2} @b`), and the slot key if a `:` has been seen.
+#[derive(Debug, Default)]
+struct Seq {
+    /// The only element so far, when it is a primary value.
+    single: Option<Value>,
+    /// The record once the run holds an attribute or more than one element.
+    items: Option<Vec<Item>>,
+    /// Whether the last element was a primary value (two may not touch).
+    last_primary: bool,
+}
+
+impl Seq {
+    fn is_empty(&self) -> bool {
+        self.single.is_none() && self.items.is_none()
+    }
+
+    fn items_mut(&mut self) -> &mut Vec<Item> {
+        if self.items.is_none() {
+            let mut items = Vec::new();
+            if let Some(v) = self.single.take() {
+                splice(&mut items, v);
+            }
+            self.items = Some(items);
+        }
+        self.items.get_or_insert_with(Vec::new)
+    }
+
+    fn push_attr(&mut self, name: Text, value: Value) {
+        self.items_mut().push(Item::Attr(name, value));
+        self.last_primary = false;
+    }
+
+    fn push_primary(&mut self, value: Value) {
+        if self.is_empty() {
+            self.single = Some(value);
+        } else {
+            splice(self.items_mut(), value);
+        }
+        self.last_primary = true;
+    }
+
+    fn finish(&mut self) -> Option<Value> {
+        self.last_primary = false;
+        if let Some(v) = self.single.take() {
+            return Some(v);
+        }
+        self.items
+            .take()
+            .map(|items| Value::Record(Record::from_vec_unchecked(items)))
+    }
+}
+
+/// Adds a primary value to a record being built: a record literal's items are spliced in
+/// (`@a{x:1}` is `{@a,x:1}`), any other value is one item.
+fn splice(items: &mut Vec<Item>, value: Value) {
+    match value {
+        Value::Record(r) => items.extend(r.iter().cloned()),
+        other => items.push(Item::Value(other)),
+    }
+}
+
+/// One level of structure being parsed.
+#[derive(Debug)]
+struct Frame {
+    close: Close,
+    items: Vec<Item>,
+    seq: Seq,
+    key: Option<Value>,
+    /// Whether an item has been started since the last separator.
+    in_item: bool,
+    /// An attribute whose `(...)` parameters are being parsed by the child frame.
+    pending_attr: Option<Text>,
+    /// In markup: the attribute record being built (`@em(..)[text]`), awaiting an
+    /// optional `{...}` or `[...]` right after it.
+    markup_attr: Option<Vec<Item>>,
+    /// In markup: whether a child frame's items go into `markup_attr`.
+    markup_attr_body: bool,
+}
+
+impl Frame {
+    fn new(close: Close) -> Frame {
+        Frame {
+            close,
+            items: Vec::new(),
+            seq: Seq::default(),
+            key: None,
+            in_item: false,
+            pending_attr: None,
+            markup_attr: None,
+            markup_attr_body: false,
+        }
+    }
+
+    fn finish_item(&mut self) {
+        let value = self.seq.finish();
+        match (self.key.take(), value) {
+            (Some(k), v) => self.items.push(Item::Slot(k, v.unwrap_or(Value::Extant))),
+            (None, Some(v)) => self.items.push(Item::Value(v)),
+            (None, None) => {}
+        }
+        self.in_item = false;
+    }
+
+    /// The frame's value once closed.
+    fn into_value(mut self) -> Value {
+        let block = |items: &mut Vec<Item>, empty: Value| match items.len() {
+            0 => empty,
+            1 if matches!(items[0], Item::Value(_)) => match items.pop() {
+                Some(Item::Value(v)) => v,
+                _ => Value::Extant,
+            },
+            _ => Value::Record(Record::from_vec_unchecked(std::mem::take(items))),
+        };
+        match self.close {
+            Close::End => block(&mut self.items, Value::Absent),
+            Close::Paren => block(&mut self.items, Value::Extant),
+            Close::Brace | Close::Bracket => Value::Record(Record::from_vec_unchecked(self.items)),
+        }
+    }
+}
+
+/// What a step of the machine did.
+enum Step {
+    /// Keep going in the current top frame.
+    Continue,
+    /// Open a child frame.
+    Push(Frame),
+    /// Close the top frame.
+    Pop,
+}
+
+impl<'a> Parser<'a> {
+    /// A parser over `src` with the default depth limit.
+    pub fn new(src: &'a str) -> Parser<'a> {
+        Parser {
+            src,
+            pos: 0,
+            max_depth: MAX_DEPTH,
+        }
+    }
+
+    /// Sets how deeply structure may nest.
+    pub fn max_depth(mut self, depth: usize) -> Parser<'a> {
+        self.max_depth = depth.max(1);
+        self
+    }
+
+    /// Parses the input as a whole document.
+    pub fn parse_document(mut self) -> Result<Value, ParseError> {
+        self.run(Frame::new(Close::End))
+    }
+
+    /// Parses attribute parameters starting just after `(` at byte `pos`; returns their
+    /// value and the position just after the closing `)`.
+    pub(crate) fn parse_params(mut self, pos: usize) -> Result<(Value, usize), ParseError> {
+        self.pos = pos;
+        let v = self.run(Frame::new(Close::Paren))?;
+        Ok((v, self.pos))
+    }
+
+    fn rest(&self) -> &'a str {
+        &self.src[self.pos..]
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.src.as_bytes().get(self.pos).copied()
+    }
+
+    fn error(&self, at: usize, kind: ErrorKind) -> ParseError {
+        ParseError::at(self.src, at, kind)
+    }
+
+    fn unexpected(&self, expected: &'static str) -> ParseError {
+        let found = self.rest().chars().next().map_or(Found::End, Found::Char);
+        self.error(self.pos, ErrorKind::Unexpected { expected, found })
+    }
+
+    fn token<T>(
+        &mut self,
+        f: impl FnOnce(&'a str) -> tokens::TokenResult<'a, T>,
+    ) -> Result<T, ParseError> {
+        let start = self.pos;
+        match f(self.rest()) {
+            Ok((rest, v)) => {
+                self.pos = self.src.len() - rest.len();
+                Ok(v)
+            }
+            Err((at, kind)) => Err(self.error(start + at, kind)),
+        }
+    }
+
+    fn run(&mut self, bottom: Frame) -> Result<Value, ParseError> {
+        let mut stack = vec![bottom];
+        loop {
+            let top = stack.last_mut().expect("the stack always holds the bottom frame");
+            let step = if top.close == Close::Bracket {
+                self.step_markup(top)?
+            } else {
+                self.step_block(top)?
+            };
+            match step {
+                Step::Continue => {}
+                Step::Push(frame) => {
+                    if stack.len() >= self.max_depth {
+                        return Err(self.error(self.pos, ErrorKind::TooDeep(self.max_depth)));
+                    }
+                    stack.push(frame);
+                }
+                Step::Pop => {
+                    let frame = stack.pop().expect("a frame to pop");
+                    let close = frame.close;
+                    let value = frame.into_value();
+                    match stack.last_mut() {
+                        None => return Ok(value),
+                        Some(parent) => self.child_done(parent, close, value)?,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Delivers a closed child's value to its parent frame.
+    fn child_done(&mut self, parent: &mut Frame, close: Close, value: Value) -> Result<(), ParseError> {
+        if parent.close == Close::Bracket {
+            if close == Close::Paren {
+                let name = parent.pending_attr.take().unwrap_or_default();
+                parent.markup_attr = Some(vec![Item::Attr(name, value)]);
+                self.markup_attr_tail(parent);
+            } else if parent.markup_attr_body {
+                parent.markup_attr_body = false;
+                let mut items = parent.markup_attr.take().unwrap_or_default();
+                splice(&mut items, value);
+                parent.items.push(Item::Value(Value::Record(Record::from_vec_unchecked(items))));
+            } else {
+                splice(&mut parent.items, value);
+            }
+            return Ok(());
+        }
+        match close {
+            Close::Paren => {
+                let name = parent.pending_attr.take().unwrap_or_default();
+                parent.seq.push_attr(name, value);
+            }
+            _ => parent.seq.push_primary(value),
+        }
+        Ok(())
+    }
+
+    /// After a markup attribute: an immediately following `{` or `[` is its body;
+    /// otherwise the attribute stands alone as a record.
+    fn markup_attr_tail(&mut self, frame: &mut Frame) {
+        match self.peek() {
+            Some(b'{') | Some(b'[') => frame.markup_attr_body = true,
+            _ => {
+                let items = frame.markup_attr.take().unwrap_or_default();
+                frame
+                    .items
+                    .push(Item::Value(Value::Record(Record::from_vec_unchecked(items))));
+            }
+        }
+    }
+
+    fn attr_name(&mut self) -> Result<Text, ParseError> {
+        self.pos += 1; // '@'
+        match self.peek() {
+            Some(b'"') | Some(b'\'') => self.token(tokens::quoted).map(Text::new),
+            _ => self.token(tokens::identifier).map(Text::new).map_err(|_| {
+                self.unexpected("an attribute name (identifier or string) after '@'")
+            }),
+        }
+    }
+
+    fn skip_space(&mut self) {
+        let rest = self.rest();
+        self.pos += rest.len() - tokens::space(rest).len();
+    }
+
+    /// Skips whitespace, newlines and comments between items.
+    fn skip_blank(&mut self) {
+        loop {
+            match self.peek() {
+                Some(b' ' | b'\t' | b'\n' | b'\r') => self.pos += 1,
+                Some(b'#') => {
+                    let rest = self.rest();
+                    self.pos += rest.len() - tokens::comment(rest).len();
+                }
+                _ => return,
+            }
+        }
+    }
+
+    fn step_block(&mut self, f: &mut Frame) -> Result<Step, ParseError> {
+        if !f.in_item {
+            self.skip_blank();
+            match self.peek() {
+                None if f.close == Close::End => return Ok(Step::Pop),
+                None => return Err(self.unexpected(f.close.char())),
+                Some(b'}') if f.close == Close::Brace => {
+                    self.pos += 1;
+                    return Ok(Step::Pop);
+                }
+                Some(b')') if f.close == Close::Paren => {
+                    self.pos += 1;
+                    return Ok(Step::Pop);
+                }
+                Some(b',' | b';') => {
+                    // An empty item between separators is extant: `{1,,2}`.
+                    self.pos += 1;
+                    f.items.push(Item::Value(Value::Extant));
+                    return Ok(Step::Continue);
+                }
+                Some(b':') => return Err(self.unexpected("a slot key before ':'")),
+                _ => f.in_item = true,
+            }
+        }
+        loop {
+            self.skip_space();
+            let Some(b) = self.peek() else {
+                f.finish_item();
+                return if f.close == Close::End {
+                    Ok(Step::Pop)
+                } else {
+                    Err(self.unexpected(f.close.char()))
+                };
+            };
+            let starts_primary = matches!(b, b'{' | b'[' | b'"' | b'\'' | b'`' | b'%' | b'-' | b'0'..=b'9')
+                || (b >= 0x80 || b.is_ascii_alphabetic() || b == b'_');
+            if starts_primary && f.seq.last_primary {
+                return Err(self.unexpected(match f.close {
+                    Close::End => "',', ';' or a newline between items",
+                    Close::Brace => "',', ';', a newline or '}'",
+                    _ => "',', ';', a newline or ')'",
+                }));
+            }
+            match b {
+                b'@' => {
+                    let name = self.attr_name()?;
+                    if self.peek() == Some(b'(') {
+                        self.pos += 1;
+                        f.pending_attr = Some(name);
+                        return Ok(Step::Push(Frame::new(Close::Paren)));
+                    }
+                    f.seq.push_attr(name, Value::Extant);
+                }
+                b'{' => {
+                    self.pos += 1;
+                    return Ok(Step::Push(Frame::new(Close::Brace)));
+                }
+                b'[' => {
+                    self.pos += 1;
+                    return Ok(Step::Push(Frame::new(Close::Bracket)));
+                }
+                b'"' | b'\'' => {
+                    let s = self.token(tokens::quoted)?;
+                    f.seq.push_primary(Value::Text(Text::new(s)));
+                }
+                b'`' => {
+                    let s = self.token(tokens::raw)?;
+                    f.seq.push_primary(Value::Text(Text::new(s)));
+                }
+                b'%' => {
+                    let v = self.token(tokens::data)?;
+                    f.seq.push_primary(v);
+                }
+                b'-' | b'0'..=b'9' => {
+                    let v = self.token(tokens::number)?;
+                    f.seq.push_primary(v);
+                }
+                b':' if f.key.is_none() && !f.seq.is_empty() => {
+                    self.pos += 1;
+                    f.key = f.seq.finish();
+                }
+                b',' | b';' => {
+                    self.pos += 1;
+                    f.finish_item();
+                    return Ok(Step::Continue);
+                }
+                b'\n' | b'\r' | b'#' => {
+                    f.finish_item();
+                    return Ok(Step::Continue);
+                }
+                b'}' if f.close == Close::Brace => {
+                    self.pos += 1;
+                    f.finish_item();
+                    return Ok(Step::Pop);
+                }
+                b')' if f.close == Close::Paren => {
+                    self.pos += 1;
+                    f.finish_item();
+                    return Ok(Step::Pop);
+                }
+                _ if starts_primary => {
+                    let start = self.pos;
+                    let id = self
+                        .token(tokens::identifier)
+                        .map_err(|_| self.unexpected("a value"))?;
+                    let v = match id {
+                        "true" => Value::Bool(true),
+                        "false" => Value::Bool(false),
+                        _ => Value::Text(Text::new(id)),
+                    };
+                    debug_assert!(self.pos > start);
+                    f.seq.push_primary(v);
+                }
+                _ => {
+                    return Err(self.unexpected(match f.close {
+                        Close::End => "a value, ',', ';' or a newline",
+                        Close::Brace => "a value, ',', ';', a newline or '}'",
+                        Close::Paren => "a value, ',', ';', a newline or ')'",
+                        Close::Bracket => "a value",
+                    }))
+                }
+            }
+        }
+    }
+
+    fn step_markup(&mut self, f: &mut Frame) -> Result<Step, ParseError> {
+        if f.markup_attr_body {
+            // The attribute's body follows at once: `@em[world]` or `@answer{42}`.
+            let close = if self.peek() == Some(b'{') {
+                Close::Brace
+            } else {
+                Close::Bracket
+            };
+            self.pos += 1;
+            return Ok(Step::Push(Frame::new(close)));
+        }
+        let text = self.token(tokens::markup_text)?;
+        if !text.is_empty() {
+            f.items.push(Item::Value(Value::Text(Text::from(text))));
+        }
+        match self.peek() {
+            None => Err(self.unexpected("']' closing markup")),
+            Some(b']') => {
+                self.pos += 1;
+                Ok(Step::Pop)
+            }
+            Some(b'[') => {
+                self.pos += 1;
+                Ok(Step::Push(Frame::new(Close::Bracket)))
+            }
+            Some(b'{') => {
+                self.pos += 1;
+                Ok(Step::Push(Frame::new(Close::Brace)))
+            }
+            Some(b'@') => {
+                let name = self.attr_name()?;
+                if self.peek() == Some(b'(') {
+                    self.pos += 1;
+                    f.pending_attr = Some(name);
+                    return Ok(Step::Push(Frame::new(Close::Paren)));
+                }
+                f.markup_attr = Some(vec![Item::Attr(name, Value::Extant)]);
+                self.markup_attr_tail(f);
+                Ok(Step::Continue)
+            }
+            _ => Err(self.unexpected("markup text, '[', ']', '{' or '@'")),
+        }
+    }
+}
