@@ -182,7 +182,11 @@ impl<'de> de::Deserializer<'de> for Node<'de> {
         }
     }
 
-    fn deserialize_tuple<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, DeError> {
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
         self.deserialize_seq(visitor)
     }
 
@@ -260,7 +264,9 @@ impl<'de> de::SeqAccess<'de> for SeqAccess<'de> {
         for item in self.0.by_ref() {
             match item {
                 Item::Attr(..) => continue,
-                Item::Value(v) | Item::Slot(_, v) => return seed.deserialize(Node::Value(v)).map(Some),
+                Item::Value(v) | Item::Slot(_, v) => {
+                    return seed.deserialize(Node::Value(v)).map(Some)
+                }
             }
         }
         Ok(None)
@@ -278,7 +284,10 @@ struct MapAccess<'de> {
 
 impl<'de> de::MapAccess<'de> for MapAccess<'de> {
     type Error = DeError;
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, DeError> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, DeError> {
         for (n, item) in self.items.by_ref() {
             let key = match item {
                 Item::Attr(_, _) if self.skip_attrs => continue,
@@ -320,7 +329,10 @@ struct EnumAccess<'de> {
 impl<'de> de::EnumAccess<'de> for EnumAccess<'de> {
     type Error = DeError;
     type Variant = Node<'de>;
-    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Node<'de>), DeError> {
+    fn variant_seed<V: DeserializeSeed<'de>>(
+        self,
+        seed: V,
+    ) -> Result<(V::Value, Node<'de>), DeError> {
         let name: de::value::BorrowedStrDeserializer<'de, DeError> =
             de::value::BorrowedStrDeserializer::new(self.name);
         Ok((seed.deserialize(name)?, self.content))
@@ -332,7 +344,10 @@ impl<'de> de::VariantAccess<'de> for Node<'de> {
     fn unit_variant(self) -> Result<(), DeError> {
         match self.items() {
             Some([]) => Ok(()),
-            _ => Err(de::Error::invalid_type(self.unexpected(), &"a unit variant")),
+            _ => Err(de::Error::invalid_type(
+                self.unexpected(),
+                &"a unit variant",
+            )),
         }
     }
     fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, DeError> {

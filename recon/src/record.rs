@@ -89,6 +89,11 @@ impl Record {
         }
     }
 
+    /// The items, moved out when this record holds the only reference to them.
+    pub fn into_items(self) -> Vec<Item> {
+        Arc::try_unwrap(self.items).unwrap_or_else(|shared| (*shared).clone())
+    }
+
     /// Appends an item.
     pub fn push(&mut self, item: Item) {
         if let Some(item) = item.normalised() {

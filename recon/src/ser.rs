@@ -238,7 +238,8 @@ impl ser::SerializeSeq for SeqSerializer {
     type Ok = Value;
     type Error = SerError;
     fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerError> {
-        self.items.push(Item::Value(value.serialize(ValueSerializer)?));
+        self.items
+            .push(Item::Value(value.serialize(ValueSerializer)?));
         Ok(())
     }
     fn end(self) -> Result<Value, SerError> {
@@ -260,7 +261,11 @@ macro_rules! seq_like {
         }
     )*};
 }
-seq_like!(SerializeTuple::serialize_element, SerializeTupleStruct::serialize_field, SerializeTupleVariant::serialize_field);
+seq_like!(
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field
+);
 
 impl ser::SerializeMap for MapSerializer {
     type Ok = Value;

@@ -13,6 +13,16 @@ use crate::record::{Item, Record};
 /// behind a reference count, so cloning a [`Text`] never copies its characters.
 pub type Text = smol_str::SmolStr;
 
+/// Makes [`Text`] from a string slice; the parser's hot path for identifiers and strings.
+#[inline]
+pub(crate) fn text_of(s: &str) -> Text {
+    if s.len() <= 23 {
+        Text::new_inline(s)
+    } else {
+        Text::new(s)
+    }
+}
+
 /// Shared, immutable binary data (Recon's `%base64` literal). Cloning never copies the bytes.
 pub type Blob = Arc<[u8]>;
 

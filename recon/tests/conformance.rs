@@ -19,7 +19,11 @@ fn b(x: bool) -> Value {
     Value::Bool(x)
 }
 fn d(b64: &str) -> Value {
-    Value::data(base64::engine::general_purpose::STANDARD.decode(b64).unwrap())
+    Value::data(
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap(),
+    )
 }
 fn big(s: &str) -> Value {
     Value::big_int(s.parse::<BigInt>().unwrap())
@@ -316,24 +320,86 @@ fn every_vector_round_trips_through_both_writers() {
             continue;
         }
         let compact = recon::to_compact_string(&expected);
-        assert_eq!(parse(&compact).unwrap(), expected, "{input:?} printed as {compact:?}");
+        assert_eq!(
+            parse(&compact).unwrap(),
+            expected,
+            "{input:?} printed as {compact:?}"
+        );
         let pretty = recon::to_pretty_string(&expected);
-        assert_eq!(parse(&pretty).unwrap(), expected, "{input:?} pretty-printed as {pretty:?}");
+        assert_eq!(
+            parse(&pretty).unwrap(),
+            expected,
+            "{input:?} pretty-printed as {pretty:?}"
+        );
     }
 }
 
 #[test]
 fn invalid_inputs_are_rejected() {
     let bad = [
-        "{", "{#comment", "{1", "{1 ", "{1,", "{1#comment", "[", "[test", "[test{}", "\"", "'",
-        "\"test", "\"test\\", "'test", "'test\\", "-", "1.", "1e", "1E", "1.e", "1.E", "1.0e",
-        "1.0E", "1.0e+", "1.0E+", "1.0e-", "1.0E-", "%AAA", "%AA", "%A", "%AA=A", "@", "@()",
-        ":", ":test", "{}{}", "1 2", "0x", "0b", "0xG", "0b2", "\"\\q\"", "\"\\u12\"",
-        "\"\\uD83D\"", "\"\\uDE00\"", "\"\\uD83Dx\"", "{a::b}", "}", ")", "]", "{)", "@a(}",
-        "(", "a b", "¬", "1abc",
+        "{",
+        "{#comment",
+        "{1",
+        "{1 ",
+        "{1,",
+        "{1#comment",
+        "[",
+        "[test",
+        "[test{}",
+        "\"",
+        "'",
+        "\"test",
+        "\"test\\",
+        "'test",
+        "'test\\",
+        "-",
+        "1.",
+        "1e",
+        "1E",
+        "1.e",
+        "1.E",
+        "1.0e",
+        "1.0E",
+        "1.0e+",
+        "1.0E+",
+        "1.0e-",
+        "1.0E-",
+        "%AAA",
+        "%AA",
+        "%A",
+        "%AA=A",
+        "@",
+        "@()",
+        ":",
+        ":test",
+        "{}{}",
+        "1 2",
+        "0x",
+        "0b",
+        "0xG",
+        "0b2",
+        "\"\\q\"",
+        "\"\\u12\"",
+        "\"\\uD83D\"",
+        "\"\\uDE00\"",
+        "\"\\uD83Dx\"",
+        "{a::b}",
+        "}",
+        ")",
+        "]",
+        "{)",
+        "@a(}",
+        "(",
+        "a b",
+        "¬",
+        "1abc",
     ];
     for input in bad {
-        assert!(parse(input).is_err(), "{input:?} parsed as {:?}", parse(input));
+        assert!(
+            parse(input).is_err(),
+            "{input:?} parsed as {:?}",
+            parse(input)
+        );
     }
 }
 
@@ -341,11 +407,17 @@ fn invalid_inputs_are_rejected() {
 fn errors_name_line_column_and_expectation() {
     let e = parse("{a:1,\n  b:2\n  c d}").unwrap_err();
     assert_eq!((e.line, e.column), (3, 5));
-    assert_eq!(e.to_string(), "3:5: expected ',', ';', a newline or '}', found 'd'");
+    assert_eq!(
+        e.to_string(),
+        "3:5: expected ',', ';', a newline or '}', found 'd'"
+    );
 
     let e = parse("{a:1").unwrap_err();
     assert_eq!((e.line, e.column), (1, 5));
-    assert!(e.to_string().contains("expected '}', found end of input"), "{e}");
+    assert!(
+        e.to_string().contains("expected '}', found end of input"),
+        "{e}"
+    );
 
     let e = parse("\"abc\\x\"").unwrap_err();
     assert_eq!((e.line, e.column), (1, 5));
@@ -365,12 +437,19 @@ fn deep_nesting_is_an_error_not_a_stack_overflow() {
     for open in ["{", "[", "@a(", "{a:"] {
         let input = open.repeat(100_000);
         let e = parse(&input).unwrap_err();
-        assert_eq!(e.kind, recon::ErrorKind::TooDeep(recon::MAX_DEPTH), "{open}");
+        assert_eq!(
+            e.kind,
+            recon::ErrorKind::TooDeep(recon::MAX_DEPTH),
+            "{open}"
+        );
     }
     let ok = format!("{}{}", "{".repeat(200), "}".repeat(200));
     assert!(parse(&ok).is_ok());
     let depth_ten = format!("{}{}", "{".repeat(10), "}".repeat(10));
-    let e = recon::Parser::new(&depth_ten).max_depth(5).parse_document().unwrap_err();
+    let e = recon::Parser::new(&depth_ten)
+        .max_depth(5)
+        .parse_document()
+        .unwrap_err();
     assert_eq!(e.kind, recon::ErrorKind::TooDeep(5));
 }
 
@@ -379,14 +458,20 @@ fn huge_integer_literals_are_bounded() {
     let ok = "9".repeat(recon::MAX_INTEGER_DIGITS);
     assert!(parse(&ok).unwrap().is_integer());
     let too_long = "9".repeat(recon::MAX_INTEGER_DIGITS + 1);
-    assert!(matches!(parse(&too_long).unwrap_err().kind, recon::ErrorKind::BadNumber(_)));
+    assert!(matches!(
+        parse(&too_long).unwrap_err().kind,
+        recon::ErrorKind::BadNumber(_)
+    ));
 }
 
 #[test]
 fn writer_output_is_canonical() {
     let cases = [
         ("@point{x:0,y:0}", "@point{x:0,y:0}"),
-        ("@hello(name: \"world\") { number: 42, true }", "@hello(name:world){number:42,true}"),
+        (
+            "@hello(name: \"world\") { number: 42, true }",
+            "@hello(name:world){number:42,true}",
+        ),
         ("{ a : 1 ; b : \"two words\" }", "{a:1,b:\"two words\"}"),
         ("@tag 5", "@tag 5"),
         ("@tag -5", "@tag -5"),
@@ -406,10 +491,17 @@ fn writer_output_is_canonical() {
         ("{1,,}", "{1,,}"),
         ("{a:}", "{a:}"),
         ("@\"has space\"", "@\"has space\""),
-        ("@event(node:\"/unit/1\",lane:info)@update(key:5) data", "@event(node:\"/unit/1\",lane:info)@update(key:5) data"),
+        (
+            "@event(node:\"/unit/1\",lane:info)@update(key:5) data",
+            "@event(node:\"/unit/1\",lane:info)@update(key:5) data",
+        ),
     ];
     for (input, expected) in cases {
-        assert_eq!(recon::to_compact_string(&parse(input).unwrap()), expected, "{input:?}");
+        assert_eq!(
+            recon::to_compact_string(&parse(input).unwrap()),
+            expected,
+            "{input:?}"
+        );
     }
 }
 

@@ -14,7 +14,7 @@ pub use error::{ErrorKind, Found, ParseError};
 pub use header::{peel_header, Header};
 
 use crate::record::{Item, Record};
-use crate::value::{Text, Value};
+use crate::value::{text_of, Text, Value};
 
 /// How deeply records, attribute parameters and markup may nest by default.
 pub const MAX_DEPTH: usize = 256;
@@ -114,7 +114,8 @@ impl Seq {
 /// (`@a{x:1}` is `{@a,x:1}`), any other value is one item.
 fn splice(items: &mut Vec<Item>, value: Value) {
     match value {
-        Value::Record(r) => items.extend(r.iter().cloned()),
+        Value::Record(r) if items.is_empty() => *items = r.into_items(),
+        Value::Record(r) => items.append(&mut r.into_items()),
         other => items.push(Item::Value(other)),
     }
 }
@@ -138,10 +139,10 @@ struct Frame {
 }
 
 impl Frame {
-    fn new(close: Close) -> Frame {
+    fn new(close: Close, items: Vec<Item>) -> Frame {
         Frame {
             close,
-            items: Vec::new(),
+            items,
             seq: Seq::default(),
             key: None,
             in_item: false,
@@ -161,21 +162,28 @@ impl Frame {
         self.in_item = false;
     }
 
-    /// The frame's value once closed.
-    fn into_value(mut self) -> Value {
-        let block = |items: &mut Vec<Item>, empty: Value| match items.len() {
-            0 => empty,
-            1 if matches!(items[0], Item::Value(_)) => match items.pop() {
-                Some(Item::Value(v)) => v,
-                _ => Value::Extant,
-            },
-            _ => Value::Record(Record::from_vec_unchecked(std::mem::take(items))),
+    /// The frame's value once closed. Its items are moved into an exactly sized vector
+    /// and the working buffer is handed back for reuse, so a record costs one allocation
+    /// for its items however it grew.
+    fn into_value(mut self, pool: &mut Vec<Vec<Item>>) -> Value {
+        let exact = |items: &mut Vec<Item>| {
+            let mut exact = Vec::with_capacity(items.len());
+            exact.append(items);
+            Value::Record(Record::from_vec_unchecked(exact))
         };
-        match self.close {
-            Close::End => block(&mut self.items, Value::Absent),
-            Close::Paren => block(&mut self.items, Value::Extant),
-            Close::Brace | Close::Bracket => Value::Record(Record::from_vec_unchecked(self.items)),
-        }
+        let value = match (self.close, self.items.len()) {
+            (Close::End | Close::Paren, 1) if matches!(self.items[0], Item::Value(_)) => {
+                match self.items.pop() {
+                    Some(Item::Value(v)) => v,
+                    _ => Value::Extant,
+                }
+            }
+            (Close::End, 0) => Value::Absent,
+            (Close::Paren, 0) => Value::Extant,
+            _ => exact(&mut self.items),
+        };
+        pool.push(self.items);
+        value
     }
 }
 
@@ -183,8 +191,8 @@ impl Frame {
 enum Step {
     /// Keep going in the current top frame.
     Continue,
-    /// Open a child frame.
-    Push(Frame),
+    /// Open a child frame closed by the given delimiter.
+    Push(Close),
     /// Close the top frame.
     Pop,
 }
@@ -207,14 +215,14 @@ impl<'a> Parser<'a> {
 
     /// Parses the input as a whole document.
     pub fn parse_document(mut self) -> Result<Value, ParseError> {
-        self.run(Frame::new(Close::End))
+        self.run(Close::End)
     }
 
     /// Parses attribute parameters starting just after `(` at byte `pos`; returns their
     /// value and the position just after the closing `)`.
     pub(crate) fn parse_params(mut self, pos: usize) -> Result<(Value, usize), ParseError> {
         self.pos = pos;
-        let v = self.run(Frame::new(Close::Paren))?;
+        let v = self.run(Close::Paren)?;
         Ok((v, self.pos))
     }
 
@@ -249,10 +257,13 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn run(&mut self, bottom: Frame) -> Result<Value, ParseError> {
-        let mut stack = vec![bottom];
+    fn run(&mut self, bottom: Close) -> Result<Value, ParseError> {
+        let mut pool: Vec<Vec<Item>> = Vec::new();
+        let mut stack = vec![Frame::new(bottom, Vec::new())];
         loop {
-            let top = stack.last_mut().expect("the stack always holds the bottom frame");
+            let top = stack
+                .last_mut()
+                .expect("the stack always holds the bottom frame");
             let step = if top.close == Close::Bracket {
                 self.step_markup(top)?
             } else {
@@ -260,16 +271,17 @@ impl<'a> Parser<'a> {
             };
             match step {
                 Step::Continue => {}
-                Step::Push(frame) => {
+                Step::Push(close) => {
                     if stack.len() >= self.max_depth {
                         return Err(self.error(self.pos, ErrorKind::TooDeep(self.max_depth)));
                     }
-                    stack.push(frame);
+                    let items = pool.pop().unwrap_or_default();
+                    stack.push(Frame::new(close, items));
                 }
                 Step::Pop => {
                     let frame = stack.pop().expect("a frame to pop");
                     let close = frame.close;
-                    let value = frame.into_value();
+                    let value = frame.into_value(&mut pool);
                     match stack.last_mut() {
                         None => return Ok(value),
                         Some(parent) => self.child_done(parent, close, value)?,
@@ -280,7 +292,12 @@ impl<'a> Parser<'a> {
     }
 
     /// Delivers a closed child's value to its parent frame.
-    fn child_done(&mut self, parent: &mut Frame, close: Close, value: Value) -> Result<(), ParseError> {
+    fn child_done(
+        &mut self,
+        parent: &mut Frame,
+        close: Close,
+        value: Value,
+    ) -> Result<(), ParseError> {
         if parent.close == Close::Bracket {
             if close == Close::Paren {
                 let name = parent.pending_attr.take().unwrap_or_default();
@@ -290,7 +307,11 @@ impl<'a> Parser<'a> {
                 parent.markup_attr_body = false;
                 let mut items = parent.markup_attr.take().unwrap_or_default();
                 splice(&mut items, value);
-                parent.items.push(Item::Value(Value::Record(Record::from_vec_unchecked(items))));
+                parent
+                    .items
+                    .push(Item::Value(Value::Record(Record::from_vec_unchecked(
+                        items,
+                    ))));
             } else {
                 splice(&mut parent.items, value);
             }
@@ -315,7 +336,9 @@ impl<'a> Parser<'a> {
                 let items = frame.markup_attr.take().unwrap_or_default();
                 frame
                     .items
-                    .push(Item::Value(Value::Record(Record::from_vec_unchecked(items))));
+                    .push(Item::Value(Value::Record(Record::from_vec_unchecked(
+                        items,
+                    ))));
             }
         }
     }
@@ -324,9 +347,10 @@ impl<'a> Parser<'a> {
         self.pos += 1; // '@'
         match self.peek() {
             Some(b'"') | Some(b'\'') => self.token(tokens::quoted).map(Text::new),
-            _ => self.token(tokens::identifier).map(Text::new).map_err(|_| {
-                self.unexpected("an attribute name (identifier or string) after '@'")
-            }),
+            _ => self
+                .token(tokens::identifier)
+                .map(Text::new)
+                .map_err(|_| self.unexpected("an attribute name (identifier or string) after '@'")),
         }
     }
 
@@ -350,125 +374,129 @@ impl<'a> Parser<'a> {
     }
 
     fn step_block(&mut self, f: &mut Frame) -> Result<Step, ParseError> {
-        if !f.in_item {
-            self.skip_blank();
-            match self.peek() {
-                None if f.close == Close::End => return Ok(Step::Pop),
-                None => return Err(self.unexpected(f.close.char())),
-                Some(b'}') if f.close == Close::Brace => {
-                    self.pos += 1;
-                    return Ok(Step::Pop);
-                }
-                Some(b')') if f.close == Close::Paren => {
-                    self.pos += 1;
-                    return Ok(Step::Pop);
-                }
-                Some(b',' | b';') => {
-                    // An empty item between separators is extant: `{1,,2}`.
-                    self.pos += 1;
-                    f.items.push(Item::Value(Value::Extant));
-                    return Ok(Step::Continue);
-                }
-                Some(b':') => return Err(self.unexpected("a slot key before ':'")),
-                _ => f.in_item = true,
-            }
-        }
-        loop {
-            self.skip_space();
-            let Some(b) = self.peek() else {
-                f.finish_item();
-                return if f.close == Close::End {
-                    Ok(Step::Pop)
-                } else {
-                    Err(self.unexpected(f.close.char()))
-                };
-            };
-            let starts_primary = matches!(b, b'{' | b'[' | b'"' | b'\'' | b'`' | b'%' | b'-' | b'0'..=b'9')
-                || (b >= 0x80 || b.is_ascii_alphabetic() || b == b'_');
-            if starts_primary && f.seq.last_primary {
-                return Err(self.unexpected(match f.close {
-                    Close::End => "',', ';' or a newline between items",
-                    Close::Brace => "',', ';', a newline or '}'",
-                    _ => "',', ';', a newline or ')'",
-                }));
-            }
-            match b {
-                b'@' => {
-                    let name = self.attr_name()?;
-                    if self.peek() == Some(b'(') {
+        'items: loop {
+            if !f.in_item {
+                self.skip_blank();
+                match self.peek() {
+                    None if f.close == Close::End => return Ok(Step::Pop),
+                    None => return Err(self.unexpected(f.close.char())),
+                    Some(b'}') if f.close == Close::Brace => {
                         self.pos += 1;
-                        f.pending_attr = Some(name);
-                        return Ok(Step::Push(Frame::new(Close::Paren)));
+                        return Ok(Step::Pop);
                     }
-                    f.seq.push_attr(name, Value::Extant);
+                    Some(b')') if f.close == Close::Paren => {
+                        self.pos += 1;
+                        return Ok(Step::Pop);
+                    }
+                    Some(b',' | b';') => {
+                        // An empty item between separators is extant: `{1,,2}`.
+                        self.pos += 1;
+                        f.items.push(Item::Value(Value::Extant));
+                        continue 'items;
+                    }
+                    Some(b':') => return Err(self.unexpected("a slot key before ':'")),
+                    _ => f.in_item = true,
                 }
-                b'{' => {
-                    self.pos += 1;
-                    return Ok(Step::Push(Frame::new(Close::Brace)));
-                }
-                b'[' => {
-                    self.pos += 1;
-                    return Ok(Step::Push(Frame::new(Close::Bracket)));
-                }
-                b'"' | b'\'' => {
-                    let s = self.token(tokens::quoted)?;
-                    f.seq.push_primary(Value::Text(Text::new(s)));
-                }
-                b'`' => {
-                    let s = self.token(tokens::raw)?;
-                    f.seq.push_primary(Value::Text(Text::new(s)));
-                }
-                b'%' => {
-                    let v = self.token(tokens::data)?;
-                    f.seq.push_primary(v);
-                }
-                b'-' | b'0'..=b'9' => {
-                    let v = self.token(tokens::number)?;
-                    f.seq.push_primary(v);
-                }
-                b':' if f.key.is_none() && !f.seq.is_empty() => {
-                    self.pos += 1;
-                    f.key = f.seq.finish();
-                }
-                b',' | b';' => {
-                    self.pos += 1;
+            }
+            loop {
+                self.skip_space();
+                let Some(b) = self.peek() else {
                     f.finish_item();
-                    return Ok(Step::Continue);
-                }
-                b'\n' | b'\r' | b'#' => {
-                    f.finish_item();
-                    return Ok(Step::Continue);
-                }
-                b'}' if f.close == Close::Brace => {
-                    self.pos += 1;
-                    f.finish_item();
-                    return Ok(Step::Pop);
-                }
-                b')' if f.close == Close::Paren => {
-                    self.pos += 1;
-                    f.finish_item();
-                    return Ok(Step::Pop);
-                }
-                _ if starts_primary => {
-                    let start = self.pos;
-                    let id = self
-                        .token(tokens::identifier)
-                        .map_err(|_| self.unexpected("a value"))?;
-                    let v = match id {
-                        "true" => Value::Bool(true),
-                        "false" => Value::Bool(false),
-                        _ => Value::Text(Text::new(id)),
+                    return if f.close == Close::End {
+                        Ok(Step::Pop)
+                    } else {
+                        Err(self.unexpected(f.close.char()))
                     };
-                    debug_assert!(self.pos > start);
-                    f.seq.push_primary(v);
-                }
-                _ => {
+                };
+                let starts_primary = matches!(
+                    b,
+                    b'{' | b'[' | b'"' | b'\'' | b'`' | b'%' | b'-' | b'0'..=b'9'
+                ) || (b >= 0x80 || b.is_ascii_alphabetic() || b == b'_');
+                if starts_primary && f.seq.last_primary {
                     return Err(self.unexpected(match f.close {
-                        Close::End => "a value, ',', ';' or a newline",
-                        Close::Brace => "a value, ',', ';', a newline or '}'",
-                        Close::Paren => "a value, ',', ';', a newline or ')'",
-                        Close::Bracket => "a value",
-                    }))
+                        Close::End => "',', ';' or a newline between items",
+                        Close::Brace => "',', ';', a newline or '}'",
+                        _ => "',', ';', a newline or ')'",
+                    }));
+                }
+                match b {
+                    b'@' => {
+                        let name = self.attr_name()?;
+                        if self.peek() == Some(b'(') {
+                            self.pos += 1;
+                            f.pending_attr = Some(name);
+                            return Ok(Step::Push(Close::Paren));
+                        }
+                        f.seq.push_attr(name, Value::Extant);
+                    }
+                    b'{' => {
+                        self.pos += 1;
+                        return Ok(Step::Push(Close::Brace));
+                    }
+                    b'[' => {
+                        self.pos += 1;
+                        return Ok(Step::Push(Close::Bracket));
+                    }
+                    b'"' | b'\'' => {
+                        let s = self.token(tokens::quoted)?;
+                        f.seq.push_primary(Value::Text(text_of(&s)));
+                    }
+                    b'`' => {
+                        let s = self.token(tokens::raw)?;
+                        f.seq.push_primary(Value::Text(text_of(&s)));
+                    }
+                    b'%' => {
+                        let v = self.token(tokens::data)?;
+                        f.seq.push_primary(v);
+                    }
+                    b'-' | b'0'..=b'9' => {
+                        let v = self.token(tokens::number)?;
+                        f.seq.push_primary(v);
+                    }
+                    b':' if f.key.is_none() && !f.seq.is_empty() => {
+                        self.pos += 1;
+                        f.key = f.seq.finish();
+                    }
+                    b',' | b';' => {
+                        self.pos += 1;
+                        f.finish_item();
+                        continue 'items;
+                    }
+                    b'\n' | b'\r' | b'#' => {
+                        f.finish_item();
+                        continue 'items;
+                    }
+                    b'}' if f.close == Close::Brace => {
+                        self.pos += 1;
+                        f.finish_item();
+                        return Ok(Step::Pop);
+                    }
+                    b')' if f.close == Close::Paren => {
+                        self.pos += 1;
+                        f.finish_item();
+                        return Ok(Step::Pop);
+                    }
+                    _ if starts_primary => {
+                        let start = self.pos;
+                        let id = self
+                            .token(tokens::identifier)
+                            .map_err(|_| self.unexpected("a value"))?;
+                        let v = match id {
+                            "true" => Value::Bool(true),
+                            "false" => Value::Bool(false),
+                            _ => Value::Text(text_of(id)),
+                        };
+                        debug_assert!(self.pos > start);
+                        f.seq.push_primary(v);
+                    }
+                    _ => {
+                        return Err(self.unexpected(match f.close {
+                            Close::End => "a value, ',', ';' or a newline",
+                            Close::Brace => "a value, ',', ';', a newline or '}'",
+                            Close::Paren => "a value, ',', ';', a newline or ')'",
+                            Close::Bracket => "a value",
+                        }))
+                    }
                 }
             }
         }
@@ -483,7 +511,7 @@ impl<'a> Parser<'a> {
                 Close::Bracket
             };
             self.pos += 1;
-            return Ok(Step::Push(Frame::new(close)));
+            return Ok(Step::Push(close));
         }
         let text = self.token(tokens::markup_text)?;
         if !text.is_empty() {
@@ -497,18 +525,18 @@ impl<'a> Parser<'a> {
             }
             Some(b'[') => {
                 self.pos += 1;
-                Ok(Step::Push(Frame::new(Close::Bracket)))
+                Ok(Step::Push(Close::Bracket))
             }
             Some(b'{') => {
                 self.pos += 1;
-                Ok(Step::Push(Frame::new(Close::Brace)))
+                Ok(Step::Push(Close::Brace))
             }
             Some(b'@') => {
                 let name = self.attr_name()?;
                 if self.peek() == Some(b'(') {
                     self.pos += 1;
                     f.pending_attr = Some(name);
-                    return Ok(Step::Push(Frame::new(Close::Paren)));
+                    return Ok(Step::Push(Close::Paren));
                 }
                 f.markup_attr = Some(vec![Item::Attr(name, Value::Extant)]);
                 self.markup_attr_tail(f);

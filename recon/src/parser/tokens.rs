@@ -59,6 +59,21 @@ fn ident_raw(input: &str) -> IResult<&str, &str> {
 
 /// An identifier: a name start character, then name characters.
 pub fn identifier(input: &str) -> TokenResult<'_, &str> {
+    // Fast path: an all-ASCII identifier ends at the first byte that is neither an ASCII
+    // name character nor the start of a multi-byte character.
+    let bytes = input.as_bytes();
+    if bytes
+        .first()
+        .is_some_and(|&b| b.is_ascii_alphabetic() || b == b'_')
+    {
+        let end = bytes
+            .iter()
+            .position(|&b| !(b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+            .unwrap_or(bytes.len());
+        if end == bytes.len() || bytes[end] < 0x80 {
+            return Ok((&input[end..], &input[..end]));
+        }
+    }
     ident_raw(input).map_err(|_| {
         (
             0,
@@ -101,6 +116,20 @@ pub fn number(input: &str) -> TokenResult<'_, Value> {
     };
     if negative && body.starts_with("inf") && !body[3..].starts_with(is_ident_char) {
         return Ok((&body[3..], Value::Float(f64::NEG_INFINITY)));
+    }
+    // Fast path: a decimal integer of at most 18 digits always fits an i64.
+    let bytes = body.as_bytes();
+    let n = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+    if (1..=18).contains(&n)
+        && !matches!(
+            bytes.get(n),
+            Some(b'.' | b'e' | b'E' | b'x' | b'X' | b'b' | b'B')
+        )
+    {
+        let v = bytes[..n]
+            .iter()
+            .fold(0i64, |acc, &b| acc * 10 + i64::from(b - b'0'));
+        return Ok((&body[n..], Value::Int(if negative { -v } else { v })));
     }
     let radix_prefix = body.get(..2).map(|p| p.to_ascii_lowercase());
     let (radix, digits_from) = match radix_prefix.as_deref() {
@@ -163,7 +192,9 @@ fn integer(digits: &str, radix: u32, negative: bool) -> Result<Value, ErrorKind>
         });
     }
     if digits.len() > MAX_INTEGER_DIGITS {
-        return Err(ErrorKind::BadNumber("integer literal longer than 4096 digits"));
+        return Err(ErrorKind::BadNumber(
+            "integer literal longer than 4096 digits",
+        ));
     }
     let n = BigInt::from_str_radix(digits, radix)
         .map_err(|_| ErrorKind::BadNumber("invalid digits"))?;
@@ -181,9 +212,7 @@ pub fn data(input: &str) -> TokenResult<'_, Value> {
     if b64.len() % 4 != 0 {
         return Err((1, ErrorKind::BadBase64));
     }
-    let bytes = BASE64
-        .decode(b64)
-        .map_err(|_| (1, ErrorKind::BadBase64))?;
+    let bytes = BASE64.decode(b64).map_err(|_| (1, ErrorKind::BadBase64))?;
     Ok((rest, Value::Data(Arc::from(bytes))))
 }
 
@@ -209,7 +238,11 @@ pub fn quoted(input: &str) -> TokenResult<'_, Cow<'_, str>> {
             let mut at = i;
             loop {
                 let rest = &body[at..];
-                match rest.as_bytes().iter().position(|&b| b == quote || b == b'\\') {
+                match rest
+                    .as_bytes()
+                    .iter()
+                    .position(|&b| b == quote || b == b'\\')
+                {
                     None => {
                         return Err((
                             input.len(),
@@ -286,7 +319,9 @@ fn escape(s: &str, out: &mut String, quote: char) -> Result<usize, TokenError> {
 }
 
 fn hex4(s: &str, at: usize) -> Result<u32, TokenError> {
-    let digits = s.get(at..at + 4).filter(|d| d.bytes().all(|b| b.is_ascii_hexdigit()));
+    let digits = s
+        .get(at..at + 4)
+        .filter(|d| d.bytes().all(|b| b.is_ascii_hexdigit()));
     match digits {
         Some(d) => Ok(u32::from_str_radix(d, 16).unwrap_or(0)),
         None => Err((at, ErrorKind::InvalidEscape('u'))),
