@@ -141,9 +141,16 @@ impl Writer<'_> {
         write_text(name, self.out);
         match v {
             Value::Extant | Value::Absent => {}
-            Value::Record(r)
-                if r.len() >= 2 || matches!(r.items(), [Item::Slot(..)] | [Item::Attr(..)]) =>
-            {
+            // Attributes cannot stand as items of a block: a record holding any is
+            // written as one value in its attributed form, `@a(@b(1)@c)`.
+            Value::Record(r) if r.iter().any(Item::is_attr) => {
+                self.out.push('(');
+                let pretty = std::mem::replace(&mut self.pretty, false);
+                self.record(r);
+                self.pretty = pretty;
+                self.out.push(')');
+            }
+            Value::Record(r) if r.len() >= 2 || matches!(r.items(), [Item::Slot(..)]) => {
                 self.out.push('(');
                 let pretty = std::mem::replace(&mut self.pretty, false);
                 self.items_inline(r.items());
