@@ -62,10 +62,13 @@ fn bench(c: &mut Criterion) {
     g.bench_function("recon_print_compact", |b| {
         b.iter(|| recon::to_compact_string(black_box(&value)))
     });
+    let frames: Vec<String> = (0..1000)
+        .map(|i| format!("@event(node:\"/unit/{i}\",lane:info){}", body(i)))
+        .collect();
+    g.throughput(Throughput::Bytes(
+        frames.iter().map(|f| f.len() as u64).sum(),
+    ));
     g.bench_function("recon_peel_header", |b| {
-        let frames: Vec<String> = (0..1000)
-            .map(|i| format!("@event(node:\"/unit/{i}\",lane:info){}", body(i)))
-            .collect();
         b.iter(|| {
             for f in &frames {
                 black_box(recon::peel_header(f).unwrap());

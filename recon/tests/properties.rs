@@ -19,8 +19,11 @@ fn leaf() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::Int),
         (i64::MAX as u64 + 1..=u64::MAX).prop_map(Value::UInt),
-        (any::<i128>(), any::<u64>()).prop_map(|(a, b)| Value::big_int(BigInt::from(a) * BigInt::from(b) * 31)),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::Float),
+        (any::<i128>(), any::<u64>())
+            .prop_map(|(a, b)| Value::big_int(BigInt::from(a) * BigInt::from(b) * 31)),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::Float),
         text().prop_map(Value::from),
         prop::collection::vec(any::<u8>(), 0..20).prop_map(Value::from),
     ]
@@ -28,14 +31,20 @@ fn leaf() -> impl Strategy<Value = Value> {
 
 fn value() -> impl Strategy<Value = Value> {
     leaf().prop_recursive(5, 64, 8, |inner| {
-        let key = prop_oneof![leaf(), inner.clone().prop_filter("not extant", |v| !v.is_extant())];
+        let key = prop_oneof![
+            leaf(),
+            inner.clone().prop_filter("not extant", |v| !v.is_extant())
+        ];
         let item = prop_oneof![
-            (text(), prop_oneof![inner.clone(), Just(Value::Extant)]).prop_map(|(n, v)| Item::attr(n, v)),
-            (key, prop_oneof![inner.clone(), Just(Value::Extant)]).prop_map(|(k, v)| Item::slot(k, v)),
+            (text(), prop_oneof![inner.clone(), Just(Value::Extant)])
+                .prop_map(|(n, v)| Item::attr(n, v)),
+            (key, prop_oneof![inner.clone(), Just(Value::Extant)])
+                .prop_map(|(k, v)| Item::slot(k, v)),
             inner.clone().prop_map(Item::Value),
             Just(Item::Value(Value::Extant)),
         ];
-        prop::collection::vec(item, 0..6).prop_map(|items| Value::Record(items.into_iter().collect::<Record>()))
+        prop::collection::vec(item, 0..6)
+            .prop_map(|items| Value::Record(items.into_iter().collect::<Record>()))
     })
 }
 

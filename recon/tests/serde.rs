@@ -69,7 +69,10 @@ fn enum_variants_are_attributes() {
         (Shape::Empty, "@Empty"),
         (Shape::Circle(1.5), "@Circle 1.5"),
         (Shape::Pair(1, 2), "@Pair{1,2}"),
-        (Shape::Located(Point { x: 0, y: 0.0 }), "@Located{x:0,y:0.0}"),
+        (
+            Shape::Located(Point { x: 0, y: 0.0 }),
+            "@Located{x:0,y:0.0}",
+        ),
         (Shape::Rect { w: 3, h: 4 }, "@Rect{w:3,h:4}"),
         (Shape::Items(vec![7]), "@Items{{7}}"),
         (Shape::Items(vec![]), "@Items"),
@@ -80,7 +83,10 @@ fn enum_variants_are_attributes() {
     }
     // Other spellings SwimOS peers use.
     assert_eq!(recon::from_str::<Shape>("Empty").unwrap(), Shape::Empty);
-    assert_eq!(recon::from_str::<Shape>("@Circle(2.0)").unwrap(), Shape::Circle(2.0));
+    assert_eq!(
+        recon::from_str::<Shape>("@Circle(2.0)").unwrap(),
+        Shape::Circle(2.0)
+    );
 }
 
 #[test]
@@ -109,7 +115,10 @@ fn a_whole_document_round_trips() {
 #[test]
 fn type_mismatches_are_clear_errors() {
     let e = recon::from_str::<Point>("{x:\"one\",y:2}").unwrap_err();
-    assert!(e.to_string().contains("invalid type: string \"one\""), "{e}");
+    assert!(
+        e.to_string().contains("invalid type: string \"one\""),
+        "{e}"
+    );
     let e = recon::from_str::<Point>("{x:1}").unwrap_err();
     assert!(e.to_string().contains("missing field `y`"), "{e}");
     let e = recon::from_str::<Point>("{x:1,").unwrap_err();
