@@ -11,7 +11,9 @@
 //! | record of plain values only | array |
 //! | any other record | object: `"@name"` for an attribute, the key for a slot whose key is text, the compact Recon of any other key, and `"$i"` (the item's index) for a plain value |
 //!
-//! Later duplicate keys replace earlier ones, as JSON objects cannot repeat a key.
+//! Later duplicate keys replace earlier ones, as JSON objects cannot repeat a key. Objects
+//! keep the record's item order when serde_json's `preserve_order` feature is on (the
+//! `warp` binary turns it on); without it serde_json sorts keys.
 
 use serde_json::{Map, Number, Value as Json};
 
