@@ -3,5 +3,9 @@
 //! tested and fuzzed in isolation.
 //!
 //! * [`warp`]: SwimOS WARP envelopes (the frames of WARP links), in Recon.
+//! * [`channel`]: the header that opens a tunnel channel and names its service.
+//! * [`ping`]: the probes of the `ping` service.
 
+pub mod channel;
+pub mod ping;
 pub mod warp;

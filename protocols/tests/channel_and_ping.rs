@@ -1,0 +1,121 @@
+//! Channel headers, replies and ping probes: exact bytes, incremental decoding, limits.
+
+use proptest::prelude::*;
+use protocols::channel::{ChannelError, ChannelOpen, ChannelReply, MAX_MESSAGE_LEN};
+use protocols::ping::{Probe, ProbeTooLarge, MAX_PAYLOAD};
+
+#[test]
+fn header_bytes_are_as_documented() {
+    let h = ChannelOpen::new("ping", 1).unwrap();
+    assert_eq!(h.encode(), b"WC\x01\x04ping\x00\x01");
+    assert_eq!(ChannelOpen::decode(&h.encode()).unwrap(), Some((h, 10)));
+    assert_eq!(ChannelReply::Accepted.encode(), [0, 0, 0]);
+    assert_eq!(
+        ChannelReply::UnknownService("no".into()).encode(),
+        b"\x01\x00\x02no"
+    );
+}
+
+#[test]
+fn partial_input_asks_for_more() {
+    let bytes = ChannelOpen::new("gate/ssh", 3).unwrap().encode();
+    for cut in 0..bytes.len() {
+        assert_eq!(
+            ChannelOpen::decode(&bytes[..cut]).unwrap(),
+            None,
+            "cut at {cut}"
+        );
+    }
+    let reply = ChannelReply::Refused("blocked".into()).encode();
+    for cut in 0..reply.len() {
+        assert_eq!(ChannelReply::decode(&reply[..cut]).unwrap(), None);
+    }
+    let probe = Probe { seq: 9, len: 100 }.encode();
+    for cut in 0..probe.len() {
+        assert_eq!(Probe::decode(&probe[..cut]).unwrap(), None);
+    }
+}
+
+#[test]
+fn bad_headers_are_refused_early() {
+    assert_eq!(ChannelOpen::decode(b"GET /"), Err(ChannelError::BadMagic));
+    assert_eq!(
+        ChannelOpen::decode(b"WC\x02"),
+        Err(ChannelError::BadVersion(2))
+    );
+    assert_eq!(
+        ChannelOpen::decode(b"WC\x01\x00"),
+        Err(ChannelError::BadService)
+    );
+    assert_eq!(
+        ChannelOpen::decode(b"WC\x01\xff"),
+        Err(ChannelError::BadService)
+    );
+    assert_eq!(
+        ChannelOpen::decode(b"WC\x01\x04P"),
+        Err(ChannelError::BadService)
+    );
+    assert_eq!(
+        ChannelOpen::new("Bad Name", 1),
+        Err(ChannelError::BadService)
+    );
+    assert_eq!(ChannelReply::decode(&[9]), Err(ChannelError::BadStatus(9)));
+    assert_eq!(
+        ChannelReply::decode(&[1, 0xff, 0xff]),
+        Err(ChannelError::BadMessage)
+    );
+    assert_eq!(
+        ChannelReply::decode(&[1, 0, 1, 0xff]),
+        Err(ChannelError::BadMessage)
+    );
+    let huge = Probe {
+        seq: 0,
+        len: MAX_PAYLOAD as u32 + 1,
+    };
+    assert_eq!(
+        Probe::decode(&huge.encode()[..8]),
+        Err(ProbeTooLarge(huge.len))
+    );
+}
+
+#[test]
+fn long_reply_messages_are_cut_to_the_limit() {
+    let long = "é".repeat(MAX_MESSAGE_LEN);
+    let bytes = ChannelReply::Refused(long).encode();
+    let (reply, n) = ChannelReply::decode(&bytes).unwrap().unwrap();
+    assert_eq!(n, bytes.len());
+    let ChannelReply::Refused(msg) = reply else {
+        panic!()
+    };
+    assert!(msg.len() <= MAX_MESSAGE_LEN && msg.chars().all(|c| c == 'é'));
+}
+
+proptest! {
+    #[test]
+    fn headers_round_trip(service in "[a-z0-9/._-]{1,64}", version: u16, tail in prop::collection::vec(any::<u8>(), 0..8)) {
+        let h = ChannelOpen::new(&service, version).unwrap();
+        let mut bytes = h.encode();
+        let n = bytes.len();
+        bytes.extend(tail);
+        prop_assert_eq!(ChannelOpen::decode(&bytes).unwrap(), Some((h, n)));
+    }
+
+    #[test]
+    fn replies_round_trip(status in 0u8..4, msg in ".{0,40}") {
+        let r = match status {
+            0 => ChannelReply::Accepted,
+            1 => ChannelReply::UnknownService(msg),
+            2 => ChannelReply::UnsupportedVersion(msg),
+            _ => ChannelReply::Refused(msg),
+        };
+        let bytes = r.encode();
+        prop_assert_eq!(ChannelReply::decode(&bytes).unwrap(), Some((r, bytes.len())));
+    }
+
+    #[test]
+    fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..80)) {
+        let _ = ChannelOpen::decode(&bytes);
+        let _ = ChannelReply::decode(&bytes);
+        let _ = Probe::decode(&bytes);
+    }
+}
