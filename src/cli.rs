@@ -1,5 +1,6 @@
 //! The command line.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -16,11 +17,81 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the node in the foreground (embedded defaults; no config file needed).
+    Node(NodeArgs),
+    /// Print this node's peer id, creating the identity on first use.
+    Id,
+    /// The peer book: list, add, remove, set policy.
+    Peers(PeersArgs),
+    /// Measure the round trip to a peer through the tunnel, like ping(8).
+    Ping(PingArgs),
     /// Read Recon and print it back: compact (default), --pretty, or --json.
     ///
     /// Handy to check a file or to read a WARP frame. Exits 1 with `file:line:col: message`
     /// on bad input.
     Recon(ReconArgs),
+}
+
+/// Options of `warp node`.
+#[derive(Debug, Args)]
+pub struct NodeArgs {
+    /// UDP address for QUIC connections from peers.
+    #[arg(long, default_value_t = SocketAddr::from(([0, 0, 0, 0], crate::node::DEFAULT_PORT)))]
+    pub listen: SocketAddr,
+}
+
+/// Options of `warp peers`.
+#[derive(Debug, Args)]
+pub struct PeersArgs {
+    /// What to do with the book; lists it when absent.
+    #[command(subcommand)]
+    pub action: Option<PeersAction>,
+}
+
+/// `warp peers` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PeersAction {
+    /// Add a peer (or update its alias and addresses).
+    Add {
+        /// The name to call it by.
+        alias: String,
+        /// Its peer id (from `warp id` on that machine).
+        id: String,
+        /// Where to reach it, host:port (repeatable).
+        #[arg(long = "addr")]
+        addrs: Vec<String>,
+    },
+    /// Remove a peer.
+    Rm {
+        /// Alias or peer id.
+        peer: String,
+    },
+    /// Set a peer's policy: `warp peers set <peer> policy ask|trust|block`.
+    Set {
+        /// Alias or peer id.
+        peer: String,
+        /// The setting's name (`policy`).
+        #[arg(value_parser = ["policy"])]
+        setting: String,
+        /// ask, trust or block.
+        value: crate::store::Policy,
+    },
+}
+
+/// Options of `warp ping`.
+#[derive(Debug, Args)]
+pub struct PingArgs {
+    /// Alias or peer id.
+    pub peer: String,
+    /// Probes to send.
+    #[arg(short = 'c', long, default_value_t = 4)]
+    pub count: u32,
+    /// Seconds between probes.
+    #[arg(short = 'i', long, default_value_t = 1.0)]
+    pub interval: f64,
+    /// Payload bytes per probe.
+    #[arg(short = 's', long, default_value_t = 56)]
+    pub size: u32,
 }
 
 /// Options of `warp recon`.

@@ -1,13 +1,71 @@
 //! `warp`: one binary that runs a node and talks to it.
 
 mod cli;
+mod control;
+mod home;
+mod identity;
+mod node;
+mod peers_cmd;
+mod ping_cmd;
 mod recon_cmd;
+mod store;
+mod tls;
+
+use std::process::ExitCode;
 
 use clap::Parser;
 
-fn main() -> std::process::ExitCode {
+fn main() -> ExitCode {
     let args = cli::Cli::parse();
     match args.command {
         cli::Command::Recon(opts) => recon_cmd::run(&opts),
+        cli::Command::Id => with_home(|dir| {
+            let id =
+                identity::Identity::load_or_create(&dir).map_err(|e| format!("identity: {e}"))?;
+            println!("{}", id.peer_id());
+            Ok(ExitCode::SUCCESS)
+        }),
+        cli::Command::Node(opts) => with_home(|dir| {
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| "info,quinn=warn".into()),
+                )
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                .init();
+            runtime()?.block_on(node::run(
+                dir,
+                node::NodeOptions {
+                    listen: opts.listen,
+                },
+            ))?;
+            Ok(ExitCode::SUCCESS)
+        }),
+        cli::Command::Peers(opts) => {
+            with_home(|dir| runtime()?.block_on(peers_cmd::run(&dir, opts)))
+        }
+        cli::Command::Ping(opts) => with_home(|dir| runtime()?.block_on(ping_cmd::run(&dir, opts))),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("runtime: {e}"))
+}
+
+/// Runs a command that needs the data directory; prints its error and exits 2 on failure.
+fn with_home(f: impl FnOnce(std::path::PathBuf) -> Result<ExitCode, String>) -> ExitCode {
+    let result = home::data_dir()
+        .map_err(|e| format!("data directory: {e}"))
+        .and_then(f);
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("warp: {e}");
+            ExitCode::from(2)
+        }
     }
 }

@@ -1,0 +1,27 @@
+//! Where a node keeps its files: `$WARP_HOME`, else the platform's data directory.
+
+use std::path::PathBuf;
+
+/// The node's data directory: `$WARP_HOME` when set, else `<data dir>/warp`
+/// (`~/.local/share/warp` on Linux). Created with mode 0700 when missing.
+pub fn data_dir() -> std::io::Result<PathBuf> {
+    let dir = match std::env::var_os("WARP_HOME") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => dirs::data_dir()
+            .ok_or_else(|| std::io::Error::other("no data directory: set WARP_HOME"))?
+            .join("warp"),
+    };
+    if !dir.exists() {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)?;
+    }
+    Ok(dir)
+}
+
+/// The control socket's path in the data directory.
+pub fn control_socket(dir: &std::path::Path) -> PathBuf {
+    dir.join("control.sock")
+}

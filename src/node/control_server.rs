@@ -1,0 +1,163 @@
+//! The node's side of the control socket.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tracing::warn;
+
+use super::Node;
+use crate::control::{PeerStatus, Request, Response};
+
+/// Longest request line accepted.
+const MAX_LINE: usize = 64 * 1024;
+
+/// Binds the control socket (mode 0600) and serves it in a task.
+pub fn start(node: Arc<Node>, dir: &Path) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    let path = crate::home::control_socket(dir);
+    // The node lock is held, so a socket file left here is stale.
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path)?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let node = node.clone();
+            tokio::spawn(async move {
+                if let Err(e) = serve(node, stream).await {
+                    warn!("control connection: {e}");
+                }
+            });
+        }
+    }))
+}
+
+async fn serve(node: Arc<Node>, stream: UnixStream) -> std::io::Result<()> {
+    let (r, mut w) = stream.into_split();
+    let mut reader = BufReader::new(r).take(MAX_LINE as u64);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        reader.set_limit(MAX_LINE as u64);
+        if reader.read_line(&mut line).await? == 0 {
+            return Ok(());
+        }
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Response>();
+        match recon::from_str::<Request>(line.trim_end()) {
+            Ok(req) => {
+                let node = node.clone();
+                tokio::spawn(async move { handle(node, req, tx).await });
+            }
+            Err(e) => {
+                let _ = tx.send(Response::Error(format!("bad request: {e}")));
+            }
+        }
+        while let Some(resp) = rx.recv().await {
+            let mut out = recon::to_string(&resp).map_err(std::io::Error::other)?;
+            out.push('\n');
+            w.write_all(out.as_bytes()).await?;
+            if resp.is_final() {
+                break;
+            }
+        }
+    }
+}
+
+async fn handle(node: Arc<Node>, req: Request, tx: tokio::sync::mpsc::UnboundedSender<Response>) {
+    let send = |r: Response| {
+        let _ = tx.send(r);
+    };
+    match req {
+        Request::Peers => {
+            let list = node
+                .book
+                .list()
+                .into_iter()
+                .map(|entry| {
+                    let conn = entry.peer_id().and_then(|id| node.conns.get(&id));
+                    PeerStatus {
+                        connected: conn.is_some(),
+                        rtt_us: conn.as_ref().map(|c| c.rtt().as_micros() as u64),
+                        remote: conn.as_ref().map(|c| c.remote_address().to_string()),
+                        entry,
+                    }
+                })
+                .collect();
+            send(Response::Peers(list));
+        }
+        Request::PeerAdd { alias, id, addrs } => {
+            let r = id
+                .parse()
+                .map_err(|e: crate::identity::BadPeerId| e.to_string())
+                .and_then(|id| node.book.add(&alias, id, addrs).map_err(|e| e.to_string()));
+            send(r.map_or_else(Response::Error, Response::Peer));
+        }
+        Request::PeerRemove { peer } => {
+            let r = node.book.remove(&peer);
+            if let Ok(e) = &r {
+                if let Some(c) = e.peer_id().and_then(|id| node.conns.get(&id)) {
+                    c.close(0u32.into(), b"removed from the peer book");
+                }
+            }
+            send(r.map_or_else(|e| Response::Error(e.to_string()), Response::Peer));
+        }
+        Request::PeerPolicy { peer, policy } => {
+            let r = node.book.set_policy(&peer, policy);
+            if let (Ok(e), crate::store::Policy::Block) = (&r, policy) {
+                if let Some(c) = e.peer_id().and_then(|id| node.conns.get(&id)) {
+                    c.close(
+                        super::conns::CLOSE_BLOCKED.into(),
+                        b"blocked by the peer's policy",
+                    );
+                }
+            }
+            send(r.map_or_else(|e| Response::Error(e.to_string()), Response::Peer));
+        }
+        Request::Ping {
+            peer,
+            count,
+            interval_ms,
+            size,
+        } => {
+            if size as usize > protocols::ping::MAX_PAYLOAD {
+                send(Response::Error(format!(
+                    "size {size} is over the {}-byte limit",
+                    protocols::ping::MAX_PAYLOAD
+                )));
+                return;
+            }
+            let entry = match node.book.resolve(&peer) {
+                Ok(e) => e,
+                Err(e) => return send(Response::Error(e.to_string())),
+            };
+            let ch = match super::conns::open_channel(
+                &node,
+                &entry,
+                super::ping::SERVICE,
+                super::ping::VERSION,
+            )
+            .await
+            {
+                Ok(ch) => ch,
+                Err(e) => return send(Response::Error(format!("{}: {e}", entry.alias))),
+            };
+            let remote = entry
+                .peer_id()
+                .and_then(|id| node.conns.get(&id))
+                .map(|c| c.remote_address().to_string())
+                .unwrap_or_default();
+            send(Response::PingStart {
+                id: entry.id.clone(),
+                remote,
+            });
+            let interval = Duration::from_millis(interval_ms);
+            let timeout = Duration::from_secs(2).max(interval);
+            match super::ping::run(ch, count, interval, size, timeout, send).await {
+                Ok(()) => send(Response::PingDone),
+                Err(e) => send(Response::Error(format!("{}: {e}", entry.alias))),
+            }
+        }
+    }
+}

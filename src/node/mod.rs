@@ -1,0 +1,202 @@
+//! The node: the long-running process behind every other `warp` command.
+
+mod channel;
+mod conns;
+mod control_server;
+mod ping;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocols::channel::{ChannelOpen, ChannelReply};
+use tracing::{info, warn};
+
+use crate::identity::{Identity, PeerId};
+use crate::store::PeerBook;
+use conns::Conns;
+
+/// The UDP port a node listens on by default.
+pub const DEFAULT_PORT: u16 = 7470;
+
+/// UDP socket buffer size: quinn on loopback loses packets with the 208 KiB default.
+const SOCKET_BUFFER: usize = 4 << 20;
+
+/// How the node runs.
+#[derive(Clone, Debug)]
+pub struct NodeOptions {
+    /// The UDP address for QUIC.
+    pub listen: SocketAddr,
+}
+
+/// A running node.
+pub struct Node {
+    id: PeerId,
+    identity: Identity,
+    book: PeerBook,
+    endpoint: quinn::Endpoint,
+    conns: Conns,
+    transport: Arc<quinn::TransportConfig>,
+}
+
+/// The QUIC transport settings of every connection: keepalives every second and an idle
+/// timeout of 4 s, so a dead peer is noticed within a few seconds; windows sized for fast
+/// bulk channels.
+fn transport() -> Arc<quinn::TransportConfig> {
+    let mut t = quinn::TransportConfig::default();
+    t.keep_alive_interval(Some(Duration::from_secs(1)));
+    t.max_idle_timeout(Some(
+        Duration::from_secs(4)
+            .try_into()
+            .expect("4 s is a valid idle timeout"),
+    ));
+    t.stream_receive_window((8u32 << 20).into());
+    t.receive_window((16u32 << 20).into());
+    t.send_window(16 << 20);
+    t.max_concurrent_bidi_streams(1024u32.into());
+    Arc::new(t)
+}
+
+fn bind_udp(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    // Best effort: the kernel caps these at its own maximum.
+    let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
+    let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
+}
+
+/// Takes the data directory's lock file, held for the node's lifetime (or while a
+/// command uses the database with no node running).
+pub fn lock(dir: &Path) -> Result<std::fs::File, String> {
+    let path = dir.join("node.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    file.try_lock().map_err(|_| {
+        format!(
+            "another warp node is already running with data directory {} (set WARP_HOME to run a second one)",
+            dir.display()
+        )
+    })?;
+    Ok(file)
+}
+
+/// Runs a node in the foreground until Ctrl-C or SIGTERM.
+pub async fn run(dir: PathBuf, opts: NodeOptions) -> Result<(), String> {
+    let _lock = lock(&dir)?;
+    let identity = Identity::load_or_create(&dir).map_err(|e| format!("identity: {e}"))?;
+    let db = sled::open(dir.join("db")).map_err(|e| format!("database: {e}"))?;
+    let book = PeerBook::open(&db).map_err(|e| e.to_string())?;
+
+    let tls = crate::tls::server_config(&identity)?;
+    let quic = quinn::crypto::rustls::QuicServerConfig::try_from(tls).map_err(|e| e.to_string())?;
+    let transport = transport();
+    let mut server = quinn::ServerConfig::with_crypto(Arc::new(quic));
+    server.transport_config(transport.clone());
+    let socket =
+        bind_udp(opts.listen).map_err(|e| format!("cannot listen on udp {}: {e}", opts.listen))?;
+    let endpoint = quinn::Endpoint::new(
+        quinn::EndpointConfig::default(),
+        Some(server),
+        socket,
+        Arc::new(quinn::TokioRuntime),
+    )
+    .map_err(|e| format!("quic endpoint: {e}"))?;
+    let local = endpoint.local_addr().map_err(|e| e.to_string())?;
+
+    let node = Arc::new(Node {
+        id: identity.peer_id(),
+        identity,
+        book,
+        endpoint: endpoint.clone(),
+        conns: Conns::default(),
+        transport,
+    });
+    let control =
+        control_server::start(node.clone(), &dir).map_err(|e| format!("control socket: {e}"))?;
+    println!("warp node {} listening on udp {local}", node.id);
+    info!(
+        "peer id {}, quic on {local}, data in {}",
+        node.id,
+        dir.display()
+    );
+
+    let acceptor = {
+        let node = node.clone();
+        tokio::spawn(async move {
+            while let Some(incoming) = node.endpoint.accept().await {
+                tokio::spawn(node.clone().accept(incoming));
+            }
+        })
+    };
+    let maintainer = tokio::spawn(node.clone().maintain());
+
+    shutdown_signal().await;
+    info!("shutting down");
+    maintainer.abort();
+    acceptor.abort();
+    control.abort();
+    endpoint.close(conns::CLOSE_SHUTDOWN.into(), b"node shutting down");
+    let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
+    let _ = std::fs::remove_file(crate::home::control_socket(&dir));
+    db.flush_async().await.map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+impl Node {
+    /// Reads a channel's header and hands the channel to its service. Unknown services
+    /// are refused on that channel only.
+    async fn serve_channel(
+        self: Arc<Self>,
+        peer: PeerId,
+        send: quinn::SendStream,
+        recv: quinn::RecvStream,
+    ) -> Result<(), String> {
+        let mut ch = channel::Channel::new(send, recv, Vec::new());
+        let header = tokio::time::timeout(Duration::from_secs(10), ch.read(ChannelOpen::decode))
+            .await
+            .map_err(|_| "no channel header within 10 s".to_string())??;
+        let Some(header) = header else { return Ok(()) };
+        match (header.service.as_str(), header.version) {
+            (ping::SERVICE, ping::VERSION) => {
+                ch.write(&ChannelReply::Accepted.encode()).await?;
+                ping::serve(ch).await
+            }
+            (ping::SERVICE, v) => {
+                let msg = format!("ping speaks version {}, not {v}", ping::VERSION);
+                ch.write(&ChannelReply::UnsupportedVersion(msg).encode())
+                    .await?;
+                ch.finish();
+                Ok(())
+            }
+            (other, _) => {
+                warn!("{peer} asked for unknown service {other:?}");
+                let msg = format!("no service {other:?} on this node");
+                ch.write(&ChannelReply::UnknownService(msg).encode())
+                    .await?;
+                ch.finish();
+                Ok(())
+            }
+        }
+    }
+}

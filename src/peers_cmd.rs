@@ -1,0 +1,108 @@
+//! `warp peers`: through the running node, or on the book directly when none runs.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use crate::cli::{PeersAction, PeersArgs};
+use crate::control::{Client, PeerStatus, Request, Response};
+use crate::store::{PeerBook, PeerEntry};
+
+/// Runs `warp peers`.
+pub async fn run(dir: &Path, args: PeersArgs) -> Result<ExitCode, String> {
+    let req = match args.action {
+        None => Request::Peers,
+        Some(PeersAction::Add { alias, id, addrs }) => Request::PeerAdd { alias, id, addrs },
+        Some(PeersAction::Rm { peer }) => Request::PeerRemove { peer },
+        Some(PeersAction::Set { peer, value, .. }) => Request::PeerPolicy {
+            peer,
+            policy: value,
+        },
+    };
+    let resp = match Client::connect(dir).await {
+        Some(mut client) => {
+            client.send(&req).await.map_err(|e| e.to_string())?;
+            client.next().await.map_err(|e| e.to_string())?
+        }
+        None => offline(dir, req)?,
+    };
+    match resp {
+        Response::Peers(list) => print_table(&list),
+        Response::Peer(e) => println!(
+            "{}  {}  {}  policy {}",
+            e.alias,
+            e.id,
+            e.addrs.join(","),
+            e.policy
+        ),
+        Response::Error(e) => return Err(e),
+        _ => {}
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Serves the request from the book itself while no node runs.
+fn offline(dir: &Path, req: Request) -> Result<Response, String> {
+    let _lock = crate::node::lock(dir).map_err(|_| {
+        "the node is starting or stopping (its control socket is not answering yet); try again"
+            .to_string()
+    })?;
+    let db = sled::open(dir.join("db")).map_err(|e| format!("database: {e}"))?;
+    let book = PeerBook::open(&db).map_err(|e| e.to_string())?;
+    let one = |r: Result<PeerEntry, crate::store::BookError>| {
+        r.map_or_else(|e| Response::Error(e.to_string()), Response::Peer)
+    };
+    Ok(match req {
+        Request::Peers => Response::Peers(
+            book.list()
+                .into_iter()
+                .map(|entry| PeerStatus {
+                    entry,
+                    connected: false,
+                    rtt_us: None,
+                    remote: None,
+                })
+                .collect(),
+        ),
+        Request::PeerAdd { alias, id, addrs } => match id.parse() {
+            Ok(id) => one(book.add(&alias, id, addrs)),
+            Err(e) => Response::Error(format!("{e}")),
+        },
+        Request::PeerRemove { peer } => one(book.remove(&peer)),
+        Request::PeerPolicy { peer, policy } => one(book.set_policy(&peer, policy)),
+        Request::Ping { .. } => Response::Error("no node is running".into()),
+    })
+}
+
+fn print_table(list: &[PeerStatus]) {
+    if list.is_empty() {
+        println!("no peers yet: add one with `warp peers add <alias> <peer-id> --addr HOST:PORT`");
+        return;
+    }
+    println!(
+        "{:<12} {:<52} {:<22} {:<6} {:<13} RTT",
+        "ALIAS", "ID", "ADDRESSES", "POLICY", "STATE"
+    );
+    for p in list {
+        let state = if p.connected {
+            "connected"
+        } else {
+            "not connected"
+        };
+        let rtt = p.rtt_us.map_or("-".to_string(), |us| {
+            format!("{:.3} ms", us as f64 / 1000.0)
+        });
+        let addrs = if p.entry.addrs.is_empty() {
+            "-".to_string()
+        } else {
+            p.entry.addrs.join(",")
+        };
+        println!(
+            "{:<12} {:<52} {:<22} {:<6} {:<13} {rtt}",
+            p.entry.alias,
+            p.entry.id,
+            addrs,
+            p.entry.policy.to_string(),
+            state
+        );
+    }
+}

@@ -1,0 +1,80 @@
+//! `warp ping`: one line per probe and a summary like ping(8).
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use crate::cli::PingArgs;
+use crate::control::{Client, Request, Response};
+
+/// Runs `warp ping`. Exits 0 when any probe came back, 1 when none did, 2 on error.
+pub async fn run(dir: &Path, args: PingArgs) -> Result<ExitCode, String> {
+    if !(args.interval.is_finite() && args.interval >= 0.0) {
+        return Err("the interval must be a number of seconds".into());
+    }
+    let mut client = Client::connect(dir)
+        .await
+        .ok_or("no node is running: start one with `warp node`")?;
+    let req = Request::Ping {
+        peer: args.peer.clone(),
+        count: args.count,
+        interval_ms: (args.interval * 1000.0) as u64,
+        size: args.size,
+    };
+    client.send(&req).await.map_err(|e| e.to_string())?;
+    let mut rtts: Vec<f64> = Vec::new();
+    let mut sent = 0u32;
+    loop {
+        match client.next().await.map_err(|e| e.to_string())? {
+            Response::PingStart { id, remote } => {
+                println!(
+                    "PING {} ({id}) via {remote}: {} bytes",
+                    args.peer, args.size
+                )
+            }
+            Response::PingReply { seq, size, rtt_us } => {
+                sent += 1;
+                let ms = rtt_us as f64 / 1000.0;
+                rtts.push(ms);
+                println!("{size} bytes from {}: seq={seq} time={ms:.3} ms", args.peer);
+            }
+            Response::PingLost { seq } => {
+                sent += 1;
+                println!("no reply from {}: seq={seq}", args.peer);
+            }
+            Response::PingDone => break,
+            Response::Error(e) => {
+                if sent == 0 {
+                    return Err(e);
+                }
+                eprintln!("warp: {e}");
+                break;
+            }
+            _ => {}
+        }
+    }
+    summary(&args.peer, sent, &rtts);
+    Ok(if rtts.is_empty() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn summary(peer: &str, sent: u32, rtts: &[f64]) {
+    let received = rtts.len() as u32;
+    let loss = if sent == 0 {
+        0.0
+    } else {
+        100.0 * f64::from(sent - received) / f64::from(sent)
+    };
+    println!("--- {peer} ping statistics ---");
+    println!("{sent} probes transmitted, {received} received, {loss:.0}% loss");
+    if !rtts.is_empty() {
+        let n = rtts.len() as f64;
+        let min = rtts.iter().cloned().fold(f64::INFINITY, f64::min);
+        let max = rtts.iter().cloned().fold(0.0, f64::max);
+        let avg = rtts.iter().sum::<f64>() / n;
+        let mdev = (rtts.iter().map(|r| (r - avg).powi(2)).sum::<f64>() / n).sqrt();
+        println!("rtt min/avg/max/mdev = {min:.3}/{avg:.3}/{max:.3}/{mdev:.3} ms");
+    }
+}

@@ -1,0 +1,152 @@
+//! Real `warp node` processes for end-to-end tests: each with its own data directory and
+//! loopback port, its log kept in a file, killed when dropped.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A node under test.
+pub struct TestNode {
+    pub home: tempfile::TempDir,
+    pub port: u16,
+    pub id: String,
+    child: Option<Child>,
+}
+
+/// A free UDP port on loopback (bound, read, released).
+pub fn free_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Runs `warp` with `home` as its data directory.
+pub fn warp(home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_warp"))
+        .args(args)
+        .env("WARP_HOME", home)
+        .env("RUST_LOG", "info")
+        .output()
+        .expect("warp runs")
+}
+
+/// stdout and stderr of a finished command, for assertions and messages.
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+impl TestNode {
+    /// Creates the identity and starts the node.
+    pub fn start() -> TestNode {
+        let home = tempfile::tempdir().unwrap();
+        let out = warp(home.path(), &["id"]);
+        assert!(out.status.success(), "{}", text(&out));
+        let id = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        let mut node = TestNode {
+            home,
+            port: free_port(),
+            id,
+            child: None,
+        };
+        node.spawn();
+        node
+    }
+
+    /// The address peers dial.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.home.path().join("test-node.log")
+    }
+
+    /// The node's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// Starts (or restarts) the node process and waits for its control socket.
+    pub fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_warp"))
+            .args(["node", "--listen", &self.addr()])
+            .env("WARP_HOME", self.home.path())
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("warp node starts");
+        self.child = Some(child);
+        let sock = self.home.path().join("control.sock");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::os::unix::net::UnixStream::connect(&sock).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "node did not start: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills the node with SIGKILL, as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Runs a `warp` command against this node.
+    pub fn warp(&self, args: &[&str]) -> Output {
+        warp(self.home.path(), args)
+    }
+
+    /// Adds `other` to this node's book under `alias`, with its address.
+    pub fn add_peer(&self, alias: &str, other: &TestNode) {
+        let out = self.warp(&["peers", "add", alias, &other.id, "--addr", &other.addr()]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+
+    /// Polls `warp peers` until the line for `alias` satisfies `f`, for at most `limit`.
+    pub fn wait_peer_line(&self, alias: &str, limit: Duration, f: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let out = self.warp(&["peers"]);
+            let all = text(&out);
+            if let Some(line) = all.lines().find(|l| l.starts_with(&format!("{alias} "))) {
+                if f(line) {
+                    return line.to_string();
+                }
+                if Instant::now() > deadline {
+                    panic!("peer line never matched: {line}");
+                }
+            } else if Instant::now() > deadline {
+                panic!("no line for {alias}: {all}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! The tunnel core end to end: `warp node` processes on loopback, driven by the CLI.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{text, TestNode};
+
+#[test]
+fn ping_reaches_a_peer_by_alias_and_by_id() {
+    let a = TestNode::start();
+    let b = TestNode::start();
+    a.add_peer("bob", &b);
+
+    let out = a.warp(&["ping", "bob", "-c", "3", "-i", "0.05", "-s", "1000"]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains(&format!("PING bob ({})", b.id)), "{t}");
+    assert_eq!(t.matches("1000 bytes from bob: seq=").count(), 3, "{t}");
+    assert!(
+        t.contains("3 probes transmitted, 3 received, 0% loss"),
+        "{t}"
+    );
+    assert!(t.contains("rtt min/avg/max/mdev = "), "{t}");
+
+    let out = a.warp(&["ping", &b.id, "-c", "1"]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // B learned A's id from its key, though A is not in B's book.
+    assert!(
+        b.log().contains(&format!("peer {} connected", a.id)),
+        "{}",
+        b.log()
+    );
+    let line = a.wait_peer_line("bob", Duration::from_secs(5), |l| {
+        l.contains("connected") && !l.contains("not connected")
+    });
+    assert!(line.contains(&b.addr()) && line.contains(" ms"), "{line}");
+}
+
+#[test]
+fn a_peer_with_the_wrong_key_is_refused_on_both_sides() {
+    let a = TestNode::start();
+    let b = TestNode::start();
+    let impostor = "a".repeat(52);
+    let out = a.warp(&["peers", "add", "mallory", &impostor, "--addr", &b.addr()]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    let out = a.warp(&["ping", "mallory", "-c", "1"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains(&format!("peer presented key {}, expected {impostor}", b.id)),
+        "{t}"
+    );
+    assert!(
+        b.log().contains("refused connection from 127.0.0.1"),
+        "{}",
+        b.log()
+    );
+}
+
+#[test]
+fn a_blocked_peer_is_refused() {
+    let a = TestNode::start();
+    let b = TestNode::start();
+    a.add_peer("bob", &b);
+    b.add_peer("alice", &a);
+    let out = b.warp(&["peers", "set", "alice", "policy", "block"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("policy block"));
+
+    let out = a.warp(&["ping", "bob", "-c", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("blocked by the peer's policy"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        b.log().contains(&format!("refused blocked peer {}", a.id)),
+        "{}",
+        b.log()
+    );
+
+    // Our own block: we do not even dial.
+    let out = b.warp(&["ping", "alice", "-c", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("alice is blocked"), "{}", text(&out));
+}
+
+#[test]
+fn unknown_peers_and_services_get_clear_errors() {
+    let a = TestNode::start();
+    let out = a.warp(&["ping", "nobody", "-c", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("unknown peer \"nobody\""),
+        "{}",
+        text(&out)
+    );
+
+    let b = TestNode::start();
+    let out = a.warp(&["peers", "add", "bob", &b.id]);
+    assert!(out.status.success());
+    let out = a.warp(&["ping", "bob", "-c", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("has no address"), "{}", text(&out));
+
+    let mut c = TestNode::start();
+    a.add_peer("carol", &c);
+    c.kill();
+    let out = a.warp(&["ping", "carol", "-c", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("cannot reach carol"), "{}", text(&out));
+}
+
+#[test]
+fn a_second_node_on_the_same_data_directory_refuses() {
+    let a = TestNode::start();
+    let out = a.warp(&["node", "--listen", "127.0.0.1:0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("another warp node is already running"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_killed_peer_is_noticed_and_a_restarted_one_reconnected() {
+    let a = TestNode::start();
+    let mut b = TestNode::start();
+    a.add_peer("bob", &b);
+    a.wait_peer_line("bob", Duration::from_secs(10), |l| {
+        l.contains(" connected") && !l.contains("not connected")
+    });
+
+    // Keepalives every second and a 4 s idle timeout: noticed well inside the 10 s allowed.
+    b.kill();
+    a.wait_peer_line("bob", Duration::from_secs(10), |l| {
+        l.contains("not connected")
+    });
+
+    b.spawn();
+    a.wait_peer_line("bob", Duration::from_secs(15), |l| {
+        l.contains(" connected") && !l.contains("not connected")
+    });
+    let out = a.warp(&["ping", "bob", "-c", "2", "-i", "0.05"]);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn the_identity_is_kept_and_the_control_socket_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let a = TestNode::start();
+    let again = a.warp(&["id"]);
+    assert_eq!(String::from_utf8_lossy(&again.stdout).trim(), a.id);
+    for file in ["identity.pem", "control.sock"] {
+        let mode = std::fs::metadata(a.home.path().join(file))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{file}");
+    }
+}
