@@ -25,6 +25,8 @@ pub enum Command {
     Peers(PeersArgs),
     /// Measure the round trip to a peer through the tunnel, like ping(8).
     Ping(PingArgs),
+    /// Send bytes through the tunnel to a peer and report the rate, checked by SHA-256.
+    Speed(SpeedArgs),
     /// Read Recon and print it back: compact (default), --pretty, or --json.
     ///
     /// Handy to check a file or to read a WARP frame. Exits 1 with `file:line:col: message`
@@ -38,6 +40,10 @@ pub struct NodeArgs {
     /// UDP address for QUIC connections from peers.
     #[arg(long, default_value_t = SocketAddr::from(([0, 0, 0, 0], crate::node::DEFAULT_PORT)))]
     pub listen: SocketAddr,
+    /// Impair every datagram sent, to see how applications fare on a bad network:
+    /// `loss=5%,delay=20ms,jitter=5ms,reorder=1%,duplicate=1%,rate=100mbit,seed=7`.
+    #[arg(long)]
+    pub impair: Option<crate::impair::ImpairSpec>,
 }
 
 /// Options of `warp peers`.
@@ -92,6 +98,34 @@ pub struct PingArgs {
     /// Payload bytes per probe.
     #[arg(short = 's', long, default_value_t = 56)]
     pub size: u32,
+}
+
+/// Options of `warp speed`.
+#[derive(Debug, Args)]
+pub struct SpeedArgs {
+    /// Alias or peer id.
+    pub peer: String,
+    /// How much to send: bytes, or with a suffix K, M, G (powers of 1024).
+    #[arg(short = 'n', long, default_value = "100M", value_parser = parse_size)]
+    pub bytes: u64,
+    /// Seed of the pseudo-random bytes.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// Parses `512`, `64K`, `100M`, `1G`.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let (num, shift) = match s.chars().last() {
+        Some('K' | 'k') => (&s[..s.len() - 1], 10),
+        Some('M' | 'm') => (&s[..s.len() - 1], 20),
+        Some('G' | 'g') => (&s[..s.len() - 1], 30),
+        _ => (s, 0),
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size such as 100M"))?;
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("{s:?} is too large"))
 }
 
 /// Options of `warp recon`.

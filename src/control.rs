@@ -50,6 +50,15 @@ pub enum Request {
         /// Payload bytes per probe.
         size: u32,
     },
+    /// Stream bytes to a peer's sink and time it.
+    Speed {
+        /// Alias or id.
+        peer: String,
+        /// How many bytes.
+        bytes: u64,
+        /// Seed of the pseudo-random bytes.
+        seed: u64,
+    },
 }
 
 /// One peer as `warp peers` shows it.
@@ -99,6 +108,15 @@ pub enum Response {
     },
     /// Ping: finished.
     PingDone,
+    /// Speed: finished.
+    SpeedDone {
+        /// Bytes sent.
+        bytes: u64,
+        /// Microseconds from the first byte to the peer's report.
+        micros: u64,
+        /// Whether the peer's length and SHA-256 matched.
+        verified: bool,
+    },
 }
 
 impl Response {

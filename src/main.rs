@@ -4,10 +4,12 @@ mod cli;
 mod control;
 mod home;
 mod identity;
+mod impair;
 mod node;
 mod peers_cmd;
 mod ping_cmd;
 mod recon_cmd;
+mod speed_cmd;
 mod store;
 mod tls;
 
@@ -38,12 +40,16 @@ fn main() -> ExitCode {
                 dir,
                 node::NodeOptions {
                     listen: opts.listen,
+                    impair: opts.impair,
                 },
             ))?;
             Ok(ExitCode::SUCCESS)
         }),
         cli::Command::Peers(opts) => {
             with_home(|dir| runtime()?.block_on(peers_cmd::run(&dir, opts)))
+        }
+        cli::Command::Speed(opts) => {
+            with_home(|dir| runtime()?.block_on(speed_cmd::run(&dir, opts)))
         }
         cli::Command::Ping(opts) => with_home(|dir| runtime()?.block_on(ping_cmd::run(&dir, opts))),
     }

@@ -69,7 +69,9 @@ fn offline(dir: &Path, req: Request) -> Result<Response, String> {
         },
         Request::PeerRemove { peer } => one(book.remove(&peer)),
         Request::PeerPolicy { peer, policy } => one(book.set_policy(&peer, policy)),
-        Request::Ping { .. } => Response::Error("no node is running".into()),
+        Request::Ping { .. } | Request::Speed { .. } => {
+            Response::Error("no node is running".into())
+        }
     })
 }
 

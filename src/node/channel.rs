@@ -70,6 +70,21 @@ impl Channel {
         }
     }
 
+    /// Reads raw bytes (after any already buffered); `None` at the end of the stream.
+    pub async fn read_raw(&mut self, out: &mut [u8]) -> Result<Option<usize>, String> {
+        if !self.buf.is_empty() {
+            let n = self.buf.len().min(out.len());
+            out[..n].copy_from_slice(&self.buf[..n]);
+            self.buf.drain(..n);
+            return Ok(Some(n));
+        }
+        match self.recv.read(out).await {
+            Ok(r) => Ok(r),
+            Err(quinn::ReadError::ConnectionLost(e)) => Err(connection_error(&e)),
+            Err(e) => Err(format!("channel read: {e}")),
+        }
+    }
+
     /// Writes bytes.
     pub async fn write(&mut self, bytes: &[u8]) -> Result<(), String> {
         match self.send.write_all(bytes).await {

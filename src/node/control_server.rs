@@ -115,6 +115,25 @@ async fn handle(node: Arc<Node>, req: Request, tx: tokio::sync::mpsc::UnboundedS
             }
             send(r.map_or_else(|e| Response::Error(e.to_string()), Response::Peer));
         }
+        Request::Speed { peer, bytes, seed } => {
+            let entry = match node.book.resolve(&peer) {
+                Ok(e) => e,
+                Err(e) => return send(Response::Error(e.to_string())),
+            };
+            let (service, version) = (super::sink::SERVICE, super::sink::VERSION);
+            let ch = match super::conns::open_channel(&node, &entry, service, version).await {
+                Ok(ch) => ch,
+                Err(e) => return send(Response::Error(format!("{}: {e}", entry.alias))),
+            };
+            match super::sink::run(ch, bytes, seed).await {
+                Ok(s) => send(Response::SpeedDone {
+                    bytes: s.bytes,
+                    micros: s.elapsed.as_micros() as u64,
+                    verified: s.verified,
+                }),
+                Err(e) => send(Response::Error(format!("{}: {e}", entry.alias))),
+            }
+        }
         Request::Ping {
             peer,
             count,

@@ -4,6 +4,7 @@ mod channel;
 mod conns;
 mod control_server;
 mod ping;
+mod sink;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -28,6 +29,8 @@ const SOCKET_BUFFER: usize = 4 << 20;
 pub struct NodeOptions {
     /// The UDP address for QUIC.
     pub listen: SocketAddr,
+    /// Impairment applied to every datagram sent, for testing on a bad network.
+    pub impair: Option<crate::impair::ImpairSpec>,
 }
 
 /// A running node.
@@ -55,6 +58,9 @@ fn transport() -> Arc<quinn::TransportConfig> {
     t.receive_window((16u32 << 20).into());
     t.send_window(16 << 20);
     t.max_concurrent_bidi_streams(1024u32.into());
+    // BBR paces by measured bandwidth and RTT instead of backing off on every loss, so
+    // random loss (Wi-Fi, cellular, --impair) does not collapse throughput as with Cubic.
+    t.congestion_controller_factory(Arc::new(quinn::congestion::BbrConfig::default()));
     Arc::new(t)
 }
 
@@ -101,11 +107,20 @@ pub async fn run(dir: PathBuf, opts: NodeOptions) -> Result<(), String> {
     server.transport_config(transport.clone());
     let socket =
         bind_udp(opts.listen).map_err(|e| format!("cannot listen on udp {}: {e}", opts.listen))?;
-    let endpoint = quinn::Endpoint::new(
+    let runtime: Arc<dyn quinn::Runtime> = Arc::new(quinn::TokioRuntime);
+    let mut udp = runtime
+        .wrap_udp_socket(socket)
+        .map_err(|e| format!("udp socket: {e}"))?;
+    if let Some(spec) = opts.impair.clone() {
+        warn!("impairing every datagram sent: {spec}");
+        let model = crate::impair::model::Model::new(spec);
+        udp = crate::impair::socket::ImpairedSocket::new(udp, model);
+    }
+    let endpoint = quinn::Endpoint::new_with_abstract_socket(
         quinn::EndpointConfig::default(),
         Some(server),
-        socket,
-        Arc::new(quinn::TokioRuntime),
+        udp,
+        runtime,
     )
     .map_err(|e| format!("quic endpoint: {e}"))?;
     let local = endpoint.local_addr().map_err(|e| e.to_string())?;
@@ -181,6 +196,10 @@ impl Node {
             (ping::SERVICE, ping::VERSION) => {
                 ch.write(&ChannelReply::Accepted.encode()).await?;
                 ping::serve(ch).await
+            }
+            (sink::SERVICE, sink::VERSION) => {
+                ch.write(&ChannelReply::Accepted.encode()).await?;
+                sink::serve(ch).await
             }
             (ping::SERVICE, v) => {
                 let msg = format!("ping speaks version {}, not {v}", ping::VERSION);

@@ -13,6 +13,7 @@ pub struct TestNode {
     pub port: u16,
     pub id: String,
     child: Option<Child>,
+    extra: Vec<String>,
 }
 
 /// A free UDP port on loopback (bound, read, released).
@@ -46,6 +47,11 @@ pub fn text(o: &Output) -> String {
 impl TestNode {
     /// Creates the identity and starts the node.
     pub fn start() -> TestNode {
+        TestNode::start_with(&[])
+    }
+
+    /// Creates the identity and starts the node with extra `warp node` arguments.
+    pub fn start_with(extra: &[&str]) -> TestNode {
         let home = tempfile::tempdir().unwrap();
         let out = warp(home.path(), &["id"]);
         assert!(out.status.success(), "{}", text(&out));
@@ -55,6 +61,7 @@ impl TestNode {
             port: free_port(),
             id,
             child: None,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
         };
         node.spawn();
         node
@@ -83,6 +90,7 @@ impl TestNode {
             .unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_warp"))
             .args(["node", "--listen", &self.addr()])
+            .args(&self.extra)
             .env("WARP_HOME", self.home.path())
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
@@ -108,6 +116,17 @@ impl TestNode {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+
+    /// Starts a `warp` command against this node without waiting for it.
+    pub fn spawn_warp(&self, args: &[&str]) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_warp"))
+            .args(args)
+            .env("WARP_HOME", self.home.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("warp runs")
     }
 
     /// Runs a `warp` command against this node.
