@@ -111,6 +111,9 @@ pub struct SpeedArgs {
     /// Seed of the pseudo-random bytes.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Check only the byte count, not the SHA-256: measures the channel alone.
+    #[arg(long)]
+    pub no_verify: bool,
 }
 
 /// Parses `512`, `64K`, `100M`, `1G`.

@@ -58,6 +58,8 @@ pub enum Request {
         bytes: u64,
         /// Seed of the pseudo-random bytes.
         seed: u64,
+        /// Check the bytes by SHA-256 (else by length only).
+        verify: bool,
     },
 }
 

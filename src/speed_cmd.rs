@@ -15,6 +15,7 @@ pub async fn run(dir: &Path, args: SpeedArgs) -> Result<ExitCode, String> {
         peer: args.peer.clone(),
         bytes: args.bytes,
         seed: args.seed,
+        verify: !args.no_verify,
     };
     client.send(&req).await.map_err(|e| e.to_string())?;
     match client.next().await.map_err(|e| e.to_string())? {
@@ -30,10 +31,11 @@ pub async fn run(dir: &Path, args: SpeedArgs) -> Result<ExitCode, String> {
                 args.peer,
                 mib / secs,
                 bytes as f64 * 8.0 / secs / 1e6,
-                if verified {
-                    "SHA-256 verified"
-                } else {
-                    "SHA-256 MISMATCH"
+                match (verified, args.no_verify) {
+                    (true, false) => "SHA-256 verified",
+                    (true, true) => "byte count verified",
+                    (false, false) => "SHA-256 MISMATCH",
+                    (false, true) => "byte count MISMATCH",
                 }
             );
             Ok(if verified {

@@ -1,6 +1,12 @@
-//! The `sink` service: the opener streams bytes and ends its direction; the service
-//! answers with how many bytes it took and their SHA-256, so the opener can check that
+//! The `sink` service: the opener sends one mode byte ([`MODE_COUNT`] or
+//! [`MODE_SHA256`]), streams bytes and ends its direction; the service answers with how
+//! many bytes it took and, in SHA-256 mode, their hash, so the opener can check that
 //! everything arrived intact. Used by `warp speed` and the tunnel's tests.
+
+/// Mode byte: count the bytes only (the hash in the report is all zeros).
+pub const MODE_COUNT: u8 = 0;
+/// Mode byte: count and hash the bytes.
+pub const MODE_SHA256: u8 = 1;
 
 /// The service's answer: `bytes: u64` (big endian) then the 32-byte SHA-256.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

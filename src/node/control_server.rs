@@ -115,8 +115,13 @@ async fn handle(node: Arc<Node>, req: Request, tx: tokio::sync::mpsc::UnboundedS
             }
             send(r.map_or_else(|e| Response::Error(e.to_string()), Response::Peer));
         }
-        Request::Speed { peer, bytes, seed } => {
-            let entry = match node.book.resolve(&peer) {
+        Request::Speed {
+            peer,
+            bytes,
+            seed,
+            verify,
+        } => {
+            let entry = match resolve(&node, &peer) {
                 Ok(e) => e,
                 Err(e) => return send(Response::Error(e.to_string())),
             };
@@ -125,7 +130,7 @@ async fn handle(node: Arc<Node>, req: Request, tx: tokio::sync::mpsc::UnboundedS
                 Ok(ch) => ch,
                 Err(e) => return send(Response::Error(format!("{}: {e}", entry.alias))),
             };
-            match super::sink::run(ch, bytes, seed).await {
+            match super::sink::run(ch, bytes, seed, verify).await {
                 Ok(s) => send(Response::SpeedDone {
                     bytes: s.bytes,
                     micros: s.elapsed.as_micros() as u64,
@@ -147,7 +152,7 @@ async fn handle(node: Arc<Node>, req: Request, tx: tokio::sync::mpsc::UnboundedS
                 )));
                 return;
             }
-            let entry = match node.book.resolve(&peer) {
+            let entry = match resolve(&node, &peer) {
                 Ok(e) => e,
                 Err(e) => return send(Response::Error(e.to_string())),
             };
@@ -178,5 +183,22 @@ async fn handle(node: Arc<Node>, req: Request, tx: tokio::sync::mpsc::UnboundedS
                 Err(e) => send(Response::Error(format!("{}: {e}", entry.alias))),
             }
         }
+    }
+}
+
+/// The book entry a request names, by alias or id; a peer id that is not in the book but
+/// is connected (it dialed us) gets a nameless entry, so it can still be reached.
+fn resolve(node: &Node, name: &str) -> Result<crate::store::PeerEntry, crate::store::BookError> {
+    match node.book.resolve(name) {
+        Err(crate::store::BookError::Unknown(n)) => match name.parse::<crate::identity::PeerId>() {
+            Ok(id) if node.conns.get(&id).is_some() => Ok(crate::store::PeerEntry {
+                alias: name.to_string(),
+                id: id.to_string(),
+                addrs: Vec::new(),
+                policy: crate::store::Policy::Ask,
+            }),
+            _ => Err(crate::store::BookError::Unknown(n)),
+        },
+        other => other,
     }
 }

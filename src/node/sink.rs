@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use protocols::sink::SinkReport;
+use protocols::sink::{SinkReport, MODE_COUNT, MODE_SHA256};
 use rand::{RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
 
@@ -17,19 +17,33 @@ pub const VERSION: u16 = 1;
 /// Bytes per write.
 const CHUNK: usize = 64 * 1024;
 
-/// Reads everything the opener sends, then reports its length and hash.
+/// Reads the mode byte and everything the opener sends, then reports its length (and
+/// hash, in SHA-256 mode).
 pub async fn serve(mut ch: Channel) -> Result<(), String> {
+    let mut mode = [0u8; 1];
+    if ch.read_raw(&mut mode).await?.is_none() {
+        return Ok(());
+    }
+    let verify = match mode[0] {
+        MODE_COUNT => false,
+        MODE_SHA256 => true,
+        other => return Err(format!("unknown sink mode {other}")),
+    };
     let mut hash = Sha256::new();
     let mut bytes = 0u64;
     let mut buf = vec![0u8; CHUNK];
     while let Some(n) = ch.read_raw(&mut buf).await? {
-        hash.update(&buf[..n]);
+        if verify {
+            hash.update(&buf[..n]);
+        }
         bytes += n as u64;
     }
-    let report = SinkReport {
-        bytes,
-        sha256: hash.finalize().into(),
+    let sha256 = if verify {
+        hash.finalize().into()
+    } else {
+        [0; 32]
     };
+    let report = SinkReport { bytes, sha256 };
     ch.write(&report.encode()).await?;
     ch.finish();
     Ok(())
@@ -41,22 +55,29 @@ pub struct Speed {
     pub bytes: u64,
     /// From the first byte sent to the peer's report.
     pub elapsed: Duration,
-    /// Whether the peer's length and SHA-256 match what was sent.
+    /// Whether the peer's length (and SHA-256, when asked for) match what was sent.
     pub verified: bool,
 }
 
 /// Sends `bytes` bytes drawn from a generator seeded with `seed`, then waits for the
-/// sink's report and compares it with the local hash.
-pub async fn run(mut ch: Channel, bytes: u64, seed: u64) -> Result<Speed, String> {
+/// sink's report and compares it with what was sent. Without `verify`, one block of
+/// random bytes is sent over and over and only the length is checked: that measures the
+/// channel alone, without hashing on either side.
+pub async fn run(mut ch: Channel, bytes: u64, seed: u64, verify: bool) -> Result<Speed, String> {
     let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
     let mut hash = Sha256::new();
     let mut buf = vec![0u8; CHUNK];
+    rng.fill_bytes(&mut buf);
     let started = Instant::now();
+    ch.write(&[if verify { MODE_SHA256 } else { MODE_COUNT }])
+        .await?;
     let mut left = bytes;
     while left > 0 {
         let n = left.min(CHUNK as u64) as usize;
-        rng.fill_bytes(&mut buf[..n]);
-        hash.update(&buf[..n]);
+        if verify {
+            rng.fill_bytes(&mut buf[..n]);
+            hash.update(&buf[..n]);
+        }
         ch.write(&buf[..n]).await?;
         left -= n as u64;
     }
@@ -69,6 +90,6 @@ pub async fn run(mut ch: Channel, bytes: u64, seed: u64) -> Result<Speed, String
     Ok(Speed {
         bytes,
         elapsed: started.elapsed(),
-        verified: report.bytes == bytes && report.sha256 == local,
+        verified: report.bytes == bytes && (!verify || report.sha256 == local),
     })
 }
