@@ -164,3 +164,21 @@ fn the_identity_is_kept_and_the_control_socket_is_private() {
         assert_eq!(mode & 0o777, 0o600, "{file}");
     }
 }
+
+#[test]
+fn ctrl_c_shuts_the_node_down_cleanly_and_the_peer_notices() {
+    let a = TestNode::start();
+    let mut b = TestNode::start();
+    a.add_peer("bob", &b);
+    assert!(a.warp(&["ping", "bob", "-c", "1"]).status.success());
+    let status = b.interrupt();
+    assert!(status.success(), "{status:?}\n{}", b.log());
+    assert!(!b.home.path().join("control.sock").exists());
+    assert!(b.log().contains("shutting down"), "{}", b.log());
+    // The close reaches A at once: no idle timeout needed.
+    let line = a.wait_peer_line("bob", Duration::from_secs(3), |l| {
+        l.contains("not connected")
+    });
+    assert!(line.contains("not connected"));
+    assert!(a.log().contains("node shutting down"), "{}", a.log());
+}

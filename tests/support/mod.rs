@@ -129,6 +129,24 @@ impl TestNode {
             .expect("warp runs")
     }
 
+    /// Sends SIGINT (Ctrl-C) and waits for the node to exit; its exit status.
+    pub fn interrupt(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("the node runs");
+        let sent = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the node ignored Ctrl-C");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Runs a `warp` command against this node.
     pub fn warp(&self, args: &[&str]) -> Output {
         warp(self.home.path(), args)
