@@ -150,6 +150,15 @@ impl Client {
         })
     }
 
+    /// Connects to the running node and sends `req`, for commands that need a node.
+    pub async fn request(dir: &Path, req: &Request) -> Result<Client, String> {
+        let mut client = Client::connect(dir)
+            .await
+            .ok_or("no node is running: start one with `warp node`")?;
+        client.send(req).await.map_err(|e| e.to_string())?;
+        Ok(client)
+    }
+
     /// Sends a request.
     pub async fn send(&mut self, req: &Request) -> std::io::Result<()> {
         let mut line = recon::to_string(req).map_err(std::io::Error::other)?;

@@ -11,16 +11,13 @@ pub async fn run(dir: &Path, args: PingArgs) -> Result<ExitCode, String> {
     if !(args.interval.is_finite() && args.interval >= 0.0) {
         return Err("the interval must be a number of seconds".into());
     }
-    let mut client = Client::connect(dir)
-        .await
-        .ok_or("no node is running: start one with `warp node`")?;
     let req = Request::Ping {
         peer: args.peer.clone(),
         count: args.count,
         interval_ms: (args.interval * 1000.0) as u64,
         size: args.size,
     };
-    client.send(&req).await.map_err(|e| e.to_string())?;
+    let mut client = Client::request(dir, &req).await?;
     let mut rtts: Vec<f64> = Vec::new();
     let mut sent = 0u32;
     loop {

@@ -8,16 +8,13 @@ use crate::control::{Client, Request, Response};
 
 /// Runs `warp speed`. Exits 0 when the bytes arrived intact, 1 when they did not.
 pub async fn run(dir: &Path, args: SpeedArgs) -> Result<ExitCode, String> {
-    let mut client = Client::connect(dir)
-        .await
-        .ok_or("no node is running: start one with `warp node`")?;
     let req = Request::Speed {
         peer: args.peer.clone(),
         bytes: args.bytes,
         seed: args.seed,
         verify: !args.no_verify,
     };
-    client.send(&req).await.map_err(|e| e.to_string())?;
+    let mut client = Client::request(dir, &req).await?;
     match client.next().await.map_err(|e| e.to_string())? {
         Response::SpeedDone {
             bytes,
