@@ -171,6 +171,10 @@ impl ChannelReply {
         if buf.len() < 3 + len {
             return Ok(None);
         }
+        if status == 0 && len != 0 {
+            // An acceptance carries no message: anything else is not a reply we wrote.
+            return Err(ChannelError::BadMessage);
+        }
         let msg = std::str::from_utf8(&buf[3..3 + len])
             .map_err(|_| ChannelError::BadMessage)?
             .to_string();

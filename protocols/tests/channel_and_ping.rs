@@ -68,6 +68,11 @@ fn bad_headers_are_refused_early() {
         ChannelReply::decode(&[1, 0, 1, 0xff]),
         Err(ChannelError::BadMessage)
     );
+    // Found by the fuzzer: an acceptance with a message would lose it.
+    assert_eq!(
+        ChannelReply::decode(&[0, 0, 1, b'x']),
+        Err(ChannelError::BadMessage)
+    );
     let huge = Probe {
         seq: 0,
         len: MAX_PAYLOAD as u32 + 1,
