@@ -31,7 +31,18 @@ pub struct Parser<'a> {
     src: &'a str,
     pos: usize,
     max_depth: usize,
+    /// Recently made short texts: WARP bodies repeat their keys and identifiers, and
+    /// cloning a small text is cheaper than building it again.
+    /// Only documents of [`TEXT_CACHE_MIN`] bytes or more use it: for a small frame, making
+    /// the cache would cost more than it saves.
+    texts: Option<Box<[Option<Text>; TEXT_CACHE]>>,
 }
+
+/// Entries in the parser's text cache.
+const TEXT_CACHE: usize = 64;
+
+/// Smallest document that gets a text cache.
+const TEXT_CACHE_MIN: usize = 4096;
 
 /// What closes a frame, and so what kind of frame it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,6 +101,7 @@ impl Seq {
         self.last_primary = false;
     }
 
+    #[inline(always)]
     fn push_primary(&mut self, value: Value) {
         if self.is_empty() {
             self.single = Some(value);
@@ -152,6 +164,7 @@ impl Frame {
         }
     }
 
+    #[inline(always)]
     fn finish_item(&mut self) {
         let value = self.seq.finish();
         match (self.key.take(), value) {
@@ -204,6 +217,7 @@ impl<'a> Parser<'a> {
             src,
             pos: 0,
             max_depth: MAX_DEPTH,
+            texts: (src.len() >= TEXT_CACHE_MIN).then(|| Box::new([const { None }; TEXT_CACHE])),
         }
     }
 
@@ -224,6 +238,26 @@ impl<'a> Parser<'a> {
         self.pos = pos;
         let v = self.run(Close::Paren)?;
         Ok((v, self.pos))
+    }
+
+    /// The text for `s`, from the cache when it was made recently.
+    fn text(&mut self, s: &str) -> Text {
+        let b = s.as_bytes();
+        let Some(texts) = self.texts.as_mut() else {
+            return text_of(s);
+        };
+        if b.is_empty() || b.len() > 23 {
+            return text_of(s);
+        }
+        let slot = (b.len() * 31 + b[0] as usize * 7 + b[b.len() - 1] as usize) % TEXT_CACHE;
+        match &texts[slot] {
+            Some(t) if t.as_str() == s => t.clone(),
+            _ => {
+                let t = text_of(s);
+                texts[slot] = Some(t.clone());
+                t
+            }
+        }
     }
 
     fn rest(&self) -> &'a str {
@@ -439,11 +473,13 @@ impl<'a> Parser<'a> {
                     }
                     b'"' | b'\'' => {
                         let s = self.token(tokens::quoted)?;
-                        f.seq.push_primary(Value::Text(text_of(&s)));
+                        let t = self.text(&s);
+                        f.seq.push_primary(Value::Text(t));
                     }
                     b'`' => {
                         let s = self.token(tokens::raw)?;
-                        f.seq.push_primary(Value::Text(text_of(&s)));
+                        let t = self.text(&s);
+                        f.seq.push_primary(Value::Text(t));
                     }
                     b'%' => {
                         let v = self.token(tokens::data)?;
@@ -484,7 +520,7 @@ impl<'a> Parser<'a> {
                         let v = match id {
                             "true" => Value::Bool(true),
                             "false" => Value::Bool(false),
-                            _ => Value::Text(text_of(id)),
+                            _ => Value::Text(self.text(id)),
                         };
                         debug_assert!(self.pos > start);
                         f.seq.push_primary(v);
