@@ -23,6 +23,9 @@ pub enum Command {
     Id,
     /// The peer book: list, add, remove, set policy.
     Peers(PeersArgs),
+    /// TCP gates: expose a local service to peers, or open a local port that leads to a
+    /// peer's service. Lists them when given no action.
+    Gate(GateArgs),
     /// Measure the round trip to a peer through the tunnel, like ping(8).
     Ping(PingArgs),
     /// Send bytes through the tunnel to a peer and report the rate, checked by SHA-256.
@@ -81,6 +84,46 @@ pub enum PeersAction {
         setting: String,
         /// ask, trust or block.
         value: crate::store::Policy,
+    },
+}
+
+/// Options of `warp gate`.
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// What to do; lists the gates when absent.
+    #[command(subcommand)]
+    pub action: Option<GateAction>,
+}
+
+/// `warp gate` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum GateAction {
+    /// Offer a local TCP service to peers under a name: `warp gate expose ssh 127.0.0.1:22`.
+    Expose {
+        /// The name peers ask for.
+        name: String,
+        /// The local address to connect them to.
+        target: String,
+    },
+    /// Stop offering a service.
+    Unexpose {
+        /// Its name.
+        name: String,
+    },
+    /// Listen locally and lead each connection to a peer's service:
+    /// `warp gate open 127.0.0.1:2222 bob ssh`.
+    Open {
+        /// Local address to listen on.
+        listen: String,
+        /// Alias or peer id.
+        peer: String,
+        /// The service's name on the peer.
+        name: String,
+    },
+    /// Close an opened gate.
+    Close {
+        /// Its listen address.
+        listen: String,
     },
 }
 

@@ -50,6 +50,22 @@ pub enum Request {
         /// Payload bytes per probe.
         size: u32,
     },
+    /// The gates: exposed and opened.
+    Gates,
+    /// Expose a local TCP service to peers.
+    GateExpose(crate::gate_book::Exposed),
+    /// Stop exposing a service.
+    GateUnexpose {
+        /// Its name.
+        name: String,
+    },
+    /// Open a local listener leading to a peer's service.
+    GateOpen(crate::gate_book::Opened),
+    /// Close an opened gate.
+    GateClose {
+        /// Its listen address.
+        listen: String,
+    },
     /// Stream bytes to a peer's sink and time it.
     Speed {
         /// Alias or id.
@@ -85,6 +101,13 @@ pub enum Response {
     Peer(PeerEntry),
     /// Done: the peer book.
     Peers(Vec<PeerStatus>),
+    /// Done: the gates.
+    Gates {
+        /// Services exposed to peers.
+        exposed: Vec<crate::gate_book::Exposed>,
+        /// Listeners leading to peers.
+        opened: Vec<crate::gate_book::Opened>,
+    },
     /// The request failed.
     Error(String),
     /// Ping: the peer's resolved id and the address in use, before the first probe.

@@ -2,6 +2,8 @@
 
 mod cli;
 mod control;
+mod gate_book;
+mod gate_cmd;
 mod home;
 mod identity;
 mod impair;
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
         cli::Command::Speed(opts) => {
             with_home(|dir| runtime()?.block_on(speed_cmd::run(&dir, opts)))
         }
+        cli::Command::Gate(opts) => with_home(|dir| runtime()?.block_on(gate_cmd::run(&dir, opts))),
         cli::Command::Ping(opts) => with_home(|dir| runtime()?.block_on(ping_cmd::run(&dir, opts))),
     }
 }

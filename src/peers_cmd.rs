@@ -69,9 +69,7 @@ fn offline(dir: &Path, req: Request) -> Result<Response, String> {
         },
         Request::PeerRemove { peer } => one(book.remove(&peer)),
         Request::PeerPolicy { peer, policy } => one(book.set_policy(&peer, policy)),
-        Request::Ping { .. } | Request::Speed { .. } => {
-            Response::Error("no node is running".into())
-        }
+        _ => Response::Error("no node is running: start one with `warp node`".into()),
     })
 }
 

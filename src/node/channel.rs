@@ -94,6 +94,12 @@ impl Channel {
         }
     }
 
+    /// The stream halves and any bytes already read past the last message, for services
+    /// that carry a raw byte stream.
+    pub fn into_parts(self) -> (SendStream, RecvStream, Vec<u8>) {
+        (self.send, self.recv, self.buf)
+    }
+
     /// Ends our direction of the channel.
     pub fn finish(&mut self) {
         let _ = self.send.finish();

@@ -35,6 +35,9 @@ struct Link {
 #[derive(Default)]
 pub struct Conns {
     map: Mutex<HashMap<PeerId, Link>>,
+    /// One dial at a time per peer: callers that arrive while a dial is under way wait
+    /// for it and share its connection instead of opening their own.
+    dialing: Mutex<HashMap<PeerId, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Conns {
@@ -56,6 +59,14 @@ impl Node {
         if entry.policy == Policy::Block {
             return Err(format!("{} is blocked (policy block)", entry.alias));
         }
+        if let Some(c) = self.conns.get(&id) {
+            return Ok(c);
+        }
+        let gate = {
+            let mut dialing = self.conns.dialing.lock().unwrap_or_else(|p| p.into_inner());
+            dialing.entry(id).or_default().clone()
+        };
+        let _dialing = gate.lock().await;
         if let Some(c) = self.conns.get(&id) {
             return Ok(c);
         }

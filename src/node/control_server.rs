@@ -70,6 +70,52 @@ async fn handle(node: Arc<Node>, req: Request, tx: tokio::sync::mpsc::UnboundedS
         let _ = tx.send(r);
     };
     match req {
+        Request::Gates => send(Response::Gates {
+            exposed: node.gates.all_exposed(),
+            opened: node.gates.all_opened(),
+        }),
+        Request::GateExpose(g) => send(match node.gates.expose(&g) {
+            Ok(()) => Response::Ok,
+            Err(e) => Response::Error(e),
+        }),
+        Request::GateUnexpose { name } => send(match node.gates.unexpose(&name) {
+            Ok(_) => Response::Ok,
+            Err(e) => Response::Error(e),
+        }),
+        Request::GateOpen(g) => {
+            if let Err(e) = node.book.resolve(&g.peer) {
+                return send(Response::Error(e.to_string()));
+            }
+            if !crate::gate_book::valid_name(&g.name) {
+                return send(Response::Error(format!("{:?} cannot name a gate", g.name)));
+            }
+            let listen = g.listen.clone();
+            match super::gates::open(node.clone(), g.clone()).await {
+                Ok(task) => {
+                    if let Some(old) = node.lock_open_gates().insert(listen, task) {
+                        old.abort();
+                    }
+                    send(match node.gates.record_open(&g) {
+                        Ok(()) => Response::Ok,
+                        Err(e) => Response::Error(e),
+                    })
+                }
+                Err(e) => send(Response::Error(e)),
+            }
+        }
+        Request::GateClose { listen } => {
+            let task = node.lock_open_gates().remove(&listen);
+            match (task, node.gates.forget_open(&listen)) {
+                (None, Ok(None)) => send(Response::Error(format!("no gate is open on {listen}"))),
+                (task, Ok(_)) => {
+                    if let Some(t) = task {
+                        t.abort();
+                    }
+                    send(Response::Ok)
+                }
+                (_, Err(e)) => send(Response::Error(e)),
+            }
+        }
         Request::Peers => {
             let list = node
                 .book

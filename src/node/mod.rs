@@ -3,6 +3,7 @@
 mod channel;
 mod conns;
 mod control_server;
+mod gates;
 mod ping;
 mod sink;
 
@@ -41,6 +42,9 @@ pub struct Node {
     endpoint: quinn::Endpoint,
     conns: Conns,
     transport: Arc<quinn::TransportConfig>,
+    gates: crate::gate_book::GateBook,
+    /// Listeners of opened gates, by listen address.
+    open_gates: std::sync::Mutex<std::collections::HashMap<String, tokio::task::JoinHandle<()>>>,
 }
 
 /// The QUIC transport settings of every connection: keepalives every second and an idle
@@ -99,6 +103,7 @@ pub async fn run(dir: PathBuf, opts: NodeOptions) -> Result<(), String> {
     let identity = Identity::load_or_create(&dir).map_err(|e| format!("identity: {e}"))?;
     let db = sled::open(dir.join("db")).map_err(|e| format!("database: {e}"))?;
     let book = PeerBook::open(&db).map_err(|e| e.to_string())?;
+    let gates = crate::gate_book::GateBook::open(&db)?;
 
     let tls = crate::tls::server_config(&identity)?;
     let quic = quinn::crypto::rustls::QuicServerConfig::try_from(tls).map_err(|e| e.to_string())?;
@@ -132,6 +137,8 @@ pub async fn run(dir: PathBuf, opts: NodeOptions) -> Result<(), String> {
         endpoint: endpoint.clone(),
         conns: Conns::default(),
         transport,
+        gates,
+        open_gates: Default::default(),
     });
     let control =
         control_server::start(node.clone(), &dir).map_err(|e| format!("control socket: {e}"))?;
@@ -151,6 +158,16 @@ pub async fn run(dir: PathBuf, opts: NodeOptions) -> Result<(), String> {
         })
     };
     let maintainer = tokio::spawn(node.clone().maintain());
+    for g in node.gates.all_opened() {
+        let listen = g.listen.clone();
+        match gates::open(node.clone(), g).await {
+            Ok(task) => node
+                .lock_open_gates()
+                .insert(listen, task)
+                .map_or((), |old| old.abort()),
+            Err(e) => warn!("gate {listen}: {e}"),
+        }
+    }
 
     shutdown_signal().await;
     info!("shutting down");
@@ -179,6 +196,13 @@ async fn shutdown_signal() {
 }
 
 impl Node {
+    fn lock_open_gates(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, tokio::task::JoinHandle<()>>>
+    {
+        self.open_gates.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Reads a channel's header and hands the channel to its service. Unknown services
     /// are refused on that channel only.
     async fn serve_channel(
@@ -207,6 +231,10 @@ impl Node {
                     .await?;
                 ch.finish();
                 Ok(())
+            }
+            (service, gates::VERSION) if service.starts_with("gate/") => {
+                let name = service["gate/".len()..].to_string();
+                gates::serve(self.clone(), peer, ch, &name).await
             }
             (other, _) => {
                 warn!("{peer} asked for unknown service {other:?}");

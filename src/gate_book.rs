@@ -1,0 +1,120 @@
+//! Gates kept in sled, so they come back when the node restarts: services this node
+//! exposes to peers (name → local address) and local listeners that lead to a peer's
+//! service.
+
+use serde::{Deserialize, Serialize};
+
+/// A service exposed to peers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Exposed {
+    /// The name peers ask for (`ssh`).
+    pub name: String,
+    /// The local address connections are made to (`127.0.0.1:22`).
+    pub target: String,
+}
+
+/// A local listener leading to a peer's exposed service.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Opened {
+    /// The local address applications connect to (`127.0.0.1:2222`).
+    pub listen: String,
+    /// The peer, by alias or id.
+    pub peer: String,
+    /// The service's name on the peer.
+    pub name: String,
+}
+
+/// Both lists, in sled.
+#[derive(Clone)]
+pub struct GateBook {
+    exposed: sled::Tree,
+    opened: sled::Tree,
+}
+
+/// `true` for a name a gate may have: it becomes part of the channel's service name.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 48
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+}
+
+fn put<T: Serialize>(tree: &sled::Tree, key: &str, v: &T) -> Result<(), String> {
+    let text = recon::to_string(v).map_err(|e| e.to_string())?;
+    tree.insert(key.as_bytes(), text.as_bytes())
+        .map_err(|e| e.to_string())?;
+    tree.flush().map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+fn all<T: serde::de::DeserializeOwned>(tree: &sled::Tree) -> Vec<T> {
+    tree.iter()
+        .values()
+        .filter_map(|v| v.ok())
+        .filter_map(|v| recon::from_str(std::str::from_utf8(&v).ok()?).ok())
+        .collect()
+}
+
+impl GateBook {
+    /// Opens the gate lists in `db`.
+    pub fn open(db: &sled::Db) -> Result<GateBook, String> {
+        Ok(GateBook {
+            exposed: db.open_tree("gates_exposed").map_err(|e| e.to_string())?,
+            opened: db.open_tree("gates_opened").map_err(|e| e.to_string())?,
+        })
+    }
+
+    /// Exposes (or re-targets) a service.
+    pub fn expose(&self, g: &Exposed) -> Result<(), String> {
+        if !valid_name(&g.name) {
+            return Err(format!(
+                "{:?} cannot name a gate: use 1 to 48 of a-z, 0-9, '.', '_' and '-'",
+                g.name
+            ));
+        }
+        put(&self.exposed, &g.name, g)
+    }
+
+    /// Stops exposing a service.
+    pub fn unexpose(&self, name: &str) -> Result<Exposed, String> {
+        let old = self
+            .exposed(name)
+            .ok_or_else(|| format!("no exposed gate {name:?}"))?;
+        self.exposed
+            .remove(name.as_bytes())
+            .map_err(|e| e.to_string())?;
+        Ok(old)
+    }
+
+    /// The exposed service called `name`.
+    pub fn exposed(&self, name: &str) -> Option<Exposed> {
+        let v = self.exposed.get(name.as_bytes()).ok()??;
+        recon::from_str(std::str::from_utf8(&v).ok()?).ok()
+    }
+
+    /// Every exposed service.
+    pub fn all_exposed(&self) -> Vec<Exposed> {
+        all(&self.exposed)
+    }
+
+    /// Records an opened gate.
+    pub fn record_open(&self, g: &Opened) -> Result<(), String> {
+        put(&self.opened, &g.listen, g)
+    }
+
+    /// Forgets an opened gate.
+    pub fn forget_open(&self, listen: &str) -> Result<Option<Opened>, String> {
+        let old = self
+            .opened
+            .remove(listen.as_bytes())
+            .map_err(|e| e.to_string())?
+            .and_then(|v| recon::from_str(std::str::from_utf8(&v).ok()?).ok());
+        Ok(old)
+    }
+
+    /// Every opened gate.
+    pub fn all_opened(&self) -> Vec<Opened> {
+        all(&self.opened)
+    }
+}

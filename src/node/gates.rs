@@ -1,0 +1,160 @@
+//! TCP gates: an exposed service's side (`gate/<name>` channels become connections to
+//! its local address) and an opened gate's side (a local listener whose connections each
+//! travel over their own channel). Half-closes and resets cross the tunnel.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocols::channel::ChannelReply;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tracing::{info, warn};
+
+use super::channel::Channel;
+use super::Node;
+use crate::gate_book::Opened;
+
+/// Version of the gate channel protocol (raw bytes after the header).
+pub const VERSION: u16 = 1;
+
+/// The channel service name of the gate `name`.
+pub fn service(name: &str) -> String {
+    format!("gate/{name}")
+}
+
+/// Serves a `gate/<name>` channel from `peer`: connects to the exposed address and
+/// splices, or refuses on that channel alone.
+pub async fn serve(
+    node: Arc<Node>,
+    peer: crate::identity::PeerId,
+    mut ch: Channel,
+    name: &str,
+) -> Result<(), String> {
+    let Some(gate) = node.gates.exposed(name) else {
+        let msg = format!("no gate {name:?} is exposed on this node");
+        ch.write(&ChannelReply::UnknownService(msg).encode())
+            .await?;
+        ch.finish();
+        return Ok(());
+    };
+    let tcp = match tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(&gate.target))
+        .await
+    {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            return refuse(
+                ch,
+                format!("gate {name}: cannot connect to {}: {e}", gate.target),
+            )
+            .await
+        }
+        Err(_) => return refuse(ch, format!("gate {name}: {} did not answer", gate.target)).await,
+    };
+    ch.write(&ChannelReply::Accepted.encode()).await?;
+    info!("gate {name}: connection from {peer} to {}", gate.target);
+    splice(tcp, ch).await
+}
+
+async fn refuse(mut ch: Channel, msg: String) -> Result<(), String> {
+    warn!("{msg}");
+    ch.write(&ChannelReply::Refused(msg).encode()).await?;
+    ch.finish();
+    Ok(())
+}
+
+/// Opens a gate: listens on `g.listen` and leads each connection to `g.name` on `g.peer`.
+pub async fn open(node: Arc<Node>, g: Opened) -> Result<tokio::task::JoinHandle<()>, String> {
+    let listener = TcpListener::bind(&g.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", g.listen))?;
+    info!("gate open: {} leads to {} on {}", g.listen, g.name, g.peer);
+    Ok(tokio::spawn(async move {
+        while let Ok((tcp, from)) = listener.accept().await {
+            let node = node.clone();
+            let g = g.clone();
+            tokio::spawn(async move {
+                let entry = match node.book.resolve(&g.peer) {
+                    Ok(e) => e,
+                    Err(e) => return warn!("gate {}: {e}", g.listen),
+                };
+                match super::conns::open_channel(&node, &entry, &service(&g.name), VERSION).await {
+                    Ok(ch) => {
+                        if let Err(e) = splice(tcp, ch).await {
+                            warn!("gate {} ({from}): {e}", g.listen);
+                        }
+                    }
+                    Err(e) => {
+                        warn!(
+                            "gate {} ({from}) to {} on {}: {e}",
+                            g.listen, g.name, g.peer
+                        );
+                        reset(tcp);
+                    }
+                }
+            });
+        }
+    }))
+}
+
+/// Closes a TCP connection with a reset rather than a FIN.
+fn reset(tcp: TcpStream) {
+    let _ = socket2::SockRef::from(&tcp).set_linger(Some(Duration::ZERO));
+    drop(tcp);
+}
+
+/// Copies both ways until both directions end. An end of stream is passed on as a
+/// half-close; an error on either side resets both.
+async fn splice(tcp: TcpStream, ch: Channel) -> Result<(), String> {
+    let _ = tcp.set_nodelay(true);
+    let (mut send, mut recv, leftover) = ch.into_parts();
+    let (mut tcp_r, mut tcp_w) = tcp.into_split();
+    let to_peer = async {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match tcp_r.read(&mut buf).await {
+                Ok(0) => {
+                    let _ = send.finish();
+                    return Ok(());
+                }
+                Ok(n) => send.write_all(&buf[..n]).await.map_err(|e| e.to_string())?,
+                Err(e) => {
+                    let _ = send.reset(1u32.into());
+                    return Err(e.to_string());
+                }
+            }
+        }
+    };
+    let from_peer = async {
+        if !leftover.is_empty() {
+            tcp_w
+                .write_all(&leftover)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            match recv.read(&mut buf).await {
+                Ok(Some(n)) => tcp_w
+                    .write_all(&buf[..n])
+                    .await
+                    .map_err(|e| e.to_string())?,
+                Ok(None) => {
+                    let _ = tcp_w.shutdown().await;
+                    return Ok(());
+                }
+                Err(e) => {
+                    let _ = recv.stop(1u32.into());
+                    return Err(e.to_string());
+                }
+            }
+        }
+    };
+    let result: Result<((), ()), String> = tokio::try_join!(to_peer, from_peer);
+    if let Err(e) = result {
+        if let Ok(tcp) = tcp_r.reunite(tcp_w) {
+            reset(tcp);
+        }
+        return Err(e);
+    }
+    Ok(())
+}

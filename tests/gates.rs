@@ -1,0 +1,195 @@
+//! TCP gates end to end: a real echo server behind one node, clients through another.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::time::Duration;
+
+use support::{free_port, text, TestNode};
+
+/// An echo server that copies each connection back until the client half-closes, then
+/// half-closes too. Runs until the test ends.
+fn echo_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut conn = conn;
+                let mut buf = [0u8; 16 * 1024];
+                loop {
+                    match conn.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if conn.write_all(&buf[..n]).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+                let _ = conn.shutdown(Shutdown::Write);
+            });
+        }
+    });
+    addr
+}
+
+fn gate_pair() -> (TestNode, TestNode, String) {
+    let a = TestNode::start();
+    let b = TestNode::start();
+    let echo = echo_server();
+    let out = b.warp(&["gate", "expose", "echo", &echo]);
+    assert!(out.status.success(), "{}", text(&out));
+    a.add_peer("bob", &b);
+    let listen = format!("127.0.0.1:{}", free_port_tcp());
+    let out = a.warp(&["gate", "open", &listen, "bob", "echo"]);
+    assert!(out.status.success(), "{}", text(&out));
+    (a, b, listen)
+}
+
+fn free_port_tcp() -> u16 {
+    let _ = free_port;
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Sends `data`, half-closes, and reads everything back until the far end closes.
+fn round_trip(addr: &str, data: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut conn = TcpStream::connect(addr)?;
+    conn.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut writer = conn.try_clone()?;
+    let data = data.to_vec();
+    let w = std::thread::spawn(move || {
+        writer.write_all(&data)?;
+        writer.shutdown(Shutdown::Write)
+    });
+    let mut back = Vec::new();
+    conn.read_to_end(&mut back)?;
+    w.join().unwrap()?;
+    Ok(back)
+}
+
+#[test]
+fn many_concurrent_connections_arrive_intact_with_half_close() {
+    let (a, b, listen) = gate_pair();
+    let clients: Vec<_> = (0..16u8)
+        .map(|i| {
+            let listen = listen.clone();
+            std::thread::spawn(move || {
+                let data: Vec<u8> = (0..256 * 1024u32)
+                    .map(|n| (n.wrapping_mul(31) as u8) ^ i)
+                    .collect();
+                let back = round_trip(&listen, &data).unwrap();
+                assert!(
+                    back == data,
+                    "client {i}: {} bytes back of {}",
+                    back.len(),
+                    data.len()
+                );
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+    let list = text(&a.warp(&["gate"]));
+    assert!(
+        list.contains(&format!("open     {listen:<16} -> echo on bob")),
+        "{list}"
+    );
+    let list = text(&b.warp(&["gate"]));
+    assert!(list.contains("exposed  echo"), "{list}");
+}
+
+#[test]
+fn a_gate_comes_back_after_a_restart_and_can_be_closed() {
+    let (mut a, _b, listen) = gate_pair();
+    a.kill();
+    a.spawn();
+    assert_eq!(round_trip(&listen, b"again").unwrap(), b"again");
+    let out = a.warp(&["gate", "close", &listen]);
+    assert!(out.status.success(), "{}", text(&out));
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        TcpStream::connect(&listen).is_err(),
+        "the gate still listens"
+    );
+}
+
+#[test]
+fn unknown_gates_and_blocked_peers_get_no_connection() {
+    let (a, b, listen) = gate_pair();
+    let nope = format!("127.0.0.1:{}", free_port_tcp());
+    let out = a.warp(&["gate", "open", &nope, "bob", "nope"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let back = round_trip(&nope, b"hello");
+    assert!(
+        back.map_or(true, |b| b.is_empty()),
+        "data came back through an unknown gate"
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        a.log().contains("no gate \"nope\" is exposed on this node"),
+        "{}",
+        a.log()
+    );
+
+    b.add_peer("alice", &a);
+    let out = b.warp(&["peers", "set", "alice", "policy", "block"]);
+    assert!(out.status.success(), "{}", text(&out));
+    std::thread::sleep(Duration::from_millis(200));
+    let back = round_trip(&listen, b"hello");
+    assert!(
+        back.map_or(true, |b| b.is_empty()),
+        "a blocked peer reached the service"
+    );
+    assert!(
+        b.log().contains(&format!("refused blocked peer {}", a.id)),
+        "{}",
+        b.log()
+    );
+
+    let out = b.warp(&["gate", "expose", "Bad Name", "127.0.0.1:1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("cannot name a gate"), "{}", text(&out));
+}
+
+#[test]
+fn a_reset_on_the_far_side_reaches_the_client_as_a_reset() {
+    // A service that reads a little and then resets the connection.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let mut conn = conn;
+            let mut buf = [0u8; 5];
+            let _ = conn.read_exact(&mut buf);
+            let _ = socket2::SockRef::from(&conn).set_linger(Some(Duration::ZERO));
+            drop(conn);
+        }
+    });
+    let a = TestNode::start();
+    let b = TestNode::start();
+    assert!(b.warp(&["gate", "expose", "rst", &target]).status.success());
+    a.add_peer("bob", &b);
+    let listen = format!("127.0.0.1:{}", free_port_tcp());
+    assert!(a
+        .warp(&["gate", "open", &listen, "bob", "rst"])
+        .status
+        .success());
+
+    let mut conn = TcpStream::connect(&listen).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    conn.write_all(b"hello").unwrap();
+    let mut buf = [0u8; 16];
+    let got = conn.read(&mut buf);
+    assert!(
+        matches!(&got, Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+        "expected a reset, got {got:?}"
+    );
+}
