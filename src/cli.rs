@@ -104,6 +104,10 @@ pub enum GateAction {
         name: String,
         /// The local address to connect them to.
         target: String,
+        /// Only these peers (alias or id; repeatable) may use it; by default every peer
+        /// that is not blocked may.
+        #[arg(long = "allow")]
+        allow: Vec<String>,
     },
     /// Stop offering a service.
     Unexpose {

@@ -11,6 +11,9 @@ pub struct Exposed {
     pub name: String,
     /// The local address connections are made to (`127.0.0.1:22`).
     pub target: String,
+    /// Peers (aliases or ids) allowed to use it; empty for every peer that is not blocked.
+    #[serde(default)]
+    pub allow: Vec<String>,
 }
 
 /// A local listener leading to a peer's exposed service.

@@ -11,7 +11,15 @@ use crate::gate_book::{Exposed, Opened};
 pub async fn run(dir: &Path, args: GateArgs) -> Result<ExitCode, String> {
     let req = match args.action {
         None => Request::Gates,
-        Some(GateAction::Expose { name, target }) => Request::GateExpose(Exposed { name, target }),
+        Some(GateAction::Expose {
+            name,
+            target,
+            allow,
+        }) => Request::GateExpose(Exposed {
+            name,
+            target,
+            allow,
+        }),
         Some(GateAction::Unexpose { name }) => Request::GateUnexpose { name },
         Some(GateAction::Open { listen, peer, name }) => {
             Request::GateOpen(Opened { listen, peer, name })
@@ -25,7 +33,12 @@ pub async fn run(dir: &Path, args: GateArgs) -> Result<ExitCode, String> {
                 println!("no gates: `warp gate expose NAME HOST:PORT` or `warp gate open HOST:PORT PEER NAME`");
             }
             for g in exposed {
-                println!("exposed  {:<16} -> {}", g.name, g.target);
+                let who = if g.allow.is_empty() {
+                    "any peer not blocked".to_string()
+                } else {
+                    g.allow.join(",")
+                };
+                println!("exposed  {:<16} -> {}  ({who})", g.name, g.target);
             }
             for g in opened {
                 println!("open     {:<16} -> {} on {}", g.listen, g.name, g.peer);

@@ -193,3 +193,39 @@ fn a_reset_on_the_far_side_reaches_the_client_as_a_reset() {
         "expected a reset, got {got:?}"
     );
 }
+
+#[test]
+fn an_allow_list_admits_only_the_peers_on_it() {
+    let echo = echo_server();
+    let a = TestNode::start();
+    let b = TestNode::start();
+    let c = TestNode::start();
+    b.add_peer("alice", &a);
+    let out = b.warp(&["gate", "expose", "echo", &echo, "--allow", "alice"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&b.warp(&["gate"])).contains("(alice)"));
+    for (node, ok) in [(&a, true), (&c, false)] {
+        node.add_peer("bob", &b);
+        let listen = format!("127.0.0.1:{}", free_port_tcp());
+        assert!(node
+            .warp(&["gate", "open", &listen, "bob", "echo"])
+            .status
+            .success());
+        let back = round_trip(&listen, b"hello");
+        if ok {
+            assert_eq!(back.unwrap(), b"hello");
+        } else {
+            assert!(
+                back.map_or(true, |b| b.is_empty()),
+                "a peer off the list got through"
+            );
+        }
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        b.log()
+            .contains(&format!("peer {} is not on its allow list", c.id)),
+        "{}",
+        b.log()
+    );
+}

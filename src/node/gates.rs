@@ -37,6 +37,13 @@ pub async fn serve(
         ch.finish();
         return Ok(());
     };
+    if !gate.allow.is_empty() && !allowed(&node, &gate.allow, peer) {
+        return refuse(
+            ch,
+            format!("gate {name}: peer {peer} is not on its allow list"),
+        )
+        .await;
+    }
     let tcp = match tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(&gate.target))
         .await
     {
@@ -53,6 +60,14 @@ pub async fn serve(
     ch.write(&ChannelReply::Accepted.encode()).await?;
     info!("gate {name}: connection from {peer} to {}", gate.target);
     splice(tcp, ch).await
+}
+
+/// Whether `peer` is named (by id, or by the alias of its book entry) in `allow`.
+fn allowed(node: &Node, allow: &[String], peer: crate::identity::PeerId) -> bool {
+    allow.iter().any(|name| {
+        name.parse::<crate::identity::PeerId>().ok() == Some(peer)
+            || node.book.resolve(name).ok().and_then(|e| e.peer_id()) == Some(peer)
+    })
 }
 
 async fn refuse(mut ch: Channel, msg: String) -> Result<(), String> {
