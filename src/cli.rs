@@ -108,6 +108,9 @@ pub enum GateAction {
         /// that is not blocked may.
         #[arg(long = "allow")]
         allow: Vec<String>,
+        /// A UDP service: datagrams keep their boundaries.
+        #[arg(long)]
+        udp: bool,
     },
     /// Stop offering a service.
     Unexpose {
@@ -123,6 +126,9 @@ pub enum GateAction {
         peer: String,
         /// The service's name on the peer.
         name: String,
+        /// A UDP gate: datagrams keep their boundaries, one session per source address.
+        #[arg(long)]
+        udp: bool,
     },
     /// Close an opened gate.
     Close {

@@ -14,6 +14,9 @@ pub struct Exposed {
     /// Peers (aliases or ids) allowed to use it; empty for every peer that is not blocked.
     #[serde(default)]
     pub allow: Vec<String>,
+    /// A UDP service (datagrams) rather than TCP.
+    #[serde(default)]
+    pub udp: bool,
 }
 
 /// A local listener leading to a peer's exposed service.
@@ -25,6 +28,9 @@ pub struct Opened {
     pub peer: String,
     /// The service's name on the peer.
     pub name: String,
+    /// A UDP gate (datagrams) rather than TCP.
+    #[serde(default)]
+    pub udp: bool,
 }
 
 /// Both lists, in sled.

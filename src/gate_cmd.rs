@@ -15,15 +15,25 @@ pub async fn run(dir: &Path, args: GateArgs) -> Result<ExitCode, String> {
             name,
             target,
             allow,
+            udp,
         }) => Request::GateExpose(Exposed {
             name,
             target,
             allow,
+            udp,
         }),
         Some(GateAction::Unexpose { name }) => Request::GateUnexpose { name },
-        Some(GateAction::Open { listen, peer, name }) => {
-            Request::GateOpen(Opened { listen, peer, name })
-        }
+        Some(GateAction::Open {
+            listen,
+            peer,
+            name,
+            udp,
+        }) => Request::GateOpen(Opened {
+            listen,
+            peer,
+            name,
+            udp,
+        }),
         Some(GateAction::Close { listen }) => Request::GateClose { listen },
     };
     let mut client = Client::request(dir, &req).await?;
@@ -38,10 +48,15 @@ pub async fn run(dir: &Path, args: GateArgs) -> Result<ExitCode, String> {
                 } else {
                     g.allow.join(",")
                 };
-                println!("exposed  {:<16} -> {}  ({who})", g.name, g.target);
+                let proto = if g.udp { "udp" } else { "tcp" };
+                println!("exposed  {:<16} -> {proto} {}  ({who})", g.name, g.target);
             }
             for g in opened {
-                println!("open     {:<16} -> {} on {}", g.listen, g.name, g.peer);
+                let proto = if g.udp { "udp" } else { "tcp" };
+                println!(
+                    "open     {proto} {:<16} -> {} on {}",
+                    g.listen, g.name, g.peer
+                );
             }
         }
         Response::Ok => {}

@@ -98,7 +98,7 @@ fn many_concurrent_connections_arrive_intact_with_half_close() {
     }
     let list = text(&a.warp(&["gate"]));
     assert!(
-        list.contains(&format!("open     {listen:<16} -> echo on bob")),
+        list.contains(&format!("open     tcp {listen:<16} -> echo on bob")),
         "{list}"
     );
     let list = text(&b.warp(&["gate"]));
@@ -228,4 +228,72 @@ fn an_allow_list_admits_only_the_peers_on_it() {
         "{}",
         b.log()
     );
+}
+
+#[test]
+fn udp_datagrams_keep_their_boundaries_per_source() {
+    // A UDP echo service that prefixes each datagram so replies are told apart.
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let target = server.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 65_536];
+        server
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        while let Ok((n, from)) = server.recv_from(&mut buf) {
+            let mut reply = b"echo:".to_vec();
+            reply.extend_from_slice(&buf[..n]);
+            let _ = server.send_to(&reply, from);
+        }
+    });
+    let a = TestNode::start();
+    let b = TestNode::start();
+    assert!(b
+        .warp(&["gate", "expose", "echo", &target, "--udp"])
+        .status
+        .success());
+    a.add_peer("bob", &b);
+    let listen = format!("127.0.0.1:{}", free_port());
+    let out = a.warp(&["gate", "open", &listen, "bob", "echo", "--udp"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&a.warp(&["gate"])).contains(&format!("open     udp {listen}")));
+
+    // Two sources, datagrams of different sizes (including empty and large ones); each
+    // source gets exactly its own replies, whole.
+    let clients: Vec<_> = (0..2u8)
+        .map(|c| {
+            let listen = listen.clone();
+            std::thread::spawn(move || {
+                let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+                sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                for size in [0usize, 1, 100, 1400, 9000, 60_000] {
+                    let dg: Vec<u8> = (0..size).map(|i| (i as u8) ^ c).collect();
+                    // Loopback UDP can drop under load: a few tries, each answered or not.
+                    let mut ok = false;
+                    for _ in 0..5 {
+                        sock.send_to(&dg, &listen).unwrap();
+                        let mut buf = vec![0u8; 65_536];
+                        if let Ok(n) = sock.recv(&mut buf) {
+                            assert_eq!(&buf[..5], b"echo:");
+                            assert_eq!(&buf[5..n], &dg[..], "client {c}, size {size}");
+                            ok = true;
+                            break;
+                        }
+                    }
+                    assert!(ok, "client {c}: no reply to a {size}-byte datagram");
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+    // A stream gate of that name does not exist: UDP and TCP gates are separate.
+    let tcp_listen = format!("127.0.0.1:{}", free_port_tcp());
+    assert!(a
+        .warp(&["gate", "open", &tcp_listen, "bob", "echo"])
+        .status
+        .success());
+    let back = round_trip(&tcp_listen, b"hello");
+    assert!(back.map_or(true, |b| b.is_empty()));
 }

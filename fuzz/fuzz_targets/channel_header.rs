@@ -1,9 +1,10 @@
-//! Channel headers, replies and ping probes: decoding never panics, and what decodes
+//! Channel headers, replies, ping probes and gate datagrams: decoding never panics, and what decodes
 //! encodes back to the same bytes.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use protocols::channel::{ChannelOpen, ChannelReply};
+use protocols::datagram;
 use protocols::ping::Probe;
 
 fuzz_target!(|data: &[u8]| {
@@ -15,5 +16,8 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(Some((p, n))) = Probe::decode(data) {
         assert_eq!(p.encode().len(), n);
+    }
+    if let Ok(Some((d, n))) = datagram::decode(data) {
+        assert_eq!(datagram::encode(&d).unwrap(), &data[..n]);
     }
 });

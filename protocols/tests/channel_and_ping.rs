@@ -124,3 +124,35 @@ proptest! {
         let _ = Probe::decode(&bytes);
     }
 }
+
+mod datagrams {
+    use proptest::prelude::*;
+    use protocols::datagram::{decode, encode, TooLarge, MAX_DATAGRAM};
+
+    #[test]
+    fn boundaries_and_limits() {
+        assert_eq!(encode(b"hi").unwrap(), b"\x00\x02hi");
+        assert_eq!(encode(b"").unwrap(), b"\x00\x00");
+        assert_eq!(decode(b"\x00\x02h").unwrap(), None);
+        assert_eq!(decode(b"\x00\x02hix").unwrap(), Some((b"hi".to_vec(), 4)));
+        assert_eq!(
+            encode(&vec![0; MAX_DATAGRAM + 1]),
+            Err(TooLarge(MAX_DATAGRAM + 1))
+        );
+        assert_eq!(decode(b"\xff\xff"), Err(TooLarge(0xffff)));
+    }
+
+    proptest! {
+        #[test]
+        fn a_run_of_datagrams_splits_back_exactly(dgs in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..300), 0..20)) {
+            let mut stream: Vec<u8> = dgs.iter().flat_map(|d| encode(d).unwrap()).collect();
+            let mut back = Vec::new();
+            while let Some((d, n)) = decode(&stream).unwrap() {
+                back.push(d);
+                stream.drain(..n);
+            }
+            prop_assert!(stream.is_empty());
+            prop_assert_eq!(back, dgs);
+        }
+    }
+}

@@ -30,7 +30,7 @@ pub async fn serve(
     mut ch: Channel,
     name: &str,
 ) -> Result<(), String> {
-    let Some(gate) = node.gates.exposed(name) else {
+    let Some(gate) = node.gates.exposed(name).filter(|g| !g.udp) else {
         let msg = format!("no gate {name:?} is exposed on this node");
         ch.write(&ChannelReply::UnknownService(msg).encode())
             .await?;
@@ -63,7 +63,7 @@ pub async fn serve(
 }
 
 /// Whether `peer` is named (by id, or by the alias of its book entry) in `allow`.
-fn allowed(node: &Node, allow: &[String], peer: crate::identity::PeerId) -> bool {
+pub fn allowed(node: &Node, allow: &[String], peer: crate::identity::PeerId) -> bool {
     allow.iter().any(|name| {
         name.parse::<crate::identity::PeerId>().ok() == Some(peer)
             || node.book.resolve(name).ok().and_then(|e| e.peer_id()) == Some(peer)
@@ -79,6 +79,9 @@ async fn refuse(mut ch: Channel, msg: String) -> Result<(), String> {
 
 /// Opens a gate: listens on `g.listen` and leads each connection to `g.name` on `g.peer`.
 pub async fn open(node: Arc<Node>, g: Opened) -> Result<tokio::task::JoinHandle<()>, String> {
+    if g.udp {
+        return super::udp_gates::open(node, g).await;
+    }
     let listener = TcpListener::bind(&g.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", g.listen))?;

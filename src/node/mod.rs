@@ -6,6 +6,7 @@ mod control_server;
 mod gates;
 mod ping;
 mod sink;
+mod udp_gates;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -231,6 +232,10 @@ impl Node {
                     .await?;
                 ch.finish();
                 Ok(())
+            }
+            (service, udp_gates::VERSION) if service.starts_with("dgram/") => {
+                let name = service["dgram/".len()..].to_string();
+                udp_gates::serve(self.clone(), peer, ch, &name).await
             }
             (service, gates::VERSION) if service.starts_with("gate/") => {
                 let name = service["gate/".len()..].to_string();
