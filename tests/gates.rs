@@ -297,3 +297,102 @@ fn udp_datagrams_keep_their_boundaries_per_source() {
     let back = round_trip(&tcp_listen, b"hello");
     assert!(back.map_or(true, |b| b.is_empty()));
 }
+
+#[test]
+fn unix_socket_gates_carry_data_and_push_back_on_a_slow_service() {
+    use std::os::unix::net::{UnixListener, UnixStream};
+    let dir = tempfile::tempdir().unwrap();
+    // Behind B: a Unix-socket service that echoes, and one that never reads.
+    let echo_path = dir.path().join("echo.sock");
+    let echo = UnixListener::bind(&echo_path).unwrap();
+    std::thread::spawn(move || {
+        for conn in echo.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut conn = conn;
+                let mut buf = [0u8; 16 * 1024];
+                while let Ok(n) = conn.read(&mut buf) {
+                    if n == 0 || conn.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+                let _ = conn.shutdown(Shutdown::Write);
+            });
+        }
+    });
+    let stuck_path = dir.path().join("stuck.sock");
+    let stuck = UnixListener::bind(&stuck_path).unwrap();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let (mut conn, _) = stuck.accept().unwrap();
+        let _ = release_rx.recv();
+        let mut sink = Vec::new();
+        let _ = conn.read_to_end(&mut sink);
+    });
+
+    let a = TestNode::start();
+    let b = TestNode::start();
+    a.add_peer("bob", &b);
+    for (name, path) in [("echo", &echo_path), ("stuck", &stuck_path)] {
+        let target = format!("unix:{}", path.display());
+        let out = b.warp(&["gate", "expose", name, &target]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let echo_gate = dir.path().join("to-echo.sock");
+    let stuck_gate = dir.path().join("to-stuck.sock");
+    for (name, path) in [("echo", &echo_gate), ("stuck", &stuck_gate)] {
+        let listen = format!("unix:{}", path.display());
+        let out = a.warp(&["gate", "open", &listen, "bob", name]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+
+    // Data arrives intact, with half-close.
+    let mut conn = UnixStream::connect(&echo_gate).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let data: Vec<u8> = (0..300_000u32).map(|i| i as u8).collect();
+    let mut w = conn.try_clone().unwrap();
+    let sent = data.clone();
+    let writer = std::thread::spawn(move || {
+        w.write_all(&sent).unwrap();
+        w.shutdown(Shutdown::Write).unwrap();
+    });
+    let mut back = Vec::new();
+    conn.read_to_end(&mut back).unwrap();
+    writer.join().unwrap();
+    assert!(back == data, "{} bytes back of {}", back.len(), data.len());
+
+    // A service that does not read: the application's writes stop being taken once the
+    // tunnel's buffers are full, instead of piling up in the node.
+    let mut conn = UnixStream::connect(&stuck_gate).unwrap();
+    conn.set_nonblocking(true).unwrap();
+    let chunk = vec![7u8; 64 * 1024];
+    let mut written = 0usize;
+    let mut blocked = false;
+    let limit = 256 << 20;
+    let mut last_progress = std::time::Instant::now();
+    let deadline = last_progress + Duration::from_secs(30);
+    while written < limit && std::time::Instant::now() < deadline {
+        match conn.write(&chunk) {
+            Ok(n) => {
+                written += n;
+                last_progress = std::time::Instant::now();
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                // Held back for a whole second: the tunnel takes nothing more.
+                if last_progress.elapsed() > Duration::from_secs(1) {
+                    blocked = true;
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(blocked, "wrote {written} bytes without being held back");
+    assert!(written < limit);
+    release_tx.send(()).unwrap();
+    conn.set_nonblocking(false).unwrap();
+    conn.set_write_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    conn.write_all(&chunk).unwrap();
+}

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use protocols::channel::ChannelReply;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 use tracing::{info, warn};
 
 use super::channel::Channel;
+use super::local::{LocalListener, LocalStream};
 use super::Node;
 use crate::gate_book::Opened;
 
@@ -44,7 +44,7 @@ pub async fn serve(
         )
         .await;
     }
-    let tcp = match tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(&gate.target))
+    let tcp = match tokio::time::timeout(Duration::from_secs(5), LocalStream::connect(&gate.target))
         .await
     {
         Ok(Ok(s)) => s,
@@ -82,7 +82,7 @@ pub async fn open(node: Arc<Node>, g: Opened) -> Result<tokio::task::JoinHandle<
     if g.udp {
         return super::udp_gates::open(node, g).await;
     }
-    let listener = TcpListener::bind(&g.listen)
+    let listener = LocalListener::bind(&g.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", g.listen))?;
     info!("gate open: {} leads to {} on {}", g.listen, g.name, g.peer);
@@ -106,7 +106,7 @@ pub async fn open(node: Arc<Node>, g: Opened) -> Result<tokio::task::JoinHandle<
                             "gate {} ({from}) to {} on {}: {e}",
                             g.listen, g.name, g.peer
                         );
-                        reset(tcp);
+                        tcp.reset();
                     }
                 }
             });
@@ -114,18 +114,11 @@ pub async fn open(node: Arc<Node>, g: Opened) -> Result<tokio::task::JoinHandle<
     }))
 }
 
-/// Closes a TCP connection with a reset rather than a FIN.
-fn reset(tcp: TcpStream) {
-    let _ = socket2::SockRef::from(&tcp).set_linger(Some(Duration::ZERO));
-    drop(tcp);
-}
-
 /// Copies both ways until both directions end. An end of stream is passed on as a
 /// half-close; an error on either side resets both.
-async fn splice(tcp: TcpStream, ch: Channel) -> Result<(), String> {
-    let _ = tcp.set_nodelay(true);
+async fn splice(local: LocalStream, ch: Channel) -> Result<(), String> {
     let (mut send, mut recv, leftover) = ch.into_parts();
-    let (mut tcp_r, mut tcp_w) = tcp.into_split();
+    let (mut tcp_r, mut tcp_w) = tokio::io::split(local);
     let to_peer = async {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
@@ -169,9 +162,7 @@ async fn splice(tcp: TcpStream, ch: Channel) -> Result<(), String> {
     };
     let result: Result<((), ()), String> = tokio::try_join!(to_peer, from_peer);
     if let Err(e) = result {
-        if let Ok(tcp) = tcp_r.reunite(tcp_w) {
-            reset(tcp);
-        }
+        tcp_r.unsplit(tcp_w).reset();
         return Err(e);
     }
     Ok(())

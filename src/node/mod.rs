@@ -4,6 +4,7 @@ mod channel;
 mod conns;
 mod control_server;
 mod gates;
+mod local;
 mod ping;
 mod sink;
 mod udp_gates;
