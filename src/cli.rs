@@ -47,6 +47,10 @@ pub struct NodeArgs {
     /// `loss=5%,delay=20ms,jitter=5ms,reorder=1%,duplicate=1%,rate=100mbit,seed=7`.
     #[arg(long)]
     pub impair: Option<crate::impair::ImpairSpec>,
+    /// Configuration file (TOML), applied again whenever it is saved; the node runs
+    /// without one. Default: `warp.toml` in the data directory.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
 }
 
 /// Options of `warp peers`.

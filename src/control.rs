@@ -107,6 +107,12 @@ pub enum Response {
         exposed: Vec<crate::gate_book::Exposed>,
         /// Listeners leading to peers.
         opened: Vec<crate::gate_book::Opened>,
+        /// Services exposed by the configuration file.
+        #[serde(default)]
+        config_exposed: Vec<crate::gate_book::Exposed>,
+        /// Listeners opened by the configuration file.
+        #[serde(default)]
+        config_opened: Vec<crate::gate_book::Opened>,
     },
     /// The request failed.
     Error(String),

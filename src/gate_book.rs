@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// A service exposed to peers.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Exposed {
     /// The name peers ask for (`ssh`).
     pub name: String,
@@ -21,6 +22,7 @@ pub struct Exposed {
 
 /// A local listener leading to a peer's exposed service.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Opened {
     /// The local address applications connect to (`127.0.0.1:2222`).
     pub listen: String,

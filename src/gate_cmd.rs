@@ -38,23 +38,41 @@ pub async fn run(dir: &Path, args: GateArgs) -> Result<ExitCode, String> {
     };
     let mut client = Client::request(dir, &req).await?;
     match client.next().await.map_err(|e| e.to_string())? {
-        Response::Gates { exposed, opened } => {
+        Response::Gates {
+            exposed,
+            opened,
+            config_exposed,
+            config_opened,
+        } => {
+            let exposed: Vec<(Exposed, &str)> = exposed
+                .into_iter()
+                .map(|g| (g, ""))
+                .chain(config_exposed.into_iter().map(|g| (g, "  [config]")))
+                .collect();
+            let opened: Vec<(Opened, &str)> = opened
+                .into_iter()
+                .map(|g| (g, ""))
+                .chain(config_opened.into_iter().map(|g| (g, "  [config]")))
+                .collect();
             if exposed.is_empty() && opened.is_empty() {
                 println!("no gates: `warp gate expose NAME HOST:PORT` or `warp gate open HOST:PORT PEER NAME`");
             }
-            for g in exposed {
+            for (g, origin) in exposed {
                 let who = if g.allow.is_empty() {
                     "any peer not blocked".to_string()
                 } else {
                     g.allow.join(",")
                 };
                 let proto = if g.udp { "udp" } else { "tcp" };
-                println!("exposed  {:<16} -> {proto} {}  ({who})", g.name, g.target);
+                println!(
+                    "exposed  {:<16} -> {proto} {}  ({who}){origin}",
+                    g.name, g.target
+                );
             }
-            for g in opened {
+            for (g, origin) in opened {
                 let proto = if g.udp { "udp" } else { "tcp" };
                 println!(
-                    "open     {proto} {:<16} -> {} on {}",
+                    "open     {proto} {:<16} -> {} on {}{origin}",
                     g.listen, g.name, g.peer
                 );
             }

@@ -1,6 +1,7 @@
 //! `warp`: one binary that runs a node and talks to it.
 
 mod cli;
+mod config;
 mod control;
 mod gate_book;
 mod gate_cmd;
@@ -38,11 +39,13 @@ fn main() -> ExitCode {
                 .with_writer(std::io::stderr)
                 .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
                 .init();
+            let config = opts.config.unwrap_or_else(|| dir.join("warp.toml"));
             runtime()?.block_on(node::run(
                 dir,
                 node::NodeOptions {
                     listen: opts.listen,
                     impair: opts.impair,
+                    config,
                 },
             ))?;
             Ok(ExitCode::SUCCESS)

@@ -73,6 +73,8 @@ async fn handle(node: Arc<Node>, req: Request, tx: tokio::sync::mpsc::UnboundedS
         Request::Gates => send(Response::Gates {
             exposed: node.gates.all_exposed(),
             opened: node.gates.all_opened(),
+            config_exposed: node.lock_config_exposed().values().cloned().collect(),
+            config_opened: node.lock_config_opened().values().cloned().collect(),
         }),
         Request::GateExpose(g) => send(match node.gates.expose(&g) {
             Ok(()) => Response::Ok,

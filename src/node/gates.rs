@@ -30,7 +30,7 @@ pub async fn serve(
     mut ch: Channel,
     name: &str,
 ) -> Result<(), String> {
-    let Some(gate) = node.gates.exposed(name).filter(|g| !g.udp) else {
+    let Some(gate) = node.exposed(name, false) else {
         let msg = format!("no gate {name:?} is exposed on this node");
         ch.write(&ChannelReply::UnknownService(msg).encode())
             .await?;

@@ -1,6 +1,7 @@
 //! The node: the long-running process behind every other `warp` command.
 
 mod channel;
+mod config_watch;
 mod conns;
 mod control_server;
 mod gates;
@@ -34,6 +35,8 @@ pub struct NodeOptions {
     pub listen: SocketAddr,
     /// Impairment applied to every datagram sent, for testing on a bad network.
     pub impair: Option<crate::impair::ImpairSpec>,
+    /// The configuration file, watched for changes.
+    pub config: PathBuf,
 }
 
 /// A running node.
@@ -47,6 +50,11 @@ pub struct Node {
     gates: crate::gate_book::GateBook,
     /// Listeners of opened gates, by listen address.
     open_gates: std::sync::Mutex<std::collections::HashMap<String, tokio::task::JoinHandle<()>>>,
+    /// Gates exposed by the configuration file, by name and kind (UDP or not).
+    config_exposed:
+        std::sync::Mutex<std::collections::HashMap<(String, bool), crate::gate_book::Exposed>>,
+    /// Gates opened by the configuration file, by listen address.
+    config_opened: std::sync::Mutex<std::collections::HashMap<String, crate::gate_book::Opened>>,
 }
 
 /// The QUIC transport settings of every connection: keepalives every second and an idle
@@ -141,6 +149,8 @@ pub async fn run(dir: PathBuf, opts: NodeOptions) -> Result<(), String> {
         transport,
         gates,
         open_gates: Default::default(),
+        config_exposed: Default::default(),
+        config_opened: Default::default(),
     });
     let control =
         control_server::start(node.clone(), &dir).map_err(|e| format!("control socket: {e}"))?;
@@ -160,6 +170,7 @@ pub async fn run(dir: PathBuf, opts: NodeOptions) -> Result<(), String> {
         })
     };
     let maintainer = tokio::spawn(node.clone().maintain());
+    let watcher = tokio::spawn(config_watch::watch(node.clone(), opts.config.clone()));
     for g in node.gates.all_opened() {
         let listen = g.listen.clone();
         match gates::open(node.clone(), g).await {
@@ -174,6 +185,7 @@ pub async fn run(dir: PathBuf, opts: NodeOptions) -> Result<(), String> {
     shutdown_signal().await;
     info!("shutting down");
     maintainer.abort();
+    watcher.abort();
     acceptor.abort();
     control.abort();
     endpoint.close(conns::CLOSE_SHUTDOWN.into(), b"node shutting down");
@@ -198,6 +210,36 @@ async fn shutdown_signal() {
 }
 
 impl Node {
+    fn lock_config_exposed(
+        &self,
+    ) -> std::sync::MutexGuard<
+        '_,
+        std::collections::HashMap<(String, bool), crate::gate_book::Exposed>,
+    > {
+        self.config_exposed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_config_opened(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, crate::gate_book::Opened>>
+    {
+        self.config_opened.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The exposed gate `name` of the given kind: from the command line, else the file.
+    fn exposed(&self, name: &str, udp: bool) -> Option<crate::gate_book::Exposed> {
+        self.gates
+            .exposed(name)
+            .filter(|g| g.udp == udp)
+            .or_else(|| {
+                self.lock_config_exposed()
+                    .get(&(name.to_string(), udp))
+                    .cloned()
+            })
+    }
+
     fn lock_open_gates(
         &self,
     ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, tokio::task::JoinHandle<()>>>

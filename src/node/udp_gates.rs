@@ -70,9 +70,9 @@ pub async fn serve(
     mut ch: Channel,
     name: &str,
 ) -> Result<(), String> {
-    let gate = match node.gates.exposed(name) {
-        Some(g) if g.udp => g,
-        _ => {
+    let gate = match node.exposed(name, true) {
+        Some(g) => g,
+        None => {
             let msg = format!("no UDP gate {name:?} is exposed on this node");
             ch.write(&ChannelReply::UnknownService(msg).encode())
                 .await?;

@@ -1,0 +1,112 @@
+//! The node's optional configuration file (TOML). The node runs without one; when the file
+//! exists it is applied at start and again each time it is saved.
+//!
+//! ```toml
+//! [[gate.expose]]
+//! name = "ssh"
+//! target = "127.0.0.1:22"
+//! allow = ["bob"]        # optional
+//!
+//! [[gate.open]]
+//! listen = "127.0.0.1:2222"
+//! peer = "bob"
+//! name = "ssh"
+//! udp = false            # optional
+//! ```
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::gate_book::{valid_name, Exposed, Opened};
+
+/// The whole file.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Gates.
+    #[serde(default)]
+    pub gate: GateConfig,
+}
+
+/// The `[gate]` section.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateConfig {
+    /// Services exposed to peers.
+    #[serde(default)]
+    pub expose: Vec<Exposed>,
+    /// Local listeners leading to peers' services.
+    #[serde(default)]
+    pub open: Vec<Opened>,
+}
+
+/// Reads and checks the file. Errors name the file and, for syntax, the line.
+pub fn load(path: &Path) -> Result<NodeConfig, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Parses and checks configuration text.
+pub fn parse(text: &str) -> Result<NodeConfig, String> {
+    let cfg: NodeConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+    let mut names = std::collections::HashSet::new();
+    for g in &cfg.gate.expose {
+        if !valid_name(&g.name) {
+            return Err(format!(
+                "gate name {:?}: use 1 to 48 of a-z, 0-9, '.', '_' and '-'",
+                g.name
+            ));
+        }
+        if !names.insert((g.name.clone(), g.udp)) {
+            return Err(format!("gate {:?} is exposed twice", g.name));
+        }
+    }
+    let mut listens = std::collections::HashSet::new();
+    for g in &cfg.gate.open {
+        if !valid_name(&g.name) {
+            return Err(format!(
+                "gate name {:?}: use 1 to 48 of a-z, 0-9, '.', '_' and '-'",
+                g.name
+            ));
+        }
+        if !listens.insert(g.listen.clone()) {
+            return Err(format!("two gates listen on {}", g.listen));
+        }
+    }
+    Ok(cfg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_example_parses() {
+        let text = include_str!("config.rs")
+            .lines()
+            .filter_map(|l| l.strip_prefix("//! "))
+            .skip_while(|l| !l.starts_with("```toml"))
+            .skip(1)
+            .take_while(|l| !l.starts_with("```"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let cfg = parse(&text).unwrap();
+        assert_eq!(cfg.gate.expose[0].allow, vec!["bob".to_string()]);
+        assert_eq!(cfg.gate.open[0].listen, "127.0.0.1:2222");
+        assert_eq!(parse("").unwrap(), NodeConfig::default());
+    }
+
+    #[test]
+    fn bad_files_say_what_is_wrong() {
+        assert!(parse("[[gate.expose]]\nname = \"x\"")
+            .unwrap_err()
+            .contains("target"));
+        assert!(parse("[gates]").unwrap_err().contains("unknown field"));
+        let twice = "[[gate.open]]\nlisten=\"a:1\"\npeer=\"p\"\nname=\"x\"\n[[gate.open]]\nlisten=\"a:1\"\npeer=\"p\"\nname=\"y\"";
+        assert!(parse(twice).unwrap_err().contains("two gates listen"));
+        assert!(parse("[[gate.expose]]\nname=\"Bad Name\"\ntarget=\"a:1\"")
+            .unwrap_err()
+            .contains("gate name"));
+    }
+}

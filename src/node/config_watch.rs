@@ -1,0 +1,98 @@
+//! Applies the configuration file, and applies it again whenever it is saved: gates are
+//! added, changed and removed one by one, so the others — and their connections — are
+//! not disturbed. A file that does not parse is reported and the running configuration
+//! kept.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::{info, warn};
+
+use super::Node;
+use crate::config::NodeConfig;
+
+/// How often the file is looked at.
+const POLL: Duration = Duration::from_millis(300);
+
+/// The file's bytes, to tell when it changed (an editor may save twice within the
+/// file system's time resolution, so times alone are not enough). Files are small.
+fn stamp(path: &PathBuf) -> Option<Vec<u8>> {
+    std::fs::read(path).ok()
+}
+
+/// Applies `path` now (if it exists) and then on every change, until the node stops.
+pub async fn watch(node: Arc<Node>, path: PathBuf) {
+    let mut seen = None;
+    loop {
+        let now = stamp(&path);
+        if now != seen {
+            let cfg = if now.is_none() {
+                Ok(NodeConfig::default())
+            } else {
+                crate::config::load(&path)
+            };
+            seen = now;
+            match cfg {
+                Ok(cfg) => apply(&node, cfg).await,
+                Err(e) => warn!("config {e}; keeping the running configuration"),
+            }
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+async fn apply(node: &Arc<Node>, cfg: NodeConfig) {
+    {
+        let mut exposed = node.lock_config_exposed();
+        let new: std::collections::HashMap<(String, bool), _> = cfg
+            .gate
+            .expose
+            .into_iter()
+            .map(|g| ((g.name.clone(), g.udp), g))
+            .collect();
+        for (key, g) in &new {
+            if exposed.get(key) != Some(g) {
+                info!("config: exposing {} -> {}", g.name, g.target);
+            }
+        }
+        for key in exposed.keys() {
+            if !new.contains_key(key) {
+                info!("config: no longer exposing {}", key.0);
+            }
+        }
+        *exposed = new;
+    }
+    let old = node.lock_config_opened().clone();
+    let wanted: std::collections::HashMap<String, _> = cfg
+        .gate
+        .open
+        .into_iter()
+        .map(|g| (g.listen.clone(), g))
+        .collect();
+    for (listen, g) in &old {
+        if wanted.get(listen) != Some(g) {
+            if let Some(task) = node.lock_open_gates().remove(listen) {
+                task.abort();
+            }
+            node.lock_config_opened().remove(listen);
+            info!("config: closed gate {listen}");
+        }
+    }
+    for (listen, g) in wanted {
+        if old.get(&listen) == Some(&g) {
+            continue;
+        }
+        if node.lock_open_gates().contains_key(&listen) {
+            warn!("config: {listen} is already used by a gate opened from the command line");
+            continue;
+        }
+        match super::gates::open(node.clone(), g.clone()).await {
+            Ok(task) => {
+                node.lock_open_gates().insert(listen.clone(), task);
+                node.lock_config_opened().insert(listen, g);
+            }
+            Err(e) => warn!("config: gate {listen}: {e}"),
+        }
+    }
+}
