@@ -106,7 +106,13 @@ impl Node {
         let id = run(home.path(), &["id"]).trim().to_string();
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_warp"))
-            .args(["node", "--listen", &format!("127.0.0.1:{port}")])
+            .args([
+                "node",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--api",
+                "off",
+            ])
             .env("WARP_HOME", home.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

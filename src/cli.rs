@@ -51,6 +51,26 @@ pub struct NodeArgs {
     /// without one. Default: `warp.toml` in the data directory.
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Loopback address of the REST API (docs/openapi.json), or `off`.
+    #[arg(long, default_value = "127.0.0.1:7480", value_parser = parse_api)]
+    pub api: ApiAddr,
+}
+
+/// Where the REST API listens, if anywhere.
+#[derive(Clone, Debug)]
+pub struct ApiAddr(pub Option<SocketAddr>);
+
+fn parse_api(s: &str) -> Result<ApiAddr, String> {
+    if s == "off" {
+        return Ok(ApiAddr(None));
+    }
+    let addr: SocketAddr = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not host:port or off"))?;
+    if !addr.ip().is_loopback() {
+        return Err(format!("the REST API listens on loopback only, not {addr}"));
+    }
+    Ok(ApiAddr(Some(addr)))
 }
 
 /// Options of `warp peers`.

@@ -46,6 +46,7 @@ fn main() -> ExitCode {
                     listen: opts.listen,
                     impair: opts.impair,
                     config,
+                    api: opts.api.0,
                 },
             ))?;
             Ok(ExitCode::SUCCESS)

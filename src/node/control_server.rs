@@ -65,7 +65,11 @@ async fn serve(node: Arc<Node>, stream: UnixStream) -> std::io::Result<()> {
     }
 }
 
-async fn handle(node: Arc<Node>, req: Request, tx: tokio::sync::mpsc::UnboundedSender<Response>) {
+pub(super) async fn handle(
+    node: Arc<Node>,
+    req: Request,
+    tx: tokio::sync::mpsc::UnboundedSender<Response>,
+) {
     let send = |r: Response| {
         let _ = tx.send(r);
     };

@@ -7,6 +7,7 @@ mod control_server;
 mod gates;
 mod local;
 mod ping;
+mod rest;
 mod sink;
 mod udp_gates;
 
@@ -37,6 +38,8 @@ pub struct NodeOptions {
     pub impair: Option<crate::impair::ImpairSpec>,
     /// The configuration file, watched for changes.
     pub config: PathBuf,
+    /// Where the REST API listens (loopback only); `None` for no API.
+    pub api: Option<SocketAddr>,
 }
 
 /// A running node.
@@ -171,6 +174,10 @@ pub async fn run(dir: PathBuf, opts: NodeOptions) -> Result<(), String> {
     };
     let maintainer = tokio::spawn(node.clone().maintain());
     let watcher = tokio::spawn(config_watch::watch(node.clone(), opts.config.clone()));
+    let api = match opts.api {
+        Some(addr) => Some(rest::start(node.clone(), addr).await?),
+        None => None,
+    };
     for g in node.gates.all_opened() {
         let listen = g.listen.clone();
         match gates::open(node.clone(), g).await {
@@ -186,6 +193,9 @@ pub async fn run(dir: PathBuf, opts: NodeOptions) -> Result<(), String> {
     info!("shutting down");
     maintainer.abort();
     watcher.abort();
+    if let Some(api) = api {
+        api.abort();
+    }
     acceptor.abort();
     control.abort();
     endpoint.close(conns::CLOSE_SHUTDOWN.into(), b"node shutting down");

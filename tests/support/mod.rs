@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 pub struct TestNode {
     pub home: tempfile::TempDir,
     pub port: u16,
+    /// The REST API's loopback port.
+    pub api_port: u16,
     pub id: String,
     child: Option<Child>,
     extra: Vec<String>,
@@ -59,6 +61,11 @@ impl TestNode {
         let mut node = TestNode {
             home,
             port: free_port(),
+            api_port: std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port(),
             id,
             child: None,
             extra: extra.iter().map(|s| s.to_string()).collect(),
@@ -90,6 +97,7 @@ impl TestNode {
             .unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_warp"))
             .args(["node", "--listen", &self.addr()])
+            .args(["--api", &format!("127.0.0.1:{}", self.api_port)])
             .args(&self.extra)
             .env("WARP_HOME", self.home.path())
             .env("RUST_LOG", "info")

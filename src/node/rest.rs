@@ -1,0 +1,139 @@
+//! The REST API on loopback: lists, adds and removes gates, and lists peers. Every call is
+//! the same request the CLI sends over the control socket, so the two always agree. The
+//! OpenAPI description is `docs/openapi.json`, also served at `/openapi.json`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value as Json_};
+
+use super::Node;
+use crate::control::{Request, Response};
+use crate::gate_book::{Exposed, Opened};
+
+/// The OpenAPI description of this API.
+pub const OPENAPI: &str = include_str!("../../docs/openapi.json");
+
+type Reply = (StatusCode, Json<Json_>);
+
+/// Serves the API on `addr` (loopback only) in a task.
+pub async fn start(
+    node: Arc<Node>,
+    addr: SocketAddr,
+) -> Result<tokio::task::JoinHandle<()>, String> {
+    if !addr.ip().is_loopback() {
+        return Err(format!("the REST API listens on loopback only, not {addr}"));
+    }
+    let app = Router::new()
+        .route("/openapi.json", get(openapi))
+        .route("/v1/peers", get(peers))
+        .route("/v1/gates", get(gates))
+        .route("/v1/gates/expose", post(expose))
+        .route("/v1/gates/expose/{name}", delete(unexpose))
+        .route("/v1/gates/open", post(open).delete(close))
+        .with_state(node);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("REST API on {addr}: {e}"))?;
+    Ok(tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    }))
+}
+
+/// Runs one control request and returns its final answer.
+async fn call(node: Arc<Node>, req: Request) -> Response {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(super::control_server::handle(node, req, tx));
+    let mut last = Response::Error("no answer".into());
+    while let Some(r) = rx.recv().await {
+        let done = r.is_final();
+        last = r;
+        if done {
+            break;
+        }
+    }
+    last
+}
+
+fn reply(r: Response, ok: StatusCode) -> Reply {
+    let body = match r {
+        Response::Error(e) => return (StatusCode::BAD_REQUEST, Json(json!({ "error": e }))),
+        Response::Ok => json!({}),
+        other => serde_json::to_value(&other).unwrap_or_default(),
+    };
+    (ok, Json(body))
+}
+
+async fn openapi() -> (StatusCode, [(&'static str, &'static str); 1], &'static str) {
+    (
+        StatusCode::OK,
+        [("content-type", "application/json")],
+        OPENAPI,
+    )
+}
+
+async fn peers(State(node): State<Arc<Node>>) -> Reply {
+    match call(node, Request::Peers).await {
+        Response::Peers(list) => (
+            StatusCode::OK,
+            Json(serde_json::to_value(list).unwrap_or_default()),
+        ),
+        other => reply(other, StatusCode::OK),
+    }
+}
+
+async fn gates(State(node): State<Arc<Node>>) -> Reply {
+    match call(node, Request::Gates).await {
+        Response::Gates {
+            exposed,
+            opened,
+            config_exposed,
+            config_opened,
+        } => (
+            StatusCode::OK,
+            Json(json!({
+                "exposed": exposed,
+                "opened": opened,
+                "config_exposed": config_exposed,
+                "config_opened": config_opened,
+            })),
+        ),
+        other => reply(other, StatusCode::OK),
+    }
+}
+
+async fn expose(State(node): State<Arc<Node>>, Json(g): Json<Exposed>) -> Reply {
+    reply(
+        call(node, Request::GateExpose(g)).await,
+        StatusCode::CREATED,
+    )
+}
+
+async fn unexpose(State(node): State<Arc<Node>>, Path(name): Path<String>) -> Reply {
+    reply(
+        call(node, Request::GateUnexpose { name }).await,
+        StatusCode::OK,
+    )
+}
+
+async fn open(State(node): State<Arc<Node>>, Json(g): Json<Opened>) -> Reply {
+    reply(call(node, Request::GateOpen(g)).await, StatusCode::CREATED)
+}
+
+/// `DELETE /v1/gates/open?listen=ADDR`.
+#[derive(Deserialize)]
+struct Listen {
+    listen: String,
+}
+
+async fn close(State(node): State<Arc<Node>>, Query(q): Query<Listen>) -> Reply {
+    reply(
+        call(node, Request::GateClose { listen: q.listen }).await,
+        StatusCode::OK,
+    )
+}

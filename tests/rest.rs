@@ -1,0 +1,127 @@
+//! The REST API and the CLI drive the same gates; what the API changes persists.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use support::{text, TestNode};
+
+/// One HTTP/1.1 request to the node's API: status code and JSON body.
+fn http(node: &TestNode, method: &str, path: &str, body: Option<&str>) -> (u16, serde_json::Value) {
+    let mut conn = TcpStream::connect(("127.0.0.1", node.api_port)).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let body = body.unwrap_or("");
+    write!(
+        conn,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = String::new();
+    conn.read_to_string(&mut raw).unwrap();
+    let status: u16 = raw.split(' ').nth(1).unwrap().parse().unwrap();
+    let json = raw.split("\r\n\r\n").nth(1).unwrap_or("");
+    (
+        status,
+        serde_json::from_str(json).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+#[test]
+fn the_api_and_the_cli_agree_and_api_changes_persist() {
+    let mut a = TestNode::start();
+    let b = TestNode::start();
+    a.add_peer("bob", &b);
+
+    let (status, _) = http(
+        &a,
+        "POST",
+        "/v1/gates/expose",
+        Some(r#"{"name":"web","target":"127.0.0.1:8080","allow":["bob"]}"#),
+    );
+    assert_eq!(status, 201);
+    let listing = text(&a.warp(&["gate"]));
+    assert!(
+        listing.contains("exposed  web") && listing.contains("127.0.0.1:8080  (bob)"),
+        "{listing}"
+    );
+
+    assert!(a
+        .warp(&["gate", "expose", "ssh", "127.0.0.1:22"])
+        .status
+        .success());
+    let (status, body) = http(&a, "GET", "/v1/gates", None);
+    assert_eq!(status, 200);
+    let names: Vec<&str> = body["exposed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["ssh", "web"]);
+
+    let listen = format!(
+        "127.0.0.1:{}",
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    );
+    let (status, _) = http(
+        &a,
+        "POST",
+        "/v1/gates/open",
+        Some(&format!(
+            r#"{{"listen":"{listen}","peer":"bob","name":"web"}}"#
+        )),
+    );
+    assert_eq!(status, 201);
+    assert!(text(&a.warp(&["gate"])).contains(&format!("open     tcp {listen}")));
+
+    // Refusals come back as 400 with the reason.
+    let (status, body) = http(
+        &a,
+        "POST",
+        "/v1/gates/open",
+        Some(r#"{"listen":"127.0.0.1:1","peer":"nobody","name":"web"}"#),
+    );
+    assert_eq!(status, 400);
+    assert!(
+        body["error"].as_str().unwrap().contains("unknown peer"),
+        "{body}"
+    );
+    let (status, _) = http(&a, "POST", "/v1/gates/expose", Some(r#"{"name":"x"}"#));
+    assert!((400..500).contains(&status), "{status}");
+
+    let (status, peers) = http(&a, "GET", "/v1/peers", None);
+    assert_eq!(status, 200);
+    assert_eq!(peers[0]["entry"]["alias"], "bob");
+
+    // Persisted: a restarted node still has them.
+    a.kill();
+    a.spawn();
+    let (_, body) = http(&a, "GET", "/v1/gates", None);
+    assert_eq!(body["exposed"].as_array().unwrap().len(), 2);
+    assert_eq!(body["opened"][0]["listen"], listen.as_str());
+
+    let (status, _) = http(&a, "DELETE", "/v1/gates/expose/web", None);
+    assert_eq!(status, 200);
+    let (status, _) = http(
+        &a,
+        "DELETE",
+        &format!("/v1/gates/open?listen={listen}"),
+        None,
+    );
+    assert_eq!(status, 200);
+    let listing = text(&a.warp(&["gate"]));
+    assert!(!listing.contains("web"), "{listing}");
+
+    let (status, spec) = http(&a, "GET", "/openapi.json", None);
+    assert_eq!(status, 200);
+    assert_eq!(spec["openapi"], "3.0.3");
+    assert!(spec["paths"]["/v1/gates/open"]["delete"].is_object());
+}
