@@ -26,6 +26,9 @@ use conns::Conns;
 /// The UDP port a node listens on by default.
 pub const DEFAULT_PORT: u16 = 7470;
 
+/// The largest UDP payload path MTU discovery tries.
+const MTU_CEILING: u16 = 16_384;
+
 /// UDP socket buffer size: quinn on loopback loses packets with the 208 KiB default.
 const SOCKET_BUFFER: usize = 4 << 20;
 
@@ -78,6 +81,12 @@ fn transport() -> Arc<quinn::TransportConfig> {
     // BBR paces by measured bandwidth and RTT instead of backing off on every loss, so
     // random loss (Wi-Fi, cellular, --impair) does not collapse throughput as with Cubic.
     t.congestion_controller_factory(Arc::new(quinn::congestion::BbrConfig::default()));
+    // Path MTU discovery may climb past Ethernet's 1500 bytes where the path allows it
+    // (jumbo frames, loopback): fewer, larger packets cost less per byte. It still starts
+    // at 1200 bytes and settles at whatever the path carries.
+    let mut mtu = quinn::MtuDiscoveryConfig::default();
+    mtu.upper_bound(MTU_CEILING);
+    t.mtu_discovery_config(Some(mtu));
     Arc::new(t)
 }
 
