@@ -10,6 +10,10 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod support;
+
+use support::Node;
+
 const BYTES: u64 = 1 << 30;
 const ROUNDS: usize = 3;
 const TRIPS: usize = 2000;
@@ -156,79 +160,6 @@ fn latency(addr: &str) -> (f64, f64) {
         .collect();
     us.sort_by(|x, y| x.partial_cmp(y).unwrap());
     (us[us.len() / 2], us[us.len() * 99 / 100])
-}
-
-struct Node {
-    home: tempfile::TempDir,
-    port: u16,
-    id: String,
-    child: Child,
-}
-
-impl Node {
-    fn start() -> Node {
-        let home = tempfile::tempdir().unwrap();
-        let id = run(home.path(), &["id"]).trim().to_string();
-        let port = std::net::UdpSocket::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_warp"))
-            .args([
-                "node",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--api",
-                "off",
-            ])
-            .env("WARP_HOME", home.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let sock = home.path().join("control.sock");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::os::unix::net::UnixStream::connect(&sock).is_err() {
-            assert!(Instant::now() < deadline, "node did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Node {
-            home,
-            port,
-            id,
-            child,
-        }
-    }
-
-    fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn warp(&self, args: &[&str]) -> String {
-        run(self.home.path(), args)
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn run(home: &std::path::Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_warp"))
-        .args(args)
-        .env("WARP_HOME", home)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "warp {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// A private sshd on loopback and one `ssh -L` client forwarding to the two servers.

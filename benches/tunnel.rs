@@ -8,9 +8,13 @@
 //! way, 500 round trips each.
 
 use std::net::{SocketAddr, UdpSocket};
-use std::process::{Child, Command, Stdio};
+
+mod support;
+
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::{free_port, Node};
 
 const BYTES: u64 = 1 << 30;
 const ROUNDS: usize = 3;
@@ -83,83 +87,6 @@ fn median(v: &mut [f64]) -> f64 {
 fn percentile(v: &mut [f64], p: f64) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[((v.len() as f64 - 1.0) * p).round() as usize]
-}
-
-struct Node {
-    home: tempfile::TempDir,
-    port: u16,
-    id: String,
-    child: Child,
-}
-
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-impl Node {
-    fn start() -> Node {
-        let home = tempfile::tempdir().unwrap();
-        let id = run(home.path(), &["id"]).trim().to_string();
-        let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_warp"))
-            .args([
-                "node",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--api",
-                "off",
-            ])
-            .env("WARP_HOME", home.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let sock = home.path().join("control.sock");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::os::unix::net::UnixStream::connect(&sock).is_err() {
-            assert!(Instant::now() < deadline, "node did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Node {
-            home,
-            port,
-            id,
-            child,
-        }
-    }
-
-    fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn warp(&self, args: &[&str]) -> String {
-        run(self.home.path(), args)
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn run(home: &std::path::Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_warp"))
-        .args(args)
-        .env("WARP_HOME", home)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "warp {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// MB/s of `warp speed` (decimal megabytes, as the anchors in the specs); with `verify`

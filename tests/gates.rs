@@ -6,34 +6,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::time::Duration;
 
-use support::{free_port, text, TestNode};
-
-/// An echo server that copies each connection back until the client half-closes, then
-/// half-closes too. Runs until the test ends.
-fn echo_server() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        for conn in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut conn = conn;
-                let mut buf = [0u8; 16 * 1024];
-                loop {
-                    match conn.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            if conn.write_all(&buf[..n]).is_err() {
-                                return;
-                            }
-                        }
-                    }
-                }
-                let _ = conn.shutdown(Shutdown::Write);
-            });
-        }
-    });
-    addr
-}
+use support::{echo_server, free_port, text, TestNode};
 
 fn gate_pair() -> (TestNode, TestNode, String) {
     let a = TestNode::start();

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -16,6 +18,33 @@ pub struct TestNode {
     pub id: String,
     child: Option<Child>,
     extra: Vec<String>,
+}
+
+/// An echo server that copies each connection back until the client half-closes, then
+/// half-closes too. Runs until the test ends.
+pub fn echo_server() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut conn = conn;
+                let mut buf = [0u8; 16 * 1024];
+                loop {
+                    match conn.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if conn.write_all(&buf[..n]).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+                let _ = conn.shutdown(Shutdown::Write);
+            });
+        }
+    });
+    addr
 }
 
 /// A free UDP port on loopback (bound, read, released).
