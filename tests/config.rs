@@ -122,4 +122,17 @@ fn saving_the_file_adds_and_removes_gates_while_others_keep_running() {
     });
     assert!(works(&l2));
     assert_eq!(ask(&mut steady, b"after"), b"after");
+
+    // Save: change gate two to a service B does not expose; the changed gate restarts
+    // and now leads nowhere.
+    write_config(
+        &a,
+        &format!("[[gate.open]]\nlisten = \"{l2}\"\npeer = \"bob\"\nname = \"nope\"\n"),
+    );
+    wait_until("the changed gate leads to the new name", || !works(&l2));
+    assert!(
+        TcpStream::connect(&l2).is_ok(),
+        "the changed gate should still listen"
+    );
+    assert_eq!(ask(&mut steady, b"last"), b"last");
 }

@@ -20,11 +20,6 @@ pub struct SinkReport {
 /// Encoded length of a [`SinkReport`].
 pub const REPORT_LEN: usize = 40;
 
-/// A report never fails to decode once whole; this is the error type of its decoder.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unreachable")]
-pub enum Never {}
-
 impl SinkReport {
     /// The report's bytes.
     pub fn encode(&self) -> [u8; REPORT_LEN] {
@@ -35,7 +30,7 @@ impl SinkReport {
     }
 
     /// Decodes a report at the start of `buf`, `None` until all 40 bytes are there.
-    pub fn decode(buf: &[u8]) -> Result<Option<(SinkReport, usize)>, Never> {
+    pub fn decode(buf: &[u8]) -> Result<Option<(SinkReport, usize)>, std::convert::Infallible> {
         if buf.len() < REPORT_LEN {
             return Ok(None);
         }

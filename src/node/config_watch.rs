@@ -72,9 +72,7 @@ async fn apply(node: &Arc<Node>, cfg: NodeConfig) {
         .collect();
     for (listen, g) in &old {
         if wanted.get(listen) != Some(g) {
-            if let Some(task) = node.lock_open_gates().remove(listen) {
-                task.abort();
-            }
+            node.stop_gate(listen).await;
             node.lock_config_opened().remove(listen);
             info!("config: closed gate {listen}");
         }

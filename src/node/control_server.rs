@@ -95,12 +95,11 @@ pub(super) async fn handle(
             if !crate::gate_book::valid_name(&g.name) {
                 return send(Response::Error(format!("{:?} cannot name a gate", g.name)));
             }
-            let listen = g.listen.clone();
+            // Re-opening an address replaces the gate there.
+            node.stop_gate(&g.listen).await;
             match super::gates::open(node.clone(), g.clone()).await {
                 Ok(task) => {
-                    if let Some(old) = node.lock_open_gates().insert(listen, task) {
-                        old.abort();
-                    }
+                    node.lock_open_gates().insert(g.listen.clone(), task);
                     send(match node.gates.record_open(&g) {
                         Ok(()) => Response::Ok,
                         Err(e) => Response::Error(e),
@@ -110,16 +109,13 @@ pub(super) async fn handle(
             }
         }
         Request::GateClose { listen } => {
-            let task = node.lock_open_gates().remove(&listen);
-            match (task, node.gates.forget_open(&listen)) {
-                (None, Ok(None)) => send(Response::Error(format!("no gate is open on {listen}"))),
-                (task, Ok(_)) => {
-                    if let Some(t) = task {
-                        t.abort();
-                    }
-                    send(Response::Ok)
+            let stopped = node.stop_gate(&listen).await;
+            match node.gates.forget_open(&listen) {
+                Ok(None) if !stopped => {
+                    send(Response::Error(format!("no gate is open on {listen}")))
                 }
-                (_, Err(e)) => send(Response::Error(e)),
+                Ok(_) => send(Response::Ok),
+                Err(e) => send(Response::Error(e)),
             }
         }
         Request::Peers => {
@@ -173,14 +169,10 @@ pub(super) async fn handle(
             seed,
             verify,
         } => {
-            let entry = match resolve(&node, &peer) {
-                Ok(e) => e,
-                Err(e) => return send(Response::Error(e.to_string())),
-            };
             let (service, version) = (super::sink::SERVICE, super::sink::VERSION);
-            let ch = match super::conns::open_channel(&node, &entry, service, version).await {
-                Ok(ch) => ch,
-                Err(e) => return send(Response::Error(format!("{}: {e}", entry.alias))),
+            let (entry, ch) = match channel_to(&node, &peer, service, version).await {
+                Ok(opened) => opened,
+                Err(e) => return send(Response::Error(e)),
             };
             match super::sink::run(ch, bytes, seed, verify).await {
                 Ok(s) => send(Response::SpeedDone {
@@ -204,20 +196,10 @@ pub(super) async fn handle(
                 )));
                 return;
             }
-            let entry = match resolve(&node, &peer) {
-                Ok(e) => e,
-                Err(e) => return send(Response::Error(e.to_string())),
-            };
-            let ch = match super::conns::open_channel(
-                &node,
-                &entry,
-                super::ping::SERVICE,
-                super::ping::VERSION,
-            )
-            .await
-            {
-                Ok(ch) => ch,
-                Err(e) => return send(Response::Error(format!("{}: {e}", entry.alias))),
+            let (service, version) = (super::ping::SERVICE, super::ping::VERSION);
+            let (entry, ch) = match channel_to(&node, &peer, service, version).await {
+                Ok(opened) => opened,
+                Err(e) => return send(Response::Error(e)),
             };
             let remote = entry
                 .peer_id()
@@ -235,6 +217,21 @@ pub(super) async fn handle(
                 Err(e) => send(Response::Error(format!("{}: {e}", entry.alias))),
             }
         }
+    }
+}
+
+/// Resolves the peer a request names and opens a channel to `service` on it; errors are
+/// the line to send back.
+async fn channel_to(
+    node: &Arc<Node>,
+    peer: &str,
+    service: &str,
+    version: u16,
+) -> Result<(crate::store::PeerEntry, super::channel::Channel), String> {
+    let entry = resolve(node, peer).map_err(|e| e.to_string())?;
+    match super::conns::open_channel(node, &entry, service, version).await {
+        Ok(ch) => Ok((entry, ch)),
+        Err(e) => Err(format!("{}: {e}", entry.alias)),
     }
 }
 

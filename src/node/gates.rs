@@ -70,7 +70,8 @@ pub fn allowed(node: &Node, allow: &[String], peer: crate::identity::PeerId) -> 
     })
 }
 
-async fn refuse(mut ch: Channel, msg: String) -> Result<(), String> {
+/// Refuses a gate channel with a reason, logged here too.
+pub async fn refuse(mut ch: Channel, msg: String) -> Result<(), String> {
     warn!("{msg}");
     ch.write(&ChannelReply::Refused(msg).encode()).await?;
     ch.finish();

@@ -190,10 +190,9 @@ pub async fn run(dir: PathBuf, opts: NodeOptions) -> Result<(), String> {
     for g in node.gates.all_opened() {
         let listen = g.listen.clone();
         match gates::open(node.clone(), g).await {
-            Ok(task) => node
-                .lock_open_gates()
-                .insert(listen, task)
-                .map_or((), |old| old.abort()),
+            Ok(task) => {
+                node.lock_open_gates().insert(listen, task);
+            }
             Err(e) => warn!("gate {listen}: {e}"),
         }
     }
@@ -229,6 +228,21 @@ async fn shutdown_signal() {
 }
 
 impl Node {
+    /// Stops the opened gate listening on `listen`, if any, and waits until its listener
+    /// is closed, so the address can be bound again at once. Connections already made
+    /// through it carry on.
+    async fn stop_gate(&self, listen: &str) -> bool {
+        let task = self.lock_open_gates().remove(listen);
+        match task {
+            Some(task) => {
+                task.abort();
+                let _ = task.await;
+                true
+            }
+            None => false,
+        }
+    }
+
     fn lock_config_exposed(
         &self,
     ) -> std::sync::MutexGuard<

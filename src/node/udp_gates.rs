@@ -82,25 +82,14 @@ pub async fn serve(
     };
     if !gate.allow.is_empty() && !super::gates::allowed(&node, &gate.allow, peer) {
         let msg = format!("gate {name}: peer {peer} is not on its allow list");
-        warn!("{msg}");
-        ch.write(&ChannelReply::Refused(msg).encode()).await?;
-        ch.finish();
-        return Ok(());
+        return super::gates::refuse(ch, msg).await;
     }
-    let target: SocketAddr = match tokio::net::lookup_host(&gate.target)
+    let target = tokio::net::lookup_host(&gate.target)
         .await
         .ok()
-        .and_then(|mut a| a.next())
-    {
-        Some(a) => a,
-        None => {
-            ch.write(
-                &ChannelReply::Refused(format!("gate {name}: bad target {}", gate.target)).encode(),
-            )
-            .await?;
-            ch.finish();
-            return Ok(());
-        }
+        .and_then(|mut a| a.next());
+    let Some(target) = target else {
+        return super::gates::refuse(ch, format!("gate {name}: bad target {}", gate.target)).await;
     };
     let local: SocketAddr = if target.is_ipv4() {
         "0.0.0.0:0"
@@ -151,12 +140,16 @@ pub async fn open(node: Arc<Node>, g: Opened) -> Result<tokio::task::JoinHandle<
         let mut sessions: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
         let mut buf = vec![0u8; 65_536];
         while let Ok((n, src)) = sock.recv_from(&mut buf).await {
-            sessions.retain(|_, tx| !tx.is_closed());
-            let tx = sessions.entry(src).or_insert_with(|| {
+            if sessions.get(&src).is_none_or(|tx| tx.is_closed()) {
+                // A new source (or one whose session ended): drop ended sessions, start one.
+                sessions.retain(|_, tx| !tx.is_closed());
                 let (tx, rx) = mpsc::channel(QUEUE);
                 tokio::spawn(session(node.clone(), g.clone(), sock.clone(), src, rx));
-                tx
-            });
+                sessions.insert(src, tx);
+            }
+            let Some(tx) = sessions.get(&src) else {
+                continue;
+            };
             // A full queue drops the datagram, as UDP may.
             let _ = tx.try_send(buf[..n].to_vec());
         }
