@@ -132,7 +132,8 @@ pub enum GateAction {
         /// that is not blocked may.
         #[arg(long = "allow")]
         allow: Vec<String>,
-        /// A UDP service: datagrams keep their boundaries.
+        /// A datagram service (UDP, or a Unix datagram socket at `unix:/path`):
+        /// datagrams keep their boundaries.
         #[arg(long)]
         udp: bool,
     },
@@ -150,7 +151,8 @@ pub enum GateAction {
         peer: String,
         /// The service's name on the peer.
         name: String,
-        /// A UDP gate: datagrams keep their boundaries, one session per source address.
+        /// A datagram gate (UDP, or a Unix datagram socket at `unix:/path`): datagrams keep
+        /// their boundaries, one session per source.
         #[arg(long)]
         udp: bool,
     },

@@ -369,3 +369,83 @@ fn unix_socket_gates_carry_data_and_push_back_on_a_slow_service() {
         .unwrap();
     conn.write_all(&chunk).unwrap();
 }
+
+#[test]
+fn unix_datagram_gates_keep_boundaries_and_block_the_sender_under_back_pressure() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = tempfile::tempdir().unwrap();
+    // Behind B: a Unix datagram service that reads nothing until released, then checks
+    // every datagram's sequence number and length and answers the sender with the count.
+    let service_path = dir.path().join("service.sock");
+    let service = UnixDatagram::bind(&service_path).unwrap();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<u32>();
+    let checker = std::thread::spawn(move || {
+        let expected = release_rx.recv().unwrap();
+        service
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut buf = vec![0u8; 65_536];
+        for seq in 0..expected {
+            let (n, from) = service.recv_from(&mut buf).unwrap();
+            let got = u32::from_be_bytes(buf[..4].try_into().unwrap());
+            assert_eq!(got, seq, "datagrams out of order or lost");
+            assert_eq!(n, 4 + (seq as usize % 3000), "datagram {seq} lost its boundary");
+            if seq + 1 == expected {
+                let reply = format!("got {expected}");
+                service
+                    .send_to_addr(reply.as_bytes(), &from)
+                    .expect("answer the sender");
+            }
+        }
+    });
+
+    let a = TestNode::start();
+    let b = TestNode::start();
+    a.add_peer("bob", &b);
+    let target = format!("unix:{}", service_path.display());
+    let out = b.warp(&["gate", "expose", "dg", &target, "--udp"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let gate = dir.path().join("gate.sock");
+    let listen = format!("unix:{}", gate.display());
+    let out = a.warp(&["gate", "open", &listen, "bob", "dg", "--udp"]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // The application sends without blocking until the gate stops taking datagrams.
+    let client = UnixDatagram::bind(dir.path().join("client.sock")).unwrap();
+    client.connect(&gate).unwrap();
+    client.set_nonblocking(true).unwrap();
+    let mut sent = 0u32;
+    let mut blocked = false;
+    let mut last_progress = std::time::Instant::now();
+    let deadline = last_progress + Duration::from_secs(30);
+    while sent < 200_000 && std::time::Instant::now() < deadline {
+        let mut dg = sent.to_be_bytes().to_vec();
+        dg.resize(4 + (sent as usize % 3000), 0x5a);
+        match client.send(&dg) {
+            Ok(_) => {
+                sent += 1;
+                last_progress = std::time::Instant::now();
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if last_progress.elapsed() > Duration::from_secs(1) {
+                    blocked = true;
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(blocked, "sent {sent} datagrams without being held back");
+    // More went through the tunnel than the kernel's own queues hold.
+    assert!(sent > 1000, "only {sent} datagrams were taken");
+    release_tx.send(sent).unwrap();
+    checker.join().unwrap();
+    client.set_nonblocking(false).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let n = client.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], format!("got {sent}").as_bytes());
+}
