@@ -268,5 +268,13 @@ pub async fn open_channel(
     version: u16,
 ) -> Result<Channel, String> {
     let conn = node.connect(entry).await?;
-    Channel::open(&conn, service, version).await
+    match Channel::open(&conn, service, version).await {
+        // The connection closed under the channel — most often because both sides had
+        // dialed at once and this one lost the tie-break: once more on the one kept.
+        Err(_) if conn.close_reason().is_some() => {
+            let conn = node.connect(entry).await?;
+            Channel::open(&conn, service, version).await
+        }
+        other => other,
+    }
 }
