@@ -26,6 +26,10 @@ pub enum Command {
     /// TCP gates: expose a local service to peers, or open a local port that leads to a
     /// peer's service. Lists them when given no action.
     Gate(GateArgs),
+    /// Flows: named groups of peers whose applications exchange datagrams (1:1, 1:n,
+    /// n:1, n:n) through a local port on 127.1.0.1. Lists them, with congestion
+    /// counters, when given no action.
+    Flow(FlowArgs),
     /// Measure the round trip to a peer through the tunnel, like ping(8).
     Ping(PingArgs),
     /// Send bytes through the tunnel to a peer and report the rate, checked by SHA-256.
@@ -160,6 +164,82 @@ pub enum GateAction {
     Close {
         /// Its listen address.
         listen: String,
+    },
+}
+
+/// Options of `warp flow`.
+#[derive(Debug, Args)]
+pub struct FlowArgs {
+    /// What to do; lists the flows when absent.
+    #[command(subcommand)]
+    pub action: Option<FlowAction>,
+    /// List as JSON, one object per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `warp flow` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum FlowAction {
+    /// Start a flow (or change the one of that name):
+    /// `warp flow add video 1:n 5600 --send self --recv bob --recv carol`.
+    Add {
+        /// Its name, the same on every member.
+        name: String,
+        /// 1:1, 1:n, n:1 or n:n.
+        mode: crate::flow_book::Mode,
+        /// The local port applications send into (on 127.1.0.1 unless --ip).
+        port: u16,
+        /// The loopback address of that port.
+        #[arg(long)]
+        ip: Option<std::net::IpAddr>,
+        /// Also deliver datagrams from the flow to this local address (applications that
+        /// send into the flow get them anyway).
+        #[arg(long)]
+        deliver: Option<SocketAddr>,
+        /// A member that sends and receives (alias, id or `self`; repeatable).
+        #[arg(long = "member")]
+        members: Vec<String>,
+        /// A member that only sends (repeatable).
+        #[arg(long)]
+        send: Vec<String>,
+        /// A member that only receives (repeatable).
+        #[arg(long)]
+        recv: Vec<String>,
+    },
+    /// Stop a flow.
+    Rm {
+        /// Its name.
+        name: String,
+    },
+    /// Add or remove members.
+    Member {
+        /// What to do.
+        #[command(subcommand)]
+        action: MemberAction,
+    },
+}
+
+/// `warp flow member` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum MemberAction {
+    /// Add a member to a flow, or change its role.
+    Add {
+        /// The flow.
+        name: String,
+        /// Alias or peer id.
+        peer: String,
+        /// send, recv or both; by default what the mode gives new members (recv in 1:n,
+        /// send in n:1, both otherwise).
+        #[arg(long)]
+        role: Option<crate::flow_book::Role>,
+    },
+    /// Remove a member from a flow.
+    Rm {
+        /// The flow.
+        name: String,
+        /// Alias or peer id, as the flow names it.
+        peer: String,
     },
 }
 

@@ -12,12 +12,21 @@
 //! peer = "bob"
 //! name = "ssh"
 //! udp = false            # optional
+//!
+//! [[flow]]
+//! name = "video"
+//! mode = "1:n"           # 1:1, 1:n, n:1 or n:n
+//! port = 5600            # applications send into 127.1.0.1:5600
+//! deliver = "127.1.0.1:5601"   # optional
+//! send = ["self"]        # members by alias or id; `self` is this node
+//! recv = ["bob", "carol"]
 //! ```
 
 use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::flow_book::Flow;
 use crate::gate_book::{valid_name, Exposed, Opened};
 
 /// The whole file.
@@ -27,6 +36,9 @@ pub struct NodeConfig {
     /// Gates.
     #[serde(default)]
     pub gate: GateConfig,
+    /// Flows.
+    #[serde(default)]
+    pub flow: Vec<Flow>,
 }
 
 /// The `[gate]` section.
@@ -74,6 +86,13 @@ pub fn parse(text: &str) -> Result<NodeConfig, String> {
             return Err(format!("two gates listen on {}", g.listen));
         }
     }
+    let mut flows = std::collections::HashSet::new();
+    for f in &cfg.flow {
+        f.check()?;
+        if !flows.insert(f.name.clone()) {
+            return Err(format!("flow {:?} is defined twice", f.name));
+        }
+    }
     Ok(cfg)
 }
 
@@ -94,6 +113,10 @@ mod tests {
         let cfg = parse(&text).unwrap();
         assert_eq!(cfg.gate.expose[0].allow, vec!["bob".to_string()]);
         assert_eq!(cfg.gate.open[0].listen, "127.0.0.1:2222");
+        assert_eq!(
+            cfg.flow[0].recv,
+            vec!["bob".to_string(), "carol".to_string()]
+        );
         assert_eq!(parse("").unwrap(), NodeConfig::default());
     }
 

@@ -66,6 +66,31 @@ pub enum Request {
         /// Its listen address.
         listen: String,
     },
+    /// The flows with their counters.
+    Flows,
+    /// Start a flow, or change the one of that name.
+    FlowAdd(crate::flow_book::Flow),
+    /// Stop a flow.
+    FlowRemove {
+        /// Its name.
+        name: String,
+    },
+    /// Add a member to a flow, or change its role.
+    FlowMemberAdd {
+        /// The flow.
+        name: String,
+        /// Alias or peer id.
+        peer: String,
+        /// Its role; the mode's usual one when absent.
+        role: Option<crate::flow_book::Role>,
+    },
+    /// Remove a member from a flow.
+    FlowMemberRemove {
+        /// The flow.
+        name: String,
+        /// Alias or peer id, as the flow names it.
+        peer: String,
+    },
     /// Stream bytes to a peer's sink and time it.
     Speed {
         /// Alias or id.
@@ -92,6 +117,58 @@ pub struct PeerStatus {
     pub remote: Option<String>,
 }
 
+/// A flow as `warp flow` shows it: its definition and congestion counters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FlowStatus {
+    /// The definition.
+    pub flow: crate::flow_book::Flow,
+    /// Whether it comes from the configuration file.
+    pub from_config: bool,
+    /// Datagrams local applications sent into the flow.
+    pub from_apps: u64,
+    /// Of those, datagrams not sent on because this node only receives.
+    pub not_sent: u64,
+    /// Datagrams from members delivered to local applications.
+    pub delivered: u64,
+    /// Datagrams from members with no local application to take them, or dropped
+    /// because local delivery fell behind.
+    pub undeliverable: u64,
+    /// Whether any member's queue is filling or dropped datagrams in the last second:
+    /// the flow carries all it can.
+    pub congested: bool,
+    /// The other members.
+    pub members: Vec<MemberStatus>,
+}
+
+/// One remote member of a flow, with its counters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MemberStatus {
+    /// Alias or id, as the flow names it.
+    pub peer: String,
+    /// What it does in the flow.
+    pub role: crate::flow_book::Role,
+    /// Datagrams sent to it.
+    pub sent: u64,
+    /// Bytes sent to it.
+    pub sent_bytes: u64,
+    /// Datagrams for it dropped: its queue was full, or it could not be reached.
+    pub dropped: u64,
+    /// Datagrams waiting in its queue now.
+    pub queued: u32,
+    /// Bytes per second sent to it over the last second.
+    pub rate_out: u64,
+    /// Datagrams received from it.
+    pub received: u64,
+    /// Bytes received from it.
+    pub received_bytes: u64,
+    /// Bytes per second received from it over the last second.
+    pub rate_in: u64,
+    /// Its queue is three-quarters full or it dropped datagrams in the last second.
+    pub congested: bool,
+    /// `connected`, `idle`, or why it cannot be reached.
+    pub state: String,
+}
+
 /// A line of the node's answer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Response {
@@ -114,6 +191,8 @@ pub enum Response {
         #[serde(default)]
         config_opened: Vec<crate::gate_book::Opened>,
     },
+    /// Done: the flows.
+    Flows(Vec<FlowStatus>),
     /// The request failed.
     Error(String),
     /// Ping: the peer's resolved id and the address in use, before the first probe.

@@ -3,6 +3,8 @@
 mod cli;
 mod config;
 mod control;
+mod flow_book;
+mod flow_cmd;
 mod gate_book;
 mod gate_cmd;
 mod home;
@@ -57,6 +59,7 @@ fn main() -> ExitCode {
         cli::Command::Speed(opts) => {
             with_home(|dir| runtime()?.block_on(speed_cmd::run(&dir, opts)))
         }
+        cli::Command::Flow(opts) => with_home(|dir| runtime()?.block_on(flow_cmd::run(&dir, opts))),
         cli::Command::Gate(opts) => with_home(|dir| runtime()?.block_on(gate_cmd::run(&dir, opts))),
         cli::Command::Ping(opts) => with_home(|dir| runtime()?.block_on(ping_cmd::run(&dir, opts))),
     }

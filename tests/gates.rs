@@ -389,7 +389,11 @@ fn unix_datagram_gates_keep_boundaries_and_block_the_sender_under_back_pressure(
             let (n, from) = service.recv_from(&mut buf).unwrap();
             let got = u32::from_be_bytes(buf[..4].try_into().unwrap());
             assert_eq!(got, seq, "datagrams out of order or lost");
-            assert_eq!(n, 4 + (seq as usize % 3000), "datagram {seq} lost its boundary");
+            assert_eq!(
+                n,
+                4 + (seq as usize % 3000),
+                "datagram {seq} lost its boundary"
+            );
             if seq + 1 == expected {
                 let reply = format!("got {expected}");
                 service

@@ -5,11 +5,13 @@
 //! * [`warp`]: SwimOS WARP envelopes (the frames of WARP links), in Recon.
 //! * [`channel`]: the header that opens a tunnel channel and names its service.
 //! * [`datagram`]: datagram framing on a channel (UDP gates).
+//! * [`flow`]: acknowledgements and the sender's window on flow channels.
 //! * [`ping`]: the probes of the `ping` service.
 //! * [`sink`]: the report of the `sink` service (bulk transfer check).
 
 pub mod channel;
 pub mod datagram;
+pub mod flow;
 pub mod ping;
 pub mod sink;
 pub mod warp;

@@ -156,3 +156,46 @@ mod datagrams {
         }
     }
 }
+
+mod flow_acks {
+    use proptest::prelude::*;
+    use protocols::flow::{encode_ack, Credit, MAX_WINDOW, MIN_WINDOW};
+
+    proptest! {
+        #[test]
+        fn rising_acks_split_anywhere_are_all_taken(
+            steps in prop::collection::vec(0u64..100_000, 1..30),
+            cut in 0usize..64,
+        ) {
+            let mut c = Credit::default();
+            let total: u64 = steps.iter().sum();
+            c.sent(total);
+            let mut stream = Vec::new();
+            let mut acked = 0;
+            for s in &steps {
+                acked += s;
+                stream.extend_from_slice(&encode_ack(acked));
+            }
+            let cut = cut.min(stream.len());
+            let got = c.feed(&stream[..cut]).unwrap() + c.feed(&stream[cut..]).unwrap();
+            prop_assert_eq!(got, total);
+            prop_assert_eq!(c.in_flight(), 0);
+            prop_assert!(c.open());
+        }
+
+        #[test]
+        fn any_bytes_give_an_error_or_a_sane_state(bytes in prop::collection::vec(any::<u8>(), 0..80), sent in any::<u64>()) {
+            let mut c = Credit::default();
+            c.sent(sent);
+            let _ = c.feed(&bytes);
+            prop_assert!(c.acked() <= sent);
+        }
+
+        #[test]
+        fn the_window_stays_in_bounds(rate in any::<u64>(), rtt in any::<u64>()) {
+            let mut c = Credit::default();
+            c.set_window(rate, rtt);
+            prop_assert!((MIN_WINDOW..=MAX_WINDOW).contains(&c.window()));
+        }
+    }
+}

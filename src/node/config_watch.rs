@@ -1,5 +1,5 @@
-//! Applies the configuration file, and applies it again whenever it is saved: gates are
-//! added, changed and removed one by one, so the others — and their connections — are
+//! Applies the configuration file, and applies it again whenever it is saved: gates and
+//! flows are added, changed and removed one by one, so the others — and their connections — are
 //! not disturbed. A file that does not parse is reported and the running configuration
 //! kept.
 
@@ -63,6 +63,7 @@ async fn apply(node: &Arc<Node>, cfg: NodeConfig) {
         }
         *exposed = new;
     }
+    apply_flows(node, cfg.flow).await;
     let old = node.lock_config_opened().clone();
     let wanted: std::collections::HashMap<String, _> = cfg
         .gate
@@ -91,6 +92,32 @@ async fn apply(node: &Arc<Node>, cfg: NodeConfig) {
                 node.lock_config_opened().insert(listen, g);
             }
             Err(e) => warn!("config: gate {listen}: {e}"),
+        }
+    }
+}
+
+async fn apply_flows(node: &Arc<Node>, wanted: Vec<crate::flow_book::Flow>) {
+    let wanted: std::collections::HashMap<String, _> =
+        wanted.into_iter().map(|f| (f.name.clone(), f)).collect();
+    let running: Vec<(String, crate::flow_book::Flow)> = node
+        .lock_flows()
+        .iter()
+        .filter(|(_, r)| r.from_config)
+        .map(|(name, r)| (name.clone(), r.def()))
+        .collect();
+    for (name, _) in &running {
+        if !wanted.contains_key(name) {
+            super::flows::stop(node, name).await;
+            info!("config: flow {name} removed");
+        }
+    }
+    for (name, f) in wanted {
+        if running.iter().any(|(n, def)| *n == name && *def == f) {
+            continue;
+        }
+        match super::flows::apply(node, f, true).await {
+            Ok(()) => info!("config: flow {name} applied"),
+            Err(e) => warn!("config: {e}"),
         }
     }
 }

@@ -118,6 +118,41 @@ pub(super) async fn handle(
                 Err(e) => send(Response::Error(e)),
             }
         }
+        Request::Flows => {
+            let flows: Vec<_> = node.lock_flows().values().cloned().collect();
+            let mut list: Vec<_> = flows.iter().map(|f| f.status()).collect();
+            list.sort_by(|a, b| a.flow.name.cmp(&b.flow.name));
+            send(Response::Flows(list))
+        }
+        Request::FlowAdd(f) => send(flow_change(&node, f.name.clone(), |_| Ok(f)).await),
+        Request::FlowRemove { name } => {
+            if node.flow_book.get(&name).is_none() {
+                return send(Response::Error(not_ours(&node, &name)));
+            }
+            super::flows::stop(&node, &name).await;
+            send(match node.flow_book.remove(&name) {
+                Ok(_) => Response::Ok,
+                Err(e) => Response::Error(e),
+            })
+        }
+        Request::FlowMemberAdd { name, peer, role } => {
+            let r = flow_change(&node, name.clone(), |old| {
+                let mut f = old.ok_or_else(|| not_ours(&node, &name))?;
+                f.set_member(&peer, role.unwrap_or(f.mode.default_role()));
+                Ok(f)
+            });
+            send(r.await)
+        }
+        Request::FlowMemberRemove { name, peer } => {
+            let r = flow_change(&node, name.clone(), |old| {
+                let mut f = old.ok_or_else(|| not_ours(&node, &name))?;
+                if !f.remove_member(&peer) {
+                    return Err(format!("{peer} is not a member of flow {name}"));
+                }
+                Ok(f)
+            });
+            send(r.await)
+        }
         Request::Peers => {
             let list = node
                 .book
@@ -237,7 +272,10 @@ async fn channel_to(
 
 /// The book entry a request names, by alias or id; a peer id that is not in the book but
 /// is connected (it dialed us) gets a nameless entry, so it can still be reached.
-fn resolve(node: &Node, name: &str) -> Result<crate::store::PeerEntry, crate::store::BookError> {
+pub(super) fn resolve(
+    node: &Node,
+    name: &str,
+) -> Result<crate::store::PeerEntry, crate::store::BookError> {
     match node.book.resolve(name) {
         Err(crate::store::BookError::Unknown(n)) => match name.parse::<crate::identity::PeerId>() {
             Ok(id) if node.conns.get(&id).is_some() => Ok(crate::store::PeerEntry {
@@ -249,5 +287,54 @@ fn resolve(node: &Node, name: &str) -> Result<crate::store::PeerEntry, crate::st
             _ => Err(crate::store::BookError::Unknown(n)),
         },
         other => other,
+    }
+}
+
+/// Changes the command-line flow `name` (`None` when there is none yet) with `change`,
+/// applies the result to the running node and keeps it.
+async fn flow_change(
+    node: &Arc<Node>,
+    name: String,
+    change: impl FnOnce(Option<crate::flow_book::Flow>) -> Result<crate::flow_book::Flow, String>,
+) -> Response {
+    let new = match change(node.flow_book.get(&name)) {
+        Ok(f) => f,
+        Err(e) => return Response::Error(e),
+    };
+    if let Err(e) = new.check() {
+        return Response::Error(e);
+    }
+    for (member, _) in new.roles() {
+        if member != crate::flow_book::SELF {
+            if let Err(e) = resolve(node, member) {
+                return Response::Error(format!("flow {name}: {e}"));
+            }
+        }
+    }
+    if node.flow_book.get(&name).is_none() {
+        if let Some(r) = node.lock_flows().get(&name) {
+            if r.from_config {
+                return Response::Error(format!(
+                    "flow {name} comes from the configuration file: change it there"
+                ));
+            }
+        }
+    }
+    if let Err(e) = super::flows::apply(node, new.clone(), false).await {
+        return Response::Error(e);
+    }
+    match node.flow_book.put(&new) {
+        Ok(()) => Response::Ok,
+        Err(e) => Response::Error(e),
+    }
+}
+
+/// Why the flow `name` cannot be changed from the command line.
+fn not_ours(node: &Node, name: &str) -> String {
+    match node.lock_flows().get(name) {
+        Some(r) if r.from_config => {
+            format!("flow {name} comes from the configuration file: change it there")
+        }
+        _ => format!("no flow {name:?}: add it with `warp flow add`"),
     }
 }

@@ -5,6 +5,7 @@ mod config_watch;
 mod conns;
 mod control_server;
 mod dgram_frames;
+mod flows;
 mod gates;
 mod local;
 mod local_dgram;
@@ -63,6 +64,10 @@ pub struct Node {
         std::sync::Mutex<std::collections::HashMap<(String, bool), crate::gate_book::Exposed>>,
     /// Gates opened by the configuration file, by listen address.
     config_opened: std::sync::Mutex<std::collections::HashMap<String, crate::gate_book::Opened>>,
+    /// Flows set from the command line or the API.
+    flow_book: crate::flow_book::FlowBook,
+    /// Running flows, by name.
+    flows: std::sync::Mutex<std::collections::HashMap<String, Arc<flows::RunningFlow>>>,
 }
 
 /// The QUIC transport settings of every connection: keepalives every second and an idle
@@ -128,6 +133,7 @@ pub async fn run(dir: PathBuf, opts: NodeOptions) -> Result<(), String> {
     let db = sled::open(dir.join("db")).map_err(|e| format!("database: {e}"))?;
     let book = PeerBook::open(&db).map_err(|e| e.to_string())?;
     let gates = crate::gate_book::GateBook::open(&db)?;
+    let flow_book = crate::flow_book::FlowBook::open(&db)?;
 
     let tls = crate::tls::server_config(&identity)?;
     let quic = quinn::crypto::rustls::QuicServerConfig::try_from(tls).map_err(|e| e.to_string())?;
@@ -165,6 +171,8 @@ pub async fn run(dir: PathBuf, opts: NodeOptions) -> Result<(), String> {
         open_gates: Default::default(),
         config_exposed: Default::default(),
         config_opened: Default::default(),
+        flow_book,
+        flows: Default::default(),
     });
     let control =
         control_server::start(node.clone(), &dir).map_err(|e| format!("control socket: {e}"))?;
@@ -184,6 +192,13 @@ pub async fn run(dir: PathBuf, opts: NodeOptions) -> Result<(), String> {
         })
     };
     let maintainer = tokio::spawn(node.clone().maintain());
+    // Flows from the command line first: they win over the file's flows of the same name.
+    for f in node.flow_book.all() {
+        let name = f.name.clone();
+        if let Err(e) = flows::apply(&node, f, false).await {
+            warn!("flow {name}: {e}");
+        }
+    }
     let watcher = tokio::spawn(config_watch::watch(node.clone(), opts.config.clone()));
     let api = match opts.api {
         Some(addr) => Some(rest::start(node.clone(), addr).await?),
@@ -275,6 +290,12 @@ impl Node {
             })
     }
 
+    fn lock_flows(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Arc<flows::RunningFlow>>> {
+        self.flows.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn lock_open_gates(
         &self,
     ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, tokio::task::JoinHandle<()>>>
@@ -314,6 +335,10 @@ impl Node {
             (service, udp_gates::VERSION) if service.starts_with("dgram/") => {
                 let name = service["dgram/".len()..].to_string();
                 udp_gates::serve(self.clone(), peer, ch, &name).await
+            }
+            (service, flows::VERSION) if service.starts_with("flow/") => {
+                let name = service["flow/".len()..].to_string();
+                flows::serve(self.clone(), peer, ch, &name).await
             }
             (service, gates::VERSION) if service.starts_with("gate/") => {
                 let name = service["gate/".len()..].to_string();

@@ -1,4 +1,5 @@
-//! The REST API on loopback: lists, adds and removes gates, and lists peers. Every call is
+//! The REST API on loopback: lists, adds and removes gates, flows and flow members, and
+//! lists peers. Every call is
 //! the same request the CLI sends over the control socket, so the two always agree. The
 //! OpenAPI description is `docs/openapi.json`, also served at `/openapi.json`.
 
@@ -14,6 +15,7 @@ use serde_json::{json, Value as Json_};
 
 use super::Node;
 use crate::control::{Request, Response};
+use crate::flow_book::{Flow, Role};
 use crate::gate_book::{Exposed, Opened};
 
 /// The OpenAPI description of this API.
@@ -36,6 +38,10 @@ pub async fn start(
         .route("/v1/gates/expose", post(expose))
         .route("/v1/gates/expose/{name}", delete(unexpose))
         .route("/v1/gates/open", post(open).delete(close))
+        .route("/v1/flows", get(flows).post(flow_add))
+        .route("/v1/flows/{name}", delete(flow_remove))
+        .route("/v1/flows/{name}/members", post(member_add))
+        .route("/v1/flows/{name}/members/{peer}", delete(member_remove))
         .with_state(node);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -136,4 +142,77 @@ async fn close(State(node): State<Arc<Node>>, Query(q): Query<Listen>) -> Reply 
         call(node, Request::GateClose { listen: q.listen }).await,
         StatusCode::OK,
     )
+}
+
+async fn flows(State(node): State<Arc<Node>>) -> Reply {
+    match call(node, Request::Flows).await {
+        Response::Flows(list) => (
+            StatusCode::OK,
+            Json(serde_json::to_value(list).unwrap_or_default()),
+        ),
+        other => reply(other, StatusCode::OK),
+    }
+}
+
+async fn flow_add(State(node): State<Arc<Node>>, Json(f): Json<Flow>) -> Reply {
+    reply(call(node, Request::FlowAdd(f)).await, StatusCode::CREATED)
+}
+
+async fn flow_remove(State(node): State<Arc<Node>>, Path(name): Path<String>) -> Reply {
+    reply(
+        call(node, Request::FlowRemove { name }).await,
+        StatusCode::OK,
+    )
+}
+
+/// `POST /v1/flows/{name}/members` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewMember {
+    peer: String,
+    #[serde(default)]
+    role: Option<Role>,
+}
+
+async fn member_add(
+    State(node): State<Arc<Node>>,
+    Path(name): Path<String>,
+    Json(m): Json<NewMember>,
+) -> Reply {
+    let req = Request::FlowMemberAdd {
+        name,
+        peer: m.peer,
+        role: m.role,
+    };
+    reply(call(node, req).await, StatusCode::CREATED)
+}
+
+async fn member_remove(
+    State(node): State<Arc<Node>>,
+    Path((name, peer)): Path<(String, String)>,
+) -> Reply {
+    let req = Request::FlowMemberRemove { name, peer };
+    reply(call(node, req).await, StatusCode::OK)
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every route the router serves is described in the OpenAPI document.
+    #[test]
+    fn every_route_is_in_the_openapi_description() {
+        let spec: serde_json::Value = serde_json::from_str(super::OPENAPI).unwrap();
+        let routes: Vec<&str> = include_str!("rest.rs")
+            .split(".route(\"")
+            .skip(1)
+            .filter_map(|s| s.split('"').next())
+            .filter(|r| *r != "/openapi.json")
+            .collect();
+        assert!(routes.len() >= 9, "{routes:?}");
+        for r in routes {
+            assert!(
+                spec["paths"][r].is_object(),
+                "{r} is not in docs/openapi.json"
+            );
+        }
+    }
 }

@@ -58,7 +58,10 @@ pub async fn serve(
         }
     };
     ch.write(&ChannelReply::Accepted.encode()).await?;
-    info!("datagram gate {name}: session from {peer} to {}", gate.target);
+    info!(
+        "datagram gate {name}: session from {peer} to {}",
+        gate.target
+    );
     let (mut send, recv, leftover) = ch.into_parts();
     let mut frames = Frames::new(recv, leftover);
     let mut buf = vec![0u8; 65_536];
@@ -101,7 +104,13 @@ pub async fn open(node: Arc<Node>, g: Opened) -> Result<tokio::task::JoinHandle<
                 // A new source (or one whose session ended): drop ended sessions, start one.
                 sessions.retain(|_, tx| !tx.is_closed());
                 let (tx, rx) = mpsc::channel(QUEUE);
-                tokio::spawn(session(node.clone(), g.clone(), sock.clone(), src.clone(), rx));
+                tokio::spawn(session(
+                    node.clone(),
+                    g.clone(),
+                    sock.clone(),
+                    src.clone(),
+                    rx,
+                ));
                 sessions.insert(src.clone(), tx);
             }
             let Some(tx) = sessions.get(&src) else {

@@ -66,6 +66,33 @@ pub fn warp(home: &Path, args: &[&str]) -> Output {
         .expect("warp runs")
 }
 
+/// One HTTP/1.1 request to the node's API: status code and JSON body.
+pub fn http(
+    node: &TestNode,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> (u16, serde_json::Value) {
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", node.api_port)).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let body = body.unwrap_or("");
+    write!(
+        conn,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = String::new();
+    conn.read_to_string(&mut raw).unwrap();
+    let status: u16 = raw.split(' ').nth(1).unwrap().parse().unwrap();
+    let json = raw.split("\r\n\r\n").nth(1).unwrap_or("");
+    (
+        status,
+        serde_json::from_str(json).unwrap_or(serde_json::Value::Null),
+    )
+}
+
 /// stdout and stderr of a finished command, for assertions and messages.
 pub fn text(o: &Output) -> String {
     format!(

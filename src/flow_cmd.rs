@@ -1,0 +1,102 @@
+//! `warp flow`: add, remove and list flows and their members on the running node.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use crate::cli::{FlowAction, FlowArgs, MemberAction};
+use crate::control::{Client, FlowStatus, Request, Response};
+use crate::flow_book::Flow;
+
+/// Runs `warp flow`.
+pub async fn run(dir: &Path, args: FlowArgs) -> Result<ExitCode, String> {
+    let req = match args.action {
+        None => Request::Flows,
+        Some(FlowAction::Add {
+            name,
+            mode,
+            port,
+            ip,
+            deliver,
+            members,
+            send,
+            recv,
+        }) => Request::FlowAdd(Flow {
+            name,
+            mode,
+            port,
+            ip,
+            deliver,
+            members,
+            send,
+            recv,
+        }),
+        Some(FlowAction::Rm { name }) => Request::FlowRemove { name },
+        Some(FlowAction::Member {
+            action: MemberAction::Add { name, peer, role },
+        }) => Request::FlowMemberAdd { name, peer, role },
+        Some(FlowAction::Member {
+            action: MemberAction::Rm { name, peer },
+        }) => Request::FlowMemberRemove { name, peer },
+    };
+    let mut client = Client::request(dir, &req).await?;
+    match client.next().await.map_err(|e| e.to_string())? {
+        Response::Flows(list) if args.json => {
+            for f in list {
+                println!("{}", serde_json::to_string(&f).map_err(|e| e.to_string())?);
+            }
+        }
+        Response::Flows(list) => {
+            if list.is_empty() {
+                println!("no flows: `warp flow add NAME MODE PORT --member self --member PEER`");
+            }
+            for f in list {
+                print_flow(&f);
+            }
+        }
+        Response::Ok => {}
+        Response::Error(e) => return Err(e),
+        other => return Err(format!("unexpected answer from the node: {other:?}")),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_flow(f: &FlowStatus) {
+    let def = &f.flow;
+    let role = def.own_role().map(String::from).unwrap_or_default();
+    let deliver = def
+        .deliver
+        .map(|d| format!(", delivers to {d}"))
+        .unwrap_or_default();
+    let origin = if f.from_config { "  [config]" } else { "" };
+    println!(
+        "flow {}  {}  udp {}{deliver}  (self: {role}){origin}",
+        def.name,
+        def.mode,
+        def.local_addr()
+    );
+    println!(
+        "  from apps {}  not sent {}  delivered {}  undeliverable {}{}",
+        f.from_apps,
+        f.not_sent,
+        f.delivered,
+        f.undeliverable,
+        if f.congested { "  CONGESTED" } else { "" }
+    );
+    for m in &f.members {
+        println!(
+            "  {:<12} {:<4}  out {} ({} B, {} B/s) dropped {} queued {}  in {} ({} B, {} B/s)  {}{}",
+            m.peer,
+            String::from(m.role),
+            m.sent,
+            m.sent_bytes,
+            m.rate_out,
+            m.dropped,
+            m.queued,
+            m.received,
+            m.received_bytes,
+            m.rate_in,
+            m.state,
+            if m.congested { "  CONGESTED" } else { "" }
+        );
+    }
+}

@@ -1,0 +1,423 @@
+//! Flows end to end: four nodes, applications on 127.1.0.1, each mode delivering to
+//! exactly the right members; refusals, congestion counters, the CLI, the REST API and
+//! the configuration file.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::net::UdpSocket;
+use std::time::{Duration, Instant};
+
+use support::{free_port, http, text, TestNode};
+
+/// Nodes that all know each other as `n0`, `n1`, ...
+fn mesh(n: usize) -> Vec<TestNode> {
+    let nodes: Vec<TestNode> = (0..n).map(|_| TestNode::start()).collect();
+    for (i, a) in nodes.iter().enumerate() {
+        for (j, b) in nodes.iter().enumerate() {
+            if i != j {
+                a.add_peer(&format!("n{j}"), b);
+            }
+        }
+    }
+    nodes
+}
+
+/// An application on 127.1.0.1.
+fn app() -> UdpSocket {
+    let s = UdpSocket::bind("127.1.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    s
+}
+
+/// Everything `sock` receives until `quiet` passes with nothing new (at most 15 s).
+fn drain(sock: &UdpSocket, quiet: Duration) -> Vec<String> {
+    let mut got = Vec::new();
+    let mut last = Instant::now();
+    let deadline = last + Duration::from_secs(15);
+    let mut buf = [0u8; 2048];
+    while last.elapsed() < quiet && Instant::now() < deadline {
+        if let Ok(n) = sock.recv(&mut buf) {
+            got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            last = Instant::now();
+        }
+    }
+    got
+}
+
+/// Sets up flow `name` in `mode` on every node with a role (`send`, `recv` or `both`),
+/// has every member's application send one datagram, and checks that each member got
+/// exactly the datagrams of the members that send, other than itself — when it receives.
+fn check_mode(nodes: &[TestNode], name: &str, mode: &str, roles: &[Option<&str>]) {
+    let flag = |r: &str| match r {
+        "send" => "--send",
+        "recv" => "--recv",
+        _ => "--member",
+    };
+    let mut apps = Vec::new();
+    for (i, node) in nodes.iter().enumerate() {
+        let Some(role) = roles[i] else {
+            apps.push(None);
+            continue;
+        };
+        let sock = app();
+        let port = free_port().to_string();
+        let deliver = sock.local_addr().unwrap().to_string();
+        let mut args = vec![
+            "flow".to_string(),
+            "add".into(),
+            name.into(),
+            mode.into(),
+            port.clone(),
+            "--deliver".into(),
+            deliver,
+        ];
+        for (j, r) in roles.iter().enumerate() {
+            if let Some(r) = r {
+                args.push(flag(r).into());
+                args.push(if i == j {
+                    "self".into()
+                } else {
+                    format!("n{j}")
+                });
+            }
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = node.warp(&args);
+        assert!(out.status.success(), "{name} on n{i}: {}", text(&out));
+        let _ = role;
+        apps.push(Some((sock, format!("127.1.0.1:{port}"))));
+    }
+    for (i, a) in apps.iter().enumerate() {
+        if let Some((sock, port)) = a {
+            sock.send_to(format!("{name} from n{i}").as_bytes(), port)
+                .unwrap();
+        }
+    }
+    let sends = |r: &Option<&str>| matches!(r, Some("send" | "both"));
+    let receives = |r: &Option<&str>| matches!(r, Some("recv" | "both"));
+    let readers: Vec<_> = apps
+        .into_iter()
+        .map(|a| {
+            a.map(|(sock, _)| std::thread::spawn(move || drain(&sock, Duration::from_millis(1500))))
+        })
+        .collect();
+    for (j, reader) in readers.into_iter().enumerate() {
+        let Some(reader) = reader else { continue };
+        let got: Vec<String> = reader.join().unwrap();
+        let want: Vec<String> = (0..nodes.len())
+            .filter(|&i| i != j && sends(&roles[i]) && receives(&roles[j]))
+            .map(|i| format!("{name} from n{i}"))
+            .collect();
+        let got_set: BTreeSet<_> = got.iter().cloned().collect();
+        let want_set: BTreeSet<_> = want.iter().cloned().collect();
+        assert_eq!(got_set, want_set, "{name} ({mode}): n{j} got {got:?}");
+        assert_eq!(
+            got.len(),
+            want.len(),
+            "{name}: n{j} got duplicates: {got:?}"
+        );
+    }
+}
+
+#[test]
+fn each_mode_delivers_to_exactly_the_right_members() {
+    let nodes = mesh(4);
+    check_mode(
+        &nodes,
+        "pair",
+        "1:1",
+        &[Some("both"), Some("both"), None, None],
+    );
+    check_mode(
+        &nodes,
+        "video",
+        "1:n",
+        &[Some("send"), Some("recv"), Some("recv"), Some("recv")],
+    );
+    check_mode(
+        &nodes,
+        "telemetry",
+        "n:1",
+        &[Some("recv"), Some("send"), Some("send"), Some("send")],
+    );
+    check_mode(
+        &nodes,
+        "chat",
+        "n:n",
+        &[Some("both"), Some("both"), Some("both"), None],
+    );
+
+    // The counters agree with what happened: n0 sent one video datagram to each of three
+    // members; n1, a receiver, sent one that went nowhere.
+    let (status, body) = http(&nodes[0], "GET", "/v1/flows", None);
+    assert_eq!(status, 200);
+    let video = body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["flow"]["name"] == "video")
+        .unwrap();
+    assert_eq!(video["from_apps"], 1, "{video}");
+    for m in video["members"].as_array().unwrap() {
+        assert_eq!(m["sent"], 1, "{m}");
+        assert_eq!(m["dropped"], 0, "{m}");
+        assert_eq!(m["state"], "connected", "{m}");
+    }
+    let out = nodes[1].warp(&["flow", "--json"]);
+    let video1 = text(&out)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|f| f["flow"]["name"] == "video")
+        .unwrap();
+    assert_eq!(video1["not_sent"], 1, "{video1}");
+    assert_eq!(video1["delivered"], 1, "{video1}");
+    let n0 = &video1["members"].as_array().unwrap()[0];
+    assert_eq!(
+        (n0["peer"].as_str(), n0["received"].as_u64()),
+        (Some("n0"), Some(1))
+    );
+}
+
+#[test]
+fn a_peer_outside_the_flow_is_refused() {
+    let nodes = mesh(2);
+    let (a, b) = (&nodes[0], &nodes[1]);
+    let port_a = free_port().to_string();
+    let port_b = free_port().to_string();
+    let listener = app();
+    let deliver = listener.local_addr().unwrap().to_string();
+    // On a, the flow has only a sender that is not b.
+    let c = TestNode::start();
+    a.add_peer("c", &c);
+    let out = a.warp(&[
+        "flow",
+        "add",
+        "news",
+        "n:1",
+        &port_a,
+        "--recv",
+        "self",
+        "--send",
+        "c",
+        "--deliver",
+        &deliver,
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    // b thinks it may send to a.
+    let out = b.warp(&[
+        "flow", "add", "news", "1:1", &port_b, "--send", "self", "--recv", "n0",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let sender = app();
+    let to = format!("127.1.0.1:{port_b}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut state = String::new();
+    while Instant::now() < deadline && !state.contains("does not send") {
+        sender.send_to(b"sneaky", &to).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        let out = b.warp(&["flow", "--json"]);
+        let v: serde_json::Value =
+            serde_json::from_str(text(&out).lines().next().unwrap()).unwrap();
+        state = v["members"][0]["state"].as_str().unwrap_or("").to_string();
+    }
+    assert!(state.contains("does not send to this node"), "{state}");
+    assert!(drain(&listener, Duration::from_millis(500)).is_empty());
+    assert!(
+        a.log()
+            .contains(&format!("flow news: peer {} does not send", b.id)),
+        "{}",
+        a.log()
+    );
+}
+
+#[test]
+fn a_flow_past_its_capacity_reports_congestion_and_its_counters_add_up() {
+    // Everything n0 sends leaves at 2 Mbit/s: a fast application overruns the flow.
+    let a = TestNode::start_with(&["--impair", "rate=2mbit"]);
+    let b = TestNode::start();
+    a.add_peer("b", &b);
+    b.add_peer("a", &a);
+    let listener = app();
+    let deliver = listener.local_addr().unwrap().to_string();
+    let (pa, pb) = (free_port().to_string(), free_port().to_string());
+    let out = b.warp(&[
+        "flow",
+        "add",
+        "bulk",
+        "1:1",
+        &pb,
+        "--recv",
+        "self",
+        "--send",
+        "a",
+        "--deliver",
+        &deliver,
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = a.warp(&[
+        "flow", "add", "bulk", "1:1", &pa, "--send", "self", "--recv", "b",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // The receiving application reads all along, so its own socket buffer drops nothing.
+    let reader = std::thread::spawn(move || drain(&listener, Duration::from_secs(3)).len() as u64);
+    let sender = app();
+    let to = format!("127.1.0.1:{pa}");
+    let chunk = [9u8; 1000];
+    let mut congested = false;
+    let start = Instant::now();
+    // 3000 datagrams of 1000 bytes in about 1.5 s: 16 Mbit/s into a 2 Mbit/s flow.
+    for i in 0..3000 {
+        sender.send_to(&chunk, &to).unwrap();
+        if i % 100 == 99 {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if i % 1000 == 999 {
+            let (_, body) = http(&a, "GET", "/v1/flows", None);
+            congested |= body[0]["congested"] == true;
+        }
+    }
+    let elapsed = start.elapsed();
+    let (_, body) = http(&a, "GET", "/v1/flows", None);
+    congested |= body[0]["congested"] == true;
+    assert!(congested, "never congested in {elapsed:?}: {body}");
+    let m = &body[0]["members"][0];
+    let (from_apps, sent, dropped, queued) = (
+        body[0]["from_apps"].as_u64().unwrap(),
+        m["sent"].as_u64().unwrap(),
+        m["dropped"].as_u64().unwrap(),
+        m["queued"].as_u64().unwrap(),
+    );
+    assert!(dropped > 0, "{body}");
+    // Loopback UDP into the node may itself drop a few; none is counted twice.
+    assert!(
+        sent + dropped + queued <= from_apps && from_apps <= 3000,
+        "{body}"
+    );
+    assert!(
+        from_apps > 2500,
+        "the node read only {from_apps} of 3000: {body}"
+    );
+    // What was sent arrives; the receiver counts the same.
+    let t = Instant::now();
+    let got = reader.join().unwrap();
+    let (_, body) = http(&a, "GET", "/v1/flows", None);
+    let sent = body[0]["members"][0]["sent"].as_u64().unwrap();
+    let (_, body_b) = http(&b, "GET", "/v1/flows", None);
+    assert_eq!(got, sent, "{:?} {body} {body_b}", t.elapsed());
+    assert_eq!(body_b[0]["members"][0]["received"].as_u64(), Some(sent));
+    let listing = text(&a.warp(&["flow"]));
+    assert!(
+        listing.contains("flow bulk  1:1") && listing.contains("dropped"),
+        "{listing}"
+    );
+}
+
+#[test]
+fn the_api_the_cli_and_the_config_file_drive_the_same_flows() {
+    let mut nodes = mesh(3);
+    let port = free_port();
+    let body =
+        format!(r#"{{"name":"cam","mode":"1:n","port":{port},"send":["self"],"recv":["n1"]}}"#);
+    let (status, reply) = http(&nodes[0], "POST", "/v1/flows", Some(&body));
+    assert_eq!(status, 201, "{reply}");
+    let (status, reply) = http(
+        &nodes[0],
+        "POST",
+        "/v1/flows/cam/members",
+        Some(r#"{"peer":"zed"}"#),
+    );
+    assert_eq!(status, 400, "{reply}");
+    assert!(
+        reply["error"]
+            .as_str()
+            .unwrap()
+            .contains("unknown peer \"zed\""),
+        "{reply}"
+    );
+    let (status, _) = http(
+        &nodes[0],
+        "POST",
+        "/v1/flows/cam/members",
+        Some(r#"{"peer":"n2"}"#),
+    );
+    assert_eq!(status, 201);
+    let listing = text(&nodes[0].warp(&["flow"]));
+    assert!(
+        listing.contains(&format!("flow cam  1:n  udp 127.1.0.1:{port}")),
+        "{listing}"
+    );
+    assert!(
+        listing.contains("n2 ") && listing.contains("recv"),
+        "{listing}"
+    );
+    let out = nodes[0].warp(&["flow", "member", "rm", "cam", "n2"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let (_, flows) = http(&nodes[0], "GET", "/v1/flows", None);
+    assert_eq!(
+        flows[0]["flow"]["recv"],
+        serde_json::json!(["n1"]),
+        "{flows}"
+    );
+    // A mode's rules hold through the API too: a second sender in 1:n is refused.
+    let (status, reply) = http(
+        &nodes[0],
+        "POST",
+        "/v1/flows/cam/members",
+        Some(r#"{"peer":"n1","role":"send"}"#),
+    );
+    assert_eq!(status, 400);
+    assert!(
+        reply["error"].as_str().unwrap().contains("mode 1:n needs"),
+        "{reply}"
+    );
+
+    // Kept across a restart.
+    nodes[0].kill();
+    nodes[0].spawn();
+    let listing = text(&nodes[0].warp(&["flow"]));
+    assert!(listing.contains("flow cam  1:n"), "{listing}");
+
+    // From the file: added on save, protected from the CLI, removed on save.
+    let path = nodes[1].home.path().join("warp.toml");
+    let cfg_port = free_port();
+    std::fs::write(
+        &path,
+        format!("[[flow]]\nname = \"cam\"\nmode = \"1:n\"\nport = {cfg_port}\nsend = [\"n0\"]\nrecv = [\"self\"]\n"),
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut listing = String::new();
+    while Instant::now() < deadline && !listing.contains("[config]") {
+        std::thread::sleep(Duration::from_millis(100));
+        listing = text(&nodes[1].warp(&["flow"]));
+    }
+    assert!(
+        listing.contains("flow cam  1:n") && listing.contains("[config]"),
+        "{listing}"
+    );
+    let out = nodes[1].warp(&["flow", "rm", "cam"]);
+    assert!(text(&out).contains("configuration file"), "{}", text(&out));
+    // The flow from the file works: n0's application reaches n1's.
+    let receiver = app();
+    receiver
+        .send_to(b"hello", format!("127.1.0.1:{cfg_port}"))
+        .unwrap();
+    let sender = app();
+    sender
+        .send_to(b"frame", format!("127.1.0.1:{port}"))
+        .unwrap();
+    assert_eq!(
+        drain(&receiver, Duration::from_millis(1500)),
+        vec!["frame".to_string()]
+    );
+    std::fs::write(&path, "").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline && listing.contains("flow cam") {
+        std::thread::sleep(Duration::from_millis(100));
+        listing = text(&nodes[1].warp(&["flow"]));
+    }
+    assert!(listing.starts_with("no flows"), "{listing}");
+}
