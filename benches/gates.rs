@@ -16,7 +16,7 @@ use support::Node;
 
 const BYTES: u64 = 1 << 30;
 const ROUNDS: usize = 3;
-const TRIPS: usize = 2000;
+const TRIPS: usize = 10_000;
 
 fn main() {
     if std::env::args().any(|a| a == "--list") {

@@ -167,8 +167,12 @@ fn udp_echo(port: u16) {
     }
 }
 
+/// Plain quinn gets the worker count the node uses (half the cores, at least one), so
+/// the ratio measures the tunnel, not the runtime.
 fn rt() -> tokio::runtime::Runtime {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     tokio::runtime::Builder::new_multi_thread()
+        .worker_threads((cores / 2).max(1))
         .enable_all()
         .build()
         .unwrap()

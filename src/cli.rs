@@ -55,6 +55,9 @@ pub struct NodeArgs {
     /// without one. Default: `warp.toml` in the data directory.
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Worker threads; by default half the machine's cores, at least one.
+    #[arg(long)]
+    pub threads: Option<usize>,
     /// Loopback address of the REST API (docs/openapi.json), or `off`.
     #[arg(long, default_value = "127.0.0.1:7480", value_parser = parse_api)]
     pub api: ApiAddr,
