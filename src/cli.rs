@@ -30,6 +30,11 @@ pub enum Command {
     /// n:1, n:n) through a local port on 127.1.0.1. Lists them, with congestion
     /// counters, when given no action.
     Flow(FlowArgs),
+    /// Offer files and directories to a peer and follow the offer: awaiting acceptance,
+    /// a progress bar, then a summary once the peer has verified every file.
+    Share(ShareArgs),
+    /// Offers made and received: list (default), listen, accept, reject, cancel.
+    Offers(OffersArgs),
     /// Measure the round trip to a peer through the tunnel, like ping(8).
     Ping(PingArgs),
     /// Send bytes through the tunnel to a peer and report the rate, checked by SHA-256.
@@ -55,6 +60,10 @@ pub struct NodeArgs {
     /// without one. Default: `warp.toml` in the data directory.
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Where accepted offers download unless `--to` says otherwise (and where offers
+    /// from trusted peers go). Default: `incoming` in the data directory.
+    #[arg(long)]
+    pub incoming: Option<PathBuf>,
     /// Worker threads; by default half the machine's cores, at least one.
     #[arg(long)]
     pub threads: Option<usize>,
@@ -243,6 +252,67 @@ pub enum MemberAction {
         name: String,
         /// Alias or peer id, as the flow names it.
         peer: String,
+    },
+}
+
+/// Options of `warp share`.
+#[derive(Debug, Args)]
+pub struct ShareArgs {
+    /// Alias or peer id.
+    pub peer: String,
+    /// Files and directories (directories with everything under them).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Return once the offer is sent, without following it.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// One JSON object per line instead of text and a progress bar.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `warp offers`.
+#[derive(Debug, Args)]
+pub struct OffersArgs {
+    /// What to do; lists the offers when absent.
+    #[command(subcommand)]
+    pub action: Option<OffersAction>,
+    /// Only offers received.
+    #[arg(long = "in")]
+    pub incoming: bool,
+    /// Only offers made.
+    #[arg(long = "out")]
+    pub outgoing: bool,
+    /// One JSON object per line.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// `warp offers` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum OffersAction {
+    /// Print new offers and every status change as they happen, until interrupted.
+    Listen,
+    /// Accept an offer (or resume an interrupted or failed one) and follow the download.
+    Accept {
+        /// The offer's id, or a unique prefix of at least 4 characters.
+        id: String,
+        /// Download into this directory (default: the node's incoming directory).
+        #[arg(long)]
+        to: Option<PathBuf>,
+        /// Return at once; the download runs in the node.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Decline an offer.
+    Reject {
+        /// The offer's id or a unique prefix.
+        id: String,
+    },
+    /// Cancel an offer, made or received.
+    Cancel {
+        /// The offer's id or a unique prefix.
+        id: String,
     },
 }
 

@@ -91,6 +91,38 @@ pub enum Request {
         /// Alias or peer id, as the flow names it.
         peer: String,
     },
+    /// Offer files and directories to a peer.
+    Share {
+        /// Alias or id.
+        peer: String,
+        /// Absolute paths.
+        paths: Vec<String>,
+        /// Follow the offer until it ends (else answer once it is sent).
+        wait: bool,
+    },
+    /// Every offer.
+    Offers,
+    /// Every new offer and every change, as they happen.
+    OffersListen,
+    /// Accept (or resume) an incoming offer.
+    OfferAccept {
+        /// Its id or a unique prefix.
+        id: String,
+        /// Where to download; the node's incoming directory when absent.
+        to: Option<String>,
+        /// Follow the download until it ends.
+        wait: bool,
+    },
+    /// Decline an incoming offer.
+    OfferReject {
+        /// Its id or a unique prefix.
+        id: String,
+    },
+    /// Cancel an offer, either way.
+    OfferCancel {
+        /// Its id or a unique prefix.
+        id: String,
+    },
     /// Stream bytes to a peer's sink and time it.
     Speed {
         /// Alias or id.
@@ -193,6 +225,12 @@ pub enum Response {
     },
     /// Done: the flows.
     Flows(Vec<FlowStatus>),
+    /// Done: every offer.
+    OfferList(Vec<warpdrive::Offer>),
+    /// An offer changed (more lines follow).
+    OfferUpdate(warpdrive::Offer),
+    /// Done: the offer as it stands.
+    OfferDone(warpdrive::Offer),
     /// The request failed.
     Error(String),
     /// Ping: the peer's resolved id and the address in use, before the first probe.
@@ -234,7 +272,10 @@ impl Response {
     pub fn is_final(&self) -> bool {
         !matches!(
             self,
-            Response::PingStart { .. } | Response::PingReply { .. } | Response::PingLost { .. }
+            Response::PingStart { .. }
+                | Response::PingReply { .. }
+                | Response::PingLost { .. }
+                | Response::OfferUpdate(_)
         )
     }
 }

@@ -11,6 +11,7 @@ mod home;
 mod identity;
 mod impair;
 mod node;
+mod offers_cmd;
 mod peers_cmd;
 mod ping_cmd;
 mod recon_cmd;
@@ -42,12 +43,14 @@ fn main() -> ExitCode {
                 .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
                 .init();
             let config = opts.config.unwrap_or_else(|| dir.join("warp.toml"));
+            let incoming = opts.incoming.unwrap_or_else(|| dir.join("incoming"));
             node_runtime(opts.threads)?.block_on(node::run(
                 dir,
                 node::NodeOptions {
                     listen: opts.listen,
                     impair: opts.impair,
                     config,
+                    incoming,
                     api: opts.api.0,
                 },
             ))?;
@@ -58,6 +61,12 @@ fn main() -> ExitCode {
         }
         cli::Command::Speed(opts) => {
             with_home(|dir| runtime()?.block_on(speed_cmd::run(&dir, opts)))
+        }
+        cli::Command::Share(opts) => {
+            with_home(|dir| runtime()?.block_on(offers_cmd::share(&dir, opts)))
+        }
+        cli::Command::Offers(opts) => {
+            with_home(|dir| runtime()?.block_on(offers_cmd::run(&dir, opts)))
         }
         cli::Command::Flow(opts) => with_home(|dir| runtime()?.block_on(flow_cmd::run(&dir, opts))),
         cli::Command::Gate(opts) => with_home(|dir| runtime()?.block_on(gate_cmd::run(&dir, opts))),

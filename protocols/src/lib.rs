@@ -8,6 +8,7 @@
 //! * [`flow`]: acknowledgements and the sender's window on flow channels.
 //! * [`ping`]: the probes of the `ping` service.
 //! * [`sink`]: the report of the `sink` service (bulk transfer check).
+//! * [`warpdrive`]: offers, downloads and reports of the `warpdrive` service.
 
 pub mod channel;
 pub mod datagram;
@@ -15,3 +16,4 @@ pub mod flow;
 pub mod ping;
 pub mod sink;
 pub mod warp;
+pub mod warpdrive;

@@ -153,6 +153,46 @@ pub(super) async fn handle(
             });
             send(r.await)
         }
+        Request::Share { peer, paths, wait } => {
+            let drive = node.drive().clone();
+            let events = drive.subscribe();
+            let paths = paths.into_iter().map(std::path::PathBuf::from).collect();
+            match drive.share(&peer, paths).await {
+                Ok(o) => follow(events, o, wait, &tx).await,
+                Err(e) => send(Response::Error(e)),
+            }
+        }
+        Request::Offers => send(Response::OfferList(node.drive().list())),
+        Request::OffersListen => {
+            let mut events = node.drive().subscribe();
+            loop {
+                match events.recv().await {
+                    Ok(o) => {
+                        if tx.send(Response::OfferUpdate(o)).is_err() {
+                            return;
+                        }
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(_) => return,
+                }
+            }
+        }
+        Request::OfferAccept { id, to, wait } => {
+            let drive = node.drive().clone();
+            let events = drive.subscribe();
+            match drive.accept(&id, to.map(std::path::PathBuf::from)) {
+                Ok(o) => follow(events, o, wait, &tx).await,
+                Err(e) => send(Response::Error(e)),
+            }
+        }
+        Request::OfferReject { id } => send(match node.drive().reject(&id).await {
+            Ok(o) => Response::OfferDone(o),
+            Err(e) => Response::Error(e),
+        }),
+        Request::OfferCancel { id } => send(match node.drive().cancel(&id).await {
+            Ok(o) => Response::OfferDone(o),
+            Err(e) => Response::Error(e),
+        }),
         Request::Peers => {
             let list = node
                 .book
@@ -336,5 +376,38 @@ fn not_ours(node: &Node, name: &str) -> String {
             format!("flow {name} comes from the configuration file: change it there")
         }
         _ => format!("no flow {name:?}: add it with `warp flow add`"),
+    }
+}
+
+/// Sends `first`, then, when `wait`, every change to that offer until it ends (or the
+/// client goes away); the last line is final.
+async fn follow(
+    mut events: tokio::sync::broadcast::Receiver<warpdrive::Offer>,
+    first: warpdrive::Offer,
+    wait: bool,
+    tx: &tokio::sync::mpsc::UnboundedSender<Response>,
+) {
+    if !wait || first.status.is_final() {
+        let _ = tx.send(Response::OfferDone(first));
+        return;
+    }
+    let id = first.id.clone();
+    if tx.send(Response::OfferUpdate(first)).is_err() {
+        return;
+    }
+    loop {
+        match events.recv().await {
+            Ok(o) if o.id == id => {
+                if o.status.is_final() {
+                    let _ = tx.send(Response::OfferDone(o));
+                    return;
+                }
+                if tx.send(Response::OfferUpdate(o)).is_err() {
+                    return;
+                }
+            }
+            Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+            Err(_) => return,
+        }
     }
 }

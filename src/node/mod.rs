@@ -5,6 +5,7 @@ mod config_watch;
 mod conns;
 mod control_server;
 mod dgram_frames;
+mod drive;
 mod flows;
 mod gates;
 mod local;
@@ -42,6 +43,8 @@ pub struct NodeOptions {
     pub listen: SocketAddr,
     /// Impairment applied to every datagram sent, for testing on a bad network.
     pub impair: Option<crate::impair::ImpairSpec>,
+    /// Where accepted offers download unless told otherwise.
+    pub incoming: PathBuf,
     /// The configuration file, watched for changes.
     pub config: PathBuf,
     /// Where the REST API listens (loopback only); `None` for no API.
@@ -68,6 +71,8 @@ pub struct Node {
     flow_book: crate::flow_book::FlowBook,
     /// Running flows, by name.
     flows: std::sync::Mutex<std::collections::HashMap<String, Arc<flows::RunningFlow>>>,
+    /// The warpdrive engine (set once, right after the node is made).
+    drive: std::sync::OnceLock<Arc<warpdrive::Drive>>,
 }
 
 /// The QUIC transport settings of every connection: keepalives every second and an idle
@@ -173,7 +178,11 @@ pub async fn run(dir: PathBuf, opts: NodeOptions) -> Result<(), String> {
         config_opened: Default::default(),
         flow_book,
         flows: Default::default(),
+        drive: Default::default(),
     });
+    let net = Arc::new(drive::NodeNet(Arc::downgrade(&node)));
+    let engine = warpdrive::Drive::new(&db, net, opts.incoming.clone())?;
+    let _ = node.drive.set(engine.clone());
     let control =
         control_server::start(node.clone(), &dir).map_err(|e| format!("control socket: {e}"))?;
     println!("warp node {} listening on udp {local}", node.id);
@@ -192,6 +201,7 @@ pub async fn run(dir: PathBuf, opts: NodeOptions) -> Result<(), String> {
         })
     };
     let maintainer = tokio::spawn(node.clone().maintain());
+    engine.resume();
     // Flows from the command line first: they win over the file's flows of the same name.
     for f in node.flow_book.all() {
         let name = f.name.clone();
@@ -290,6 +300,13 @@ impl Node {
             })
     }
 
+    /// The warpdrive engine.
+    fn drive(&self) -> &Arc<warpdrive::Drive> {
+        self.drive
+            .get()
+            .expect("the engine is set when the node starts")
+    }
+
     fn lock_flows(
         &self,
     ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Arc<flows::RunningFlow>>> {
@@ -336,6 +353,7 @@ impl Node {
                 let name = service["dgram/".len()..].to_string();
                 udp_gates::serve(self.clone(), peer, ch, &name).await
             }
+            (drive::SERVICE, drive::VERSION) => drive::serve(self.clone(), peer, ch).await,
             (service, flows::VERSION) if service.starts_with("flow/") => {
                 let name = service["flow/".len()..].to_string();
                 flows::serve(self.clone(), peer, ch, &name).await

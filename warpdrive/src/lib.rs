@@ -1,5 +1,28 @@
-//! warpdrive: offers, accepts and downloads of files and directories between warp peers.
+//! warpdrive: offers, accepts and downloads of files and directories between warp peers —
+//! resumable, verified by SHA-256, kept in sled.
 //!
-//! This crate holds the offer store, the transfer engine and the service handlers; its
-//! wire messages live in the `protocols` crate. It is built out in the warpdrive issue;
-//! nothing here is claimed to work yet.
+//! * [`drive`]: the engine a node runs ([`Drive`]): share, accept, reject, cancel, list,
+//!   subscribe, resume after a restart.
+//! * [`serve`]: the `warpdrive` channel service, what peers may ask.
+//! * [`fetch`] and [`writer`]: the receiving side of a download.
+//! * [`scan`]: building an offer from local paths; [`target`]: where a download may write.
+//! * [`store`], [`offer`]: records in sled; [`wire`]: frames over streams.
+//! * [`net`]: what the node provides (channels to peers, policies).
+//!
+//! The wire messages are `protocols::warpdrive`; the byte layout is in
+//! `docs/warpdrive.md`.
+
+pub mod drive;
+pub mod fetch;
+pub mod net;
+pub mod offer;
+pub mod scan;
+pub mod serve;
+pub mod store;
+pub mod target;
+pub mod wire;
+pub mod writer;
+
+pub use drive::Drive;
+pub use net::{PeerNet, Policy};
+pub use offer::{Offer, Status};

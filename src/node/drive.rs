@@ -1,0 +1,64 @@
+//! The node's side of warpdrive: channels to peers and their policies for the engine
+//! (`warpdrive::PeerNet`), and the `warpdrive` channel service.
+
+use std::sync::{Arc, Weak};
+
+use protocols::channel::ChannelReply;
+use tokio::io::AsyncReadExt;
+use warpdrive::net::{BoxRead, BoxWrite, Opening};
+use warpdrive::Policy;
+
+use super::channel::Channel;
+use super::Node;
+use crate::identity::PeerId;
+
+/// The channel service name.
+pub const SERVICE: &str = "warpdrive";
+/// Its version.
+pub const VERSION: u16 = 1;
+
+/// The node as warpdrive sees it.
+pub struct NodeNet(pub Weak<Node>);
+
+/// A channel's halves as warpdrive takes them (bytes read past the header first).
+fn halves(ch: Channel) -> (BoxWrite, BoxRead) {
+    let (send, recv, leftover) = ch.into_parts();
+    let read = std::io::Cursor::new(leftover).chain(recv);
+    (Box::new(send), Box::new(read))
+}
+
+impl warpdrive::PeerNet for NodeNet {
+    fn open(&self, peer: &str) -> Opening<'_> {
+        let peer = peer.to_string();
+        Box::pin(async move {
+            let node = self.0.upgrade().ok_or("the node is stopping")?;
+            let entry = super::control_server::resolve(&node, &peer).map_err(|e| e.to_string())?;
+            let ch = super::conns::open_channel(&node, &entry, SERVICE, VERSION).await?;
+            Ok(halves(ch))
+        })
+    }
+
+    fn policy(&self, peer: &str) -> Policy {
+        let (Some(node), Ok(id)) = (self.0.upgrade(), peer.parse::<PeerId>()) else {
+            return Policy::Ask;
+        };
+        match node.book.policy(&id) {
+            crate::store::Policy::Ask => Policy::Ask,
+            crate::store::Policy::Trust => Policy::Trust,
+            crate::store::Policy::Block => Policy::Block,
+        }
+    }
+
+    fn resolve(&self, peer: &str) -> Result<String, String> {
+        let node = self.0.upgrade().ok_or("the node is stopping")?;
+        let entry = super::control_server::resolve(&node, peer).map_err(|e| e.to_string())?;
+        Ok(entry.id)
+    }
+}
+
+/// Serves a `warpdrive` channel from `peer`.
+pub async fn serve(node: Arc<Node>, peer: PeerId, mut ch: Channel) -> Result<(), String> {
+    ch.write(&ChannelReply::Accepted.encode()).await?;
+    let (w, r) = halves(ch);
+    warpdrive::serve::serve(node.drive().clone(), peer.to_string(), w, r).await
+}

@@ -1,0 +1,443 @@
+//! warpdrive end to end with two node processes: trees arrive identical, policies hold,
+//! `warp offers listen` sees everything, and downloads resume after either side is killed
+//! or a `.part` file is altered, with the bytes sent again measured.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use sha2::{Digest, Sha256};
+use support::{text, TestNode};
+
+const MIB: u64 = 1 << 20;
+
+/// Two nodes that know each other: `a` calls `b` "bob", `b` calls `a` "alice".
+fn pair(a_args: &[&str]) -> (TestNode, TestNode) {
+    let a = TestNode::start_with(a_args);
+    let b = TestNode::start();
+    a.add_peer("bob", &b);
+    b.add_peer("alice", &a);
+    (a, b)
+}
+
+/// Pseudo-random bytes (fast, reproducible).
+fn write_random(path: &Path, len: u64, seed: u64) {
+    let mut f = std::fs::File::create(path).unwrap();
+    let mut x = seed | 1;
+    let mut buf = vec![0u8; MIB as usize];
+    let mut left = len;
+    while left > 0 {
+        for b in buf.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = x as u8;
+        }
+        let n = left.min(MIB) as usize;
+        f.write_all(&buf[..n]).unwrap();
+        left -= n as u64;
+    }
+}
+
+fn sha(path: &Path) -> Vec<u8> {
+    let mut h = Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path).unwrap(), &mut h).unwrap();
+    h.finalize().to_vec()
+}
+
+/// Every offer of a node, as JSON.
+fn offers(node: &TestNode) -> Vec<serde_json::Value> {
+    let out = node.warp(&["offers", "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Waits (bounded) until the node's only offer satisfies `f`; returns it.
+fn wait_offer(
+    node: &TestNode,
+    limit: Duration,
+    f: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + limit;
+    loop {
+        let list = offers(node);
+        if let Some(o) = list.last() {
+            if f(o) {
+                return o.clone();
+            }
+        }
+        assert!(Instant::now() < deadline, "offer never got there: {list:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Relative paths of everything under `root`, sorted.
+fn walk(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            out.push(p.strip_prefix(root).unwrap().to_path_buf());
+            if e.file_type().unwrap().is_dir() {
+                stack.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The same entries, bytes, modes and modification times (to the nanosecond).
+fn assert_same_tree(a: &Path, b: &Path) {
+    let (wa, wb) = (walk(a), walk(b));
+    assert_eq!(wa, wb, "different entries");
+    for rel in wa {
+        let (pa, pb) = (a.join(&rel), b.join(&rel));
+        let (ma, mb) = (
+            std::fs::metadata(&pa).unwrap(),
+            std::fs::metadata(&pb).unwrap(),
+        );
+        assert_eq!(ma.is_dir(), mb.is_dir(), "{}", rel.display());
+        assert_eq!(
+            ma.permissions().mode() & 0o7777,
+            mb.permissions().mode() & 0o7777,
+            "{}: mode",
+            rel.display()
+        );
+        assert_eq!(
+            (ma.mtime(), ma.mtime_nsec()),
+            (mb.mtime(), mb.mtime_nsec()),
+            "{}: mtime",
+            rel.display()
+        );
+        if ma.is_file() {
+            assert_eq!(sha(&pa), sha(&pb), "{}: content", rel.display());
+        }
+    }
+}
+
+#[test]
+fn a_file_and_a_tree_arrive_identical_after_acceptance() {
+    let (a, b) = pair(&[]);
+    let src = tempfile::tempdir().unwrap();
+    let tree = src.path().join("tree");
+    std::fs::create_dir_all(tree.join("sub/deeper")).unwrap();
+    std::fs::create_dir_all(tree.join("empty")).unwrap();
+    write_random(&tree.join("big.bin"), 9 * MIB + 123, 1);
+    write_random(&tree.join("sub/deeper/small"), 4000, 2);
+    std::fs::write(tree.join("zero"), b"").unwrap();
+    std::fs::write(tree.join("sub/script.sh"), b"#!/bin/sh\necho hi\n").unwrap();
+    std::fs::set_permissions(
+        tree.join("sub/script.sh"),
+        std::fs::Permissions::from_mode(0o750),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        tree.join("sub/deeper"),
+        std::fs::Permissions::from_mode(0o700),
+    )
+    .unwrap();
+    let old = SystemTime::UNIX_EPOCH + Duration::new(1_500_000_000, 123_456_789);
+    std::fs::File::open(tree.join("zero"))
+        .unwrap()
+        .set_times(std::fs::FileTimes::new().set_modified(old))
+        .unwrap();
+    write_random(&src.path().join("single.bin"), 5000, 3);
+
+    let out = a.warp(&[
+        "share",
+        "bob",
+        tree.to_str().unwrap(),
+        src.path().join("single.bin").to_str().unwrap(),
+        "--no-wait",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("awaiting acceptance"), "{}", text(&out));
+    let offer = wait_offer(&b, Duration::from_secs(5), |o| o["status"] == "awaiting");
+    assert_eq!(offer["entries"], 9, "{offer}");
+    let id = offer["id"].as_str().unwrap().to_string();
+
+    let dest = tempfile::tempdir().unwrap();
+    let out = b.warp(&[
+        "offers",
+        "accept",
+        &id[..8],
+        "--to",
+        dest.path().to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("completed: 9 entries"),
+        "{}",
+        text(&out)
+    );
+    assert_same_tree(&tree, &dest.path().join("tree"));
+    assert_eq!(
+        sha(&src.path().join("single.bin")),
+        sha(&dest.path().join("single.bin"))
+    );
+    // No .part left behind, and the sender heard the receiver's verdict.
+    assert!(walk(dest.path())
+        .iter()
+        .all(|p| !p.to_string_lossy().ends_with(".part")));
+    let sent = wait_offer(&a, Duration::from_secs(5), |o| o["status"] == "completed");
+    assert_eq!(sent["bytes_done"], sent["bytes"]);
+}
+
+#[test]
+fn trust_ask_and_block_policies_behave_as_stated() {
+    let (a, b) = pair(&[]);
+    let src = tempfile::tempdir().unwrap();
+    let file = src.path().join("doc.txt");
+    std::fs::write(&file, b"hello warpdrive").unwrap();
+
+    // trust: accepted at once into the incoming directory; `share` follows it to the end.
+    assert!(b
+        .warp(&["peers", "set", "alice", "policy", "trust"])
+        .status
+        .success());
+    let out = a.warp(&["share", "bob", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("completed"), "{}", text(&out));
+    let landed = b.home.path().join("incoming/doc.txt");
+    assert_eq!(std::fs::read(&landed).unwrap(), b"hello warpdrive");
+
+    // ask: the offer waits.
+    assert!(b
+        .warp(&["peers", "set", "alice", "policy", "ask"])
+        .status
+        .success());
+    let out = a.warp(&["share", "bob", file.to_str().unwrap(), "--no-wait"]);
+    assert!(out.status.success(), "{}", text(&out));
+    std::thread::sleep(Duration::from_millis(300));
+    let list = offers(&b);
+    assert_eq!(list.last().unwrap()["status"], "awaiting", "{list:?}");
+    // ... until rejected; the sender hears of it.
+    let id = list.last().unwrap()["id"].as_str().unwrap().to_string();
+    let out = b.warp(&["offers", "reject", &id]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    wait_offer(&a, Duration::from_secs(5), |o| o["status"] == "rejected");
+
+    // block: refused, and nothing is recorded on the receiver.
+    assert!(b
+        .warp(&["peers", "set", "alice", "policy", "block"])
+        .status
+        .success());
+    let before = offers(&b).len();
+    let out = a.warp(&["share", "bob", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("failed"), "{}", text(&out));
+    assert_eq!(offers(&b).len(), before);
+}
+
+#[test]
+fn offers_listen_sees_new_offers_and_status_changes() {
+    let (a, b) = pair(&[]);
+    let mut listen = b.spawn_warp(&["offers", "listen", "--json"]);
+    let stdout = listen.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let src = tempfile::tempdir().unwrap();
+    let file = src.path().join("f.bin");
+    write_random(&file, 3 * MIB, 9);
+    assert!(a
+        .warp(&["share", "bob", file.to_str().unwrap(), "--no-wait"])
+        .status
+        .success());
+    let first: serde_json::Value =
+        serde_json::from_str(&rx.recv_timeout(Duration::from_secs(5)).unwrap()).unwrap();
+    assert_eq!(first["status"], "awaiting");
+    let id = first["id"].as_str().unwrap().to_string();
+    let dest = tempfile::tempdir().unwrap();
+    assert!(b
+        .warp(&[
+            "offers",
+            "accept",
+            &id,
+            "--to",
+            dest.path().to_str().unwrap()
+        ])
+        .status
+        .success());
+    let mut seen = vec![];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline && !seen.contains(&"completed".to_string()) {
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            assert_eq!(v["id"], id.as_str());
+            let s = v["status"].as_str().unwrap().to_string();
+            if seen.last() != Some(&s) {
+                seen.push(s);
+            }
+        }
+    }
+    let _ = listen.kill();
+    let _ = listen.wait();
+    assert_eq!(
+        seen.first().map(String::as_str),
+        Some("accepted"),
+        "{seen:?}"
+    );
+    assert!(
+        seen.contains(&"in_progress".to_string()) && seen.last().unwrap() == "completed",
+        "{seen:?}"
+    );
+}
+
+/// A 48 MiB file from a node whose sends are limited to 100 Mbit/s: about 4 s to cross.
+fn slow_transfer() -> (TestNode, TestNode, tempfile::TempDir, PathBuf, String) {
+    let (a, b) = pair(&["--impair", "rate=100mbit"]);
+    let src = tempfile::tempdir().unwrap();
+    let file = src.path().join("movie.bin");
+    write_random(&file, 48 * MIB, 42);
+    let out = a.warp(&["share", "bob", file.to_str().unwrap(), "--no-wait"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let offer = wait_offer(&b, Duration::from_secs(5), |o| o["status"] == "awaiting");
+    let id = offer["id"].as_str().unwrap().to_string();
+    let out = b.warp(&["offers", "accept", &id, "--no-wait"]);
+    assert!(out.status.success(), "{}", text(&out));
+    (a, b, src, file, id)
+}
+
+/// Waits until the receiver has a quarter of the file, then kills the receiver.
+fn kill_midway(node: &mut TestNode) -> u64 {
+    let o = wait_offer(node, Duration::from_secs(30), |o| {
+        o["bytes_done"].as_u64().unwrap() >= 12 * MIB
+    });
+    node.kill();
+    o["bytes_done"].as_u64().unwrap()
+}
+
+#[test]
+fn a_receiver_killed_mid_transfer_resumes_after_restart_and_reaccept() {
+    let (a, mut b, _src, file, id) = slow_transfer();
+    let had = kill_midway(&mut b);
+    assert!(had < 48 * MIB, "finished before the kill");
+    b.spawn();
+    let o = wait_offer(&b, Duration::from_secs(5), |o| o["status"] == "interrupted");
+    assert!(o["bytes_done"].as_u64().unwrap() <= 48 * MIB);
+    let out = b.warp(&["offers", "accept", &id]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("completed"), "{}", text(&out));
+    assert_eq!(sha(&file), sha(&b.home.path().join("incoming/movie.bin")));
+    let sent = wait_offer(&a, Duration::from_secs(5), |o| o["status"] == "completed");
+    let again = sent["transferred"].as_u64().unwrap() - 48 * MIB;
+    let log = b.log();
+    let resumed_at: u64 = log
+        .lines()
+        .find_map(|l| {
+            l.strip_suffix(" bytes verified, resuming there")?
+                .rsplit(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .expect("a resume line");
+    eprintln!(
+        "receiver killed with {:.1} MiB reported; resumed at {:.1} MiB; handed to the transport again: {:.1} MiB",
+        had as f64 / MIB as f64,
+        resumed_at as f64 / MIB as f64,
+        again as f64 / MIB as f64
+    );
+    // What the receiver had written is kept, but for the one chunk it could not verify.
+    assert!(
+        resumed_at + 2 * MIB >= had,
+        "resumed at {resumed_at}, had {had}"
+    );
+    assert!(again <= 16 * MIB, "sent again {again} bytes");
+    assert!(
+        b.log().contains("bytes verified, resuming there"),
+        "{}",
+        b.log()
+    );
+}
+
+#[test]
+fn a_sender_killed_mid_transfer_is_resumed_by_the_receiver() {
+    let (mut a, b, _src, file, _id) = slow_transfer();
+    wait_offer(&b, Duration::from_secs(30), |o| {
+        o["bytes_done"].as_u64().unwrap() >= 12 * MIB
+    });
+    a.kill();
+    std::thread::sleep(Duration::from_millis(500));
+    a.spawn();
+    let o = wait_offer(&b, Duration::from_secs(60), |o| o["status"] == "completed");
+    assert_eq!(sha(&file), sha(&b.home.path().join("incoming/movie.bin")));
+    let again = o["transferred"].as_u64().unwrap() - 48 * MIB;
+    eprintln!(
+        "sent again after the sender's restart: {:.1} MiB",
+        again as f64 / MIB as f64
+    );
+    assert!(again <= 16 * MIB, "received again {again} bytes");
+    wait_offer(&a, Duration::from_secs(5), |o| o["status"] == "completed");
+}
+
+#[test]
+fn an_altered_part_file_is_detected_and_fetched_again() {
+    let (_a, mut b, _src, file, id) = slow_transfer();
+    kill_midway(&mut b);
+    let part = b.home.path().join("incoming/movie.bin.part");
+    let len = std::fs::metadata(&part).unwrap().len();
+    assert!(len > 3 * MIB, "only {len} bytes in the .part");
+    // Flip a byte inside the second chunk.
+    let mut bytes = std::fs::read(&part).unwrap();
+    bytes[(MIB + 77) as usize] ^= 0xff;
+    std::fs::write(&part, &bytes).unwrap();
+    b.spawn();
+    wait_offer(&b, Duration::from_secs(5), |o| o["status"] == "interrupted");
+    let out = b.warp(&["offers", "accept", &id]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(sha(&file), sha(&b.home.path().join("incoming/movie.bin")));
+    assert!(
+        b.log().contains("chunk 1 differs from the offer's hash"),
+        "{}",
+        b.log()
+    );
+    assert!(
+        b.log().contains("fetching again from byte 1048576"),
+        "{}",
+        b.log()
+    );
+}
+
+#[test]
+fn a_file_changed_on_the_sender_fails_the_offer_with_the_reason() {
+    let (a, b) = pair(&[]);
+    let src = tempfile::tempdir().unwrap();
+    let file = src.path().join("report.txt");
+    std::fs::write(&file, b"version 1").unwrap();
+    assert!(a
+        .warp(&["share", "bob", file.to_str().unwrap(), "--no-wait"])
+        .status
+        .success());
+    let offer = wait_offer(&b, Duration::from_secs(5), |o| o["status"] == "awaiting");
+    std::fs::write(&file, b"version 2, longer").unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let out = b.warp(&[
+        "offers",
+        "accept",
+        offer["id"].as_str().unwrap(),
+        "--to",
+        dest.path().to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("changed since the offer was made"),
+        "{}",
+        text(&out)
+    );
+    assert!(!dest.path().join("report.txt").exists());
+    wait_offer(&a, Duration::from_secs(5), |o| o["status"] == "failed");
+}

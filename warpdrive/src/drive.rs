@@ -1,0 +1,361 @@
+//! The warpdrive engine of one node: makes offers, takes offers from peers, accepts,
+//! rejects and cancels them, runs downloads, and tells subscribers about every change.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use protocols::warpdrive::message::CHUNK_SIZES;
+use protocols::warpdrive::{Kind, Message, ReplyCode};
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use crate::net::{PeerNet, Policy};
+use crate::offer::{id_bytes, new_id, now, Offer, Status};
+use crate::store::Store;
+use crate::wire::{self, FrameReader};
+
+/// The chunk size of the hashes in offers this node makes, unless files are so large
+/// that their hashes would make the offer too big: a resumed download re-fetches at most
+/// one chunk of what it already had.
+pub const CHUNK_SIZE: u32 = 1 << 20;
+
+/// Chunks per file at most before the chunk size doubles.
+const MAX_CHUNKS: u64 = 1 << 16;
+
+/// The chunk size for files up to `largest` bytes: [`CHUNK_SIZE`], doubled until the
+/// largest file has at most 65 536 chunks (1 MiB chunks up to 64 GiB files).
+pub fn chunk_size_for(largest: u64) -> u32 {
+    let mut cs = CHUNK_SIZE as u64;
+    while largest.div_ceil(cs) > MAX_CHUNKS && cs < CHUNK_SIZES.1 as u64 {
+        cs *= 2;
+    }
+    cs as u32
+}
+
+/// Entry names kept in an offer's record for listings.
+const NAMES: usize = 3;
+
+/// The engine.
+pub struct Drive {
+    pub(crate) store: Store,
+    pub(crate) net: Arc<dyn PeerNet>,
+    incoming_dir: PathBuf,
+    events: broadcast::Sender<Offer>,
+    /// One lock for every read-modify-write of a record, so updates never cross.
+    records: Mutex<()>,
+    /// Running downloads, by offer id.
+    downloads: Mutex<HashMap<String, JoinHandle<()>>>,
+}
+
+impl Drive {
+    /// The engine over `db`, downloading to `incoming_dir` unless told otherwise.
+    pub fn new(
+        db: &sled::Db,
+        net: Arc<dyn PeerNet>,
+        incoming_dir: PathBuf,
+    ) -> Result<Arc<Drive>, String> {
+        let (events, _) = broadcast::channel(1024);
+        Ok(Arc::new(Drive {
+            store: Store::open(db)?,
+            net,
+            incoming_dir,
+            events,
+            records: Mutex::new(()),
+            downloads: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    /// After a restart: downloads that were running resume at once for trusted peers and
+    /// become `interrupted` (accept again to resume) for the others; outgoing offers
+    /// that were sending wait for the receiver to ask again.
+    pub fn resume(self: &Arc<Self>) {
+        for o in self.store.all() {
+            match (o.incoming, o.status) {
+                (true, Status::Accepted | Status::InProgress) => {
+                    if self.net.policy(&o.peer) == Policy::Trust {
+                        info!("offer {}: resuming the download", o.id);
+                        self.start_download(&o.id);
+                    } else {
+                        self.update(&o.id, |o| o.status = Status::Interrupted);
+                    }
+                }
+                (false, Status::InProgress) => {
+                    self.update(&o.id, |o| o.status = Status::Accepted);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Tells subscribers about a new offer.
+    pub(crate) fn announce(&self, o: &Offer) {
+        let _ = self.events.send(o.clone());
+    }
+
+    /// A receiver of every change to any offer.
+    pub fn subscribe(&self) -> broadcast::Receiver<Offer> {
+        self.events.subscribe()
+    }
+
+    /// Every offer, oldest first.
+    pub fn list(&self) -> Vec<Offer> {
+        self.store.all()
+    }
+
+    /// The offer `id` (or a unique prefix of it).
+    pub fn find(&self, id: &str) -> Result<Offer, String> {
+        self.store.find(id)
+    }
+
+    /// Changes a record under the lock, stamps it, stores it and tells subscribers.
+    pub(crate) fn update(&self, id: &str, f: impl FnOnce(&mut Offer)) -> Option<Offer> {
+        let _guard = self.records.lock().unwrap_or_else(|p| p.into_inner());
+        let mut o = self.store.get(id)?;
+        let before = o.clone();
+        f(&mut o);
+        if o == before {
+            return Some(o);
+        }
+        o.updated_at = now();
+        if let Err(e) = self.store.put(&o) {
+            warn!("offer {id}: cannot record: {e}");
+        }
+        let _ = self.events.send(o.clone());
+        Some(o)
+    }
+
+    /// Ends an offer with `status` and `reason` unless it has ended already.
+    pub(crate) fn end(&self, id: &str, status: Status, reason: &str) -> Option<Offer> {
+        let o = self.update(id, |o| {
+            if !o.status.is_final() {
+                o.status = status;
+                o.reason = reason.to_string();
+            }
+        });
+        let _ = self.store.flush();
+        o
+    }
+
+    /// Offers `paths` to `peer`: scans and hashes them, records the offer (durably)
+    /// before sending it, then sends it. Returns the offer as the peer's answer left it.
+    pub async fn share(self: &Arc<Self>, peer: &str, paths: Vec<PathBuf>) -> Result<Offer, String> {
+        let peer_id = self.net.resolve(peer)?;
+        if paths.is_empty() {
+            return Err("nothing to share".into());
+        }
+        let scanned = tokio::task::spawn_blocking(move || {
+            let largest = crate::scan::largest(&paths)?;
+            let cs = chunk_size_for(largest);
+            crate::scan::scan(&paths, cs).map(|s| (s, cs))
+        })
+        .await
+        .map_err(|e| e.to_string())??;
+        let (scanned, chunk_size) = scanned;
+        for s in &scanned.skipped {
+            warn!("not shared: {s}");
+        }
+        let wire_id = new_id();
+        let files = scanned.files;
+        let seq = self.store.next_seq()?;
+        let offer = Offer {
+            id: crate::offer::id_text(&wire_id),
+            incoming: false,
+            peer: peer_id,
+            status: Status::Awaiting,
+            reason: String::new(),
+            entries: files.len() as u64,
+            bytes: files
+                .iter()
+                .filter(|f| f.kind == Kind::File)
+                .map(|f| f.size)
+                .sum(),
+            entries_done: 0,
+            bytes_done: 0,
+            transferred: 0,
+            names: files
+                .iter()
+                .take(NAMES)
+                .map(|f| f.path.to_string())
+                .collect(),
+            dir: String::new(),
+            seq,
+            created_at: now(),
+            updated_at: now(),
+        };
+        let frame = Message::SendOffer {
+            id: wire_id,
+            chunk_size,
+            files,
+        }
+        .encode()?;
+        self.store.create(&offer, &frame, Some(&scanned.sources))?;
+        let _ = self.events.send(offer.clone());
+        info!(
+            "offer {}: {} entries, {} bytes to {peer}",
+            offer.id, offer.entries, offer.bytes
+        );
+
+        let sent = async {
+            let (mut w, r) = self.net.open(peer).await?;
+            tokio::io::AsyncWriteExt::write_all(&mut w, &frame)
+                .await
+                .map_err(|e| e.to_string())?;
+            let reply = FrameReader::new(r)
+                .next()
+                .await
+                .map_err(|e| e.to_string())?;
+            let _ = wire::send(&mut w, &Message::End).await;
+            Ok::<_, String>(reply)
+        };
+        let id = offer.id.clone();
+        match sent.await {
+            Ok(Some(Message::Reply {
+                code: ReplyCode::Ok,
+                ..
+            })) => Ok(self.find(&id)?),
+            Ok(Some(Message::Reply {
+                code: ReplyCode::Accepted,
+                ..
+            })) => Ok(self
+                .update(&id, |o| {
+                    if o.status == Status::Awaiting {
+                        o.status = Status::Accepted
+                    }
+                })
+                .unwrap_or(offer)),
+            Ok(Some(Message::Reply { code, message })) => {
+                let reason = format!("{peer} refused the offer ({code:?}): {message}");
+                Ok(self.end(&id, Status::Failed, &reason).unwrap_or(offer))
+            }
+            Ok(other) => {
+                let reason = format!("{peer} answered the offer with {other:?}");
+                Ok(self.end(&id, Status::Failed, &reason).unwrap_or(offer))
+            }
+            Err(e) => {
+                let reason = format!("could not deliver the offer to {peer}: {e}");
+                Ok(self.end(&id, Status::Failed, &reason).unwrap_or(offer))
+            }
+        }
+    }
+
+    /// Accepts an incoming offer (or resumes one interrupted or failed) into `to`, or
+    /// the default incoming directory.
+    pub fn accept(self: &Arc<Self>, id: &str, to: Option<PathBuf>) -> Result<Offer, String> {
+        let o = self.find(id)?;
+        if !o.incoming {
+            return Err(format!(
+                "offer {} is one this node made; the peer accepts it",
+                o.id
+            ));
+        }
+        match o.status {
+            Status::Awaiting | Status::Interrupted | Status::Failed | Status::Accepted => {}
+            s => return Err(format!("offer {} is {s}", o.id)),
+        }
+        if self.is_downloading(&o.id) {
+            return Err(format!("offer {} is downloading already", o.id));
+        }
+        let dir = to.unwrap_or_else(|| self.incoming_dir.clone());
+        let dir = std::path::absolute(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let o = self
+            .update(&o.id, |o| {
+                o.status = Status::Accepted;
+                o.reason.clear();
+                o.dir = dir.display().to_string();
+            })
+            .ok_or("the offer vanished")?;
+        self.start_download(&o.id);
+        Ok(o)
+    }
+
+    fn is_downloading(&self, id: &str) -> bool {
+        let mut d = self.downloads.lock().unwrap_or_else(|p| p.into_inner());
+        d.retain(|_, t| !t.is_finished());
+        d.contains_key(id)
+    }
+
+    pub(crate) fn start_download(self: &Arc<Self>, id: &str) {
+        let task = tokio::spawn(crate::fetch::run(self.clone(), id.to_string()));
+        self.downloads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_string(), task);
+    }
+
+    pub(crate) fn stop_download(&self, id: &str) {
+        if let Some(t) = self
+            .downloads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id)
+        {
+            t.abort();
+        }
+    }
+
+    /// Declines an incoming offer and tells the sender.
+    pub async fn reject(self: &Arc<Self>, id: &str) -> Result<Offer, String> {
+        let o = self.find(id)?;
+        if !o.incoming {
+            return Err(format!(
+                "offer {} is one this node made: cancel it instead",
+                o.id
+            ));
+        }
+        if o.status.is_final() {
+            return Err(format!("offer {} is {} already", o.id, o.status));
+        }
+        self.stop_download(&o.id);
+        let o = self
+            .end(&o.id, Status::Rejected, "rejected here")
+            .ok_or("the offer vanished")?;
+        self.notify(&o, |id| Message::Reject {
+            id,
+            reason: "rejected by the receiver".into(),
+        })
+        .await;
+        Ok(o)
+    }
+
+    /// Cancels an offer from either side and tells the other.
+    pub async fn cancel(self: &Arc<Self>, id: &str) -> Result<Offer, String> {
+        let o = self.find(id)?;
+        if o.status.is_final() {
+            return Err(format!("offer {} is {} already", o.id, o.status));
+        }
+        self.stop_download(&o.id);
+        let o = self
+            .end(&o.id, Status::Cancelled, "cancelled here")
+            .ok_or("the offer vanished")?;
+        self.notify(&o, |id| Message::Cancel {
+            id,
+            reason: "cancelled by the peer".into(),
+        })
+        .await;
+        Ok(o)
+    }
+
+    /// Sends a one-message session to the offer's peer; failures are logged only (the
+    /// offer has ended here either way).
+    async fn notify(&self, o: &Offer, msg: impl FnOnce(protocols::warpdrive::OfferId) -> Message) {
+        let Some(id) = id_bytes(&o.id) else { return };
+        let m = msg(id);
+        let sent = async {
+            let (mut w, r) = self.net.open(&o.peer).await?;
+            wire::send(&mut w, &m).await.map_err(|e| e.to_string())?;
+            let reply = FrameReader::new(r)
+                .next()
+                .await
+                .map_err(|e| e.to_string())?;
+            let _ = wire::send(&mut w, &Message::End).await;
+            Ok::<_, String>(reply)
+        };
+        match tokio::time::timeout(std::time::Duration::from_secs(5), sent).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => warn!("offer {}: could not tell {}: {e}", o.id, o.peer),
+            Err(_) => warn!("offer {}: {} did not answer", o.id, o.peer),
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! The receiving side of an accepted offer: asks the sender for everything from the first
+//! byte not yet on disk, writes it on a blocking thread while the next bytes arrive, and
+//! reports the verdict to the sender. Network failures are retried (the sender may be
+//! restarting); everything else ends the offer as failed with the reason.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use protocols::warpdrive::{Code, Frame, Message, ReplyCode, ReportStatus};
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use crate::drive::Drive;
+use crate::offer::{id_bytes, Status};
+use crate::target::Target;
+use crate::wire::{self, FrameReader, WireError};
+use crate::writer::{Progress, Writer};
+
+/// Attempts before a download that keeps losing its connection fails.
+const TRIES: u32 = 40;
+/// Waits between attempts: from the first to the longest.
+const BACKOFF: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(8));
+/// Buffers of file bytes between the network and the writer (1 MiB each at most).
+const PIPELINE: usize = 4;
+
+/// How an attempt ended badly.
+enum Stop {
+    /// The connection failed: try again.
+    Retry(String),
+    /// Nothing to retry: the offer fails with this reason.
+    Fail(String),
+}
+
+/// Runs the download of offer `id` to its end.
+pub async fn run(drive: Arc<Drive>, id: String) {
+    match attempts(&drive, &id).await {
+        Ok(()) => {
+            info!("offer {id}: completed and verified");
+            drive.end(&id, Status::Completed, "");
+        }
+        Err(reason) => {
+            warn!("offer {id}: failed: {reason}");
+            drive.end(&id, Status::Failed, &reason);
+            report(&drive, &id, ReportStatus::Failed, &reason).await;
+        }
+    }
+}
+
+async fn attempts(drive: &Arc<Drive>, id: &str) -> Result<(), String> {
+    let o = drive.find(id)?;
+    let entries = drive.store.entries(id)?;
+    let files = Arc::new(entries.files);
+    let target = Target::new(std::path::Path::new(&o.dir))?;
+    let progress = Arc::new(Progress::default());
+    progress.transferred.store(o.transferred, Relaxed);
+    let mut backoff = BACKOFF.0;
+    for attempt in 1..=TRIES {
+        let hint = drive.find(id)?.entries_done;
+        let (t, f, p) = (target.clone(), files.clone(), progress.clone());
+        let cs = entries.chunk_size;
+        let (writer, at) = tokio::task::spawn_blocking(move || Writer::prepare(t, f, cs, hint, p))
+            .await
+            .map_err(|e| e.to_string())??;
+        publish(drive, id, &progress, Status::InProgress);
+        let result = match at {
+            None => finish(drive, id, writer).await,
+            Some(at) => transfer(drive, id, writer, at, &progress).await,
+        };
+        publish(drive, id, &progress, Status::InProgress);
+        match result {
+            Ok(()) => return Ok(()),
+            Err(Stop::Fail(reason)) => return Err(reason),
+            Err(Stop::Retry(e)) if attempt < TRIES => {
+                warn!("offer {id}: {e}; trying again in {backoff:?}");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(BACKOFF.1);
+            }
+            Err(Stop::Retry(e)) => return Err(format!("gave up after {TRIES} attempts: {e}")),
+        }
+    }
+    unreachable!("the last attempt returns")
+}
+
+/// Copies the writer's counters into the offer's record.
+fn publish(drive: &Drive, id: &str, p: &Progress, status: Status) {
+    drive.update(id, |o| {
+        if !o.status.is_final() {
+            o.status = status;
+        }
+        o.bytes_done = p.bytes_done.load(Relaxed);
+        o.entries_done = p.entries_done.load(Relaxed);
+        o.transferred = p.transferred.load(Relaxed);
+    });
+}
+
+/// One download stream from `(entry, offset)` to the end of the offer.
+async fn transfer(
+    drive: &Arc<Drive>,
+    id: &str,
+    writer: Writer,
+    (index, offset): (u64, u64),
+    progress: &Arc<Progress>,
+) -> Result<(), Stop> {
+    let peer = drive.find(id).map_err(Stop::Fail)?.peer;
+    let wire_id = id_bytes(id).ok_or_else(|| Stop::Fail(format!("bad offer id {id}")))?;
+    let (mut w, r) = drive.net.open(&peer).await.map_err(Stop::Retry)?;
+    let mut frames = FrameReader::new(r);
+    let net = |e: WireError| match e {
+        WireError::Io(e) => Stop::Retry(e.to_string()),
+        WireError::Decode(e) => Stop::Fail(format!("the sender sent a bad frame: {e}")),
+    };
+    wire::send(
+        &mut w,
+        &Message::Download {
+            id: wire_id,
+            index,
+            offset,
+        },
+    )
+    .await
+    .map_err(net)?;
+    match frames.next().await.map_err(net)? {
+        Some(Message::Reply {
+            code: ReplyCode::Ok,
+            ..
+        }) => {}
+        Some(Message::Reply { code, message }) => {
+            return Err(Stop::Fail(format!(
+                "the sender refused ({code:?}): {message}"
+            )))
+        }
+        None => return Err(Stop::Retry("the sender closed the channel".into())),
+        Some(other) => return Err(Stop::Fail(format!("unexpected answer {other:?}"))),
+    }
+    info!("offer {id}: downloading from entry {index}, byte {offset}");
+
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(PIPELINE);
+    let mut writing = tokio::task::spawn_blocking(move || {
+        let mut writer = writer;
+        while let Some(buf) = rx.blocking_recv() {
+            writer.write(&buf)?;
+        }
+        Ok::<_, String>(writer)
+    });
+    let mut last = Instant::now();
+    let outcome: Result<(), Stop> = loop {
+        let next = tokio::select! {
+            f = frames.next_raw() => f,
+            // The writer stopped early: a hash mismatch or a disk error.
+            w = &mut writing => {
+                break Err(match w {
+                    Ok(Err(e)) => Stop::Fail(e),
+                    Ok(Ok(_)) => Stop::Fail("the writer stopped".into()),
+                    Err(e) => Stop::Fail(e.to_string()),
+                });
+            }
+        };
+        match next {
+            Ok(Some((h, body))) if h.code == Code::Data => {
+                if tx.send(body.to_vec()).await.is_err() {
+                    continue; // the writer ended; the select above collects why
+                }
+                if last.elapsed() >= Duration::from_millis(100) {
+                    publish(drive, id, progress, Status::InProgress);
+                    last = Instant::now();
+                }
+            }
+            Ok(Some((h, body))) => match Message::decode_body(Frame { header: h, body }) {
+                Ok(Message::Done) => break Ok(()),
+                Ok(Message::Failed { code, message }) => {
+                    break Err(Stop::Fail(format!(
+                        "the sender stopped ({code:?}): {message}"
+                    )))
+                }
+                Ok(other) => break Err(Stop::Fail(format!("unexpected frame {other:?}"))),
+                Err(e) => break Err(Stop::Fail(format!("the sender sent a bad frame: {e}"))),
+            },
+            Ok(None) => break Err(Stop::Retry("the sender closed the channel".into())),
+            Err(e) => break Err(net(e)),
+        }
+    };
+    drop(tx);
+    let writer = match outcome {
+        Ok(()) => match writing.await {
+            Ok(Ok(writer)) => writer,
+            Ok(Err(e)) => return Err(Stop::Fail(e)),
+            Err(e) => return Err(Stop::Fail(e.to_string())),
+        },
+        Err(stop) => {
+            // Let the writer finish what it has (it keeps the verified prefix).
+            if !writing.is_finished() {
+                let _ = writing.await;
+            }
+            return Err(stop);
+        }
+    };
+    let done = tokio::task::spawn_blocking(move || writer.finish())
+        .await
+        .map_err(|e| Stop::Fail(e.to_string()))?;
+    done.map_err(Stop::Fail)?;
+    publish(drive, id, progress, Status::InProgress);
+    let verdict = Message::Report {
+        id: wire_id,
+        status: ReportStatus::Completed,
+        reason: String::new(),
+    };
+    if wire::send(&mut w, &verdict).await.is_ok() && frames.next().await.is_ok() {
+        let _ = wire::send(&mut w, &Message::End).await;
+        return Ok(());
+    }
+    // Everything is in place; the sender hears about it on a session of its own.
+    report(drive, id, ReportStatus::Completed, "").await;
+    Ok(())
+}
+
+/// Every entry was in place already: finish the directories and report.
+async fn finish(drive: &Arc<Drive>, id: &str, writer: Writer) -> Result<(), Stop> {
+    tokio::task::spawn_blocking(move || writer.finish())
+        .await
+        .map_err(|e| Stop::Fail(e.to_string()))?
+        .map_err(Stop::Fail)?;
+    report(drive, id, ReportStatus::Completed, "").await;
+    Ok(())
+}
+
+/// Tells the sender how the offer ended, on a session of its own (best effort).
+async fn report(drive: &Drive, id: &str, status: ReportStatus, reason: &str) {
+    let (Some(wire_id), Ok(o)) = (id_bytes(id), drive.find(id)) else {
+        return;
+    };
+    let reason: String = reason.chars().take(1000).collect();
+    let sent = async {
+        let (mut w, r) = drive.net.open(&o.peer).await?;
+        let m = Message::Report {
+            id: wire_id,
+            status,
+            reason,
+        };
+        wire::send(&mut w, &m).await.map_err(|e| e.to_string())?;
+        FrameReader::new(r)
+            .next()
+            .await
+            .map_err(|e| e.to_string())?;
+        let _ = wire::send(&mut w, &Message::End).await;
+        Ok::<_, String>(())
+    };
+    match tokio::time::timeout(Duration::from_secs(5), sent).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => warn!("offer {id}: could not report to the sender: {e}"),
+        Err(_) => warn!("offer {id}: the sender did not take the report"),
+    }
+}

@@ -1,0 +1,36 @@
+//! What warpdrive needs from the node: channels to peers and their policies. The node
+//! implements [`PeerNet`]; warpdrive never sees sockets or the tunnel itself.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// The receiving half of a channel.
+pub type BoxRead = Box<dyn AsyncRead + Unpin + Send>;
+/// The sending half of a channel.
+pub type BoxWrite = Box<dyn AsyncWrite + Unpin + Send>;
+/// A future that opens a channel.
+pub type Opening<'a> =
+    Pin<Box<dyn Future<Output = Result<(BoxWrite, BoxRead), String>> + Send + 'a>>;
+
+/// What the peer book says about offers from a peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Policy {
+    /// Offers wait for the user.
+    Ask,
+    /// Offers are accepted at once into the default incoming directory.
+    Trust,
+    /// Offers are refused.
+    Block,
+}
+
+/// The node's side of warpdrive.
+pub trait PeerNet: Send + Sync + 'static {
+    /// Opens a `warpdrive` channel to `peer` (an alias or peer id).
+    fn open(&self, peer: &str) -> Opening<'_>;
+    /// The policy for offers from `peer` (a peer id).
+    fn policy(&self, peer: &str) -> Policy;
+    /// The peer id `peer` (an alias or id) names.
+    fn resolve(&self, peer: &str) -> Result<String, String>;
+}

@@ -1,0 +1,181 @@
+//! Building an offer from local paths: every file and directory under them, with modes,
+//! modification times and SHA-256 hashes (whole file and per chunk). Symbolic links and
+//! special files are left out (they are reported); nothing is followed out of the tree.
+
+use std::io::Read;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use protocols::warpdrive::info::HASH_LEN;
+use protocols::warpdrive::{Info, Kind, RelPath};
+use sha2::{Digest, Sha256};
+
+/// An offer's entries and where each one is on this machine.
+#[derive(Debug, Default)]
+pub struct Scanned {
+    /// Entries, directories before what they hold.
+    pub files: Vec<Info>,
+    /// The local path of each entry.
+    pub sources: Vec<String>,
+    /// What was left out, and why.
+    pub skipped: Vec<String>,
+}
+
+/// Scans `paths` (files or directories); each becomes a top-level entry under its own
+/// name. Hashes with chunks of `chunk_size` bytes.
+pub fn scan(paths: &[PathBuf], chunk_size: u32) -> Result<Scanned, String> {
+    let mut out = Scanned::default();
+    let mut names = std::collections::HashSet::new();
+    for p in paths {
+        let name = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| format!("{}: has no usable name", p.display()))?;
+        if !names.insert(name.to_string()) {
+            return Err(format!("two paths are named {name:?}"));
+        }
+        // A path given by name is what the user means: a link there shares its target.
+        let meta = std::fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        add(&mut out, p, name, &meta, chunk_size)?;
+    }
+    Ok(out)
+}
+
+/// The size of the largest regular file under `paths` (links inside directories are not
+/// followed, as in [`scan`]).
+pub fn largest(paths: &[PathBuf]) -> Result<u64, String> {
+    let mut max = 0;
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        let mut stack = vec![(p.clone(), meta)];
+        while let Some((p, meta)) = stack.pop() {
+            if meta.is_file() {
+                max = max.max(meta.len());
+            } else if meta.is_dir() {
+                let list = std::fs::read_dir(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+                for e in list.flatten() {
+                    if let Ok(m) = std::fs::symlink_metadata(e.path()) {
+                        stack.push((e.path(), m));
+                    }
+                }
+            }
+        }
+    }
+    Ok(max)
+}
+
+/// Adds `path` as entry `rel` and, for a directory, everything under it (an explicit
+/// stack: no recursion however deep the tree).
+fn add(
+    out: &mut Scanned,
+    path: &Path,
+    rel: &str,
+    meta: &std::fs::Metadata,
+    chunk_size: u32,
+) -> Result<(), String> {
+    let mut stack = vec![(path.to_path_buf(), rel.to_string(), meta.clone())];
+    while let Some((path, rel, meta)) = stack.pop() {
+        let relp = RelPath::parse(&rel).map_err(|e| format!("{}: {e}", path.display()))?;
+        if meta.is_dir() {
+            out.files
+                .push(info(relp, Kind::Dir, &meta, [0; HASH_LEN], Vec::new(), 0));
+            out.sources.push(path.display().to_string());
+            let mut children: Vec<_> = std::fs::read_dir(&path)
+                .map_err(|e| format!("{}: {e}", path.display()))?
+                .filter_map(|e| e.ok())
+                .collect();
+            // Reversed, so the stack yields them in name order.
+            children.sort_by_key(|e| std::cmp::Reverse(e.file_name()));
+            for c in children {
+                let cpath = c.path();
+                let Some(name) = c.file_name().to_str().map(str::to_string) else {
+                    out.skipped
+                        .push(format!("{}: name is not UTF-8", cpath.display()));
+                    continue;
+                };
+                let cmeta = std::fs::symlink_metadata(&cpath)
+                    .map_err(|e| format!("{}: {e}", cpath.display()))?;
+                let ft = cmeta.file_type();
+                if ft.is_symlink() {
+                    out.skipped
+                        .push(format!("{}: a symbolic link", cpath.display()));
+                } else if ft.is_dir() || ft.is_file() {
+                    stack.push((cpath, format!("{rel}/{name}"), cmeta));
+                } else {
+                    out.skipped
+                        .push(format!("{}: not a regular file", cpath.display()));
+                }
+            }
+        } else if meta.is_file() {
+            let (sha256, chunks, size) = hash_file(&path, chunk_size)?;
+            if size != meta.len() {
+                return Err(format!("{}: changed while it was read", path.display()));
+            }
+            out.files
+                .push(info(relp, Kind::File, &meta, sha256, chunks, size));
+            out.sources.push(path.display().to_string());
+        } else {
+            return Err(format!("{}: not a file or directory", path.display()));
+        }
+    }
+    Ok(())
+}
+
+fn info(
+    path: RelPath,
+    kind: Kind,
+    meta: &std::fs::Metadata,
+    sha256: [u8; HASH_LEN],
+    chunks: Vec<[u8; HASH_LEN]>,
+    size: u64,
+) -> Info {
+    Info {
+        path,
+        kind,
+        mode: meta.permissions().mode() & 0o7777,
+        mtime: meta.mtime(),
+        mtime_ns: meta.mtime_nsec().clamp(0, 999_999_999) as u32,
+        size,
+        sha256,
+        chunks,
+    }
+}
+
+/// A file's hashes: of the whole file, of each chunk, and the bytes read.
+pub type Hashes = ([u8; HASH_LEN], Vec<[u8; HASH_LEN]>, u64);
+
+/// SHA-256 of the whole file and of each chunk, and the bytes read.
+pub fn hash_file(path: &Path, chunk_size: u32) -> Result<Hashes, String> {
+    let mut f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut whole = Sha256::new();
+    let mut chunk = Sha256::new();
+    let mut in_chunk = 0u64;
+    let mut chunks = Vec::new();
+    let mut size = 0u64;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f
+            .read(&mut buf)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        whole.update(&buf[..n]);
+        size += n as u64;
+        let mut rest = &buf[..n];
+        while !rest.is_empty() {
+            let take = ((chunk_size as u64 - in_chunk) as usize).min(rest.len());
+            chunk.update(&rest[..take]);
+            in_chunk += take as u64;
+            rest = &rest[take..];
+            if in_chunk == chunk_size as u64 {
+                chunks.push(chunk.finalize_reset().into());
+                in_chunk = 0;
+            }
+        }
+    }
+    if in_chunk > 0 {
+        chunks.push(chunk.finalize().into());
+    }
+    Ok((whole.finalize().into(), chunks, size))
+}

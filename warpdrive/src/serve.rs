@@ -1,0 +1,367 @@
+//! The `warpdrive` service: what a peer may ask of this node on a channel — take an
+//! offer, download an offer made to it, cancel, reject or report on an offer it is party
+//! to, ping. Every request gets an answer, an error code included; a frame that does not
+//! decode gets one and ends the channel. Local commands are not served here.
+
+use std::io::{Read, Seek};
+use std::os::unix::fs::MetadataExt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use protocols::warpdrive::message::MAX_DATA;
+use protocols::warpdrive::{DecodeError, Info, Kind, Message, OfferId, ReplyCode, ReportStatus};
+use tokio::sync::mpsc;
+use tracing::{info, warn};
+
+use crate::drive::Drive;
+use crate::net::{BoxRead, BoxWrite, Policy};
+use crate::offer::{id_text, now, Offer, Status};
+use crate::wire::{self, FrameReader, WireError};
+
+/// Serves one channel from `peer` (its peer id) until it ends.
+pub async fn serve(
+    drive: Arc<Drive>,
+    peer: String,
+    mut w: BoxWrite,
+    r: BoxRead,
+) -> Result<(), String> {
+    let mut frames = FrameReader::new(r);
+    loop {
+        let msg = match frames.next().await {
+            Ok(Some(m)) => m,
+            Ok(None) => return Ok(()),
+            Err(WireError::Decode(e)) => {
+                let code = match e {
+                    DecodeError::Path(_) => ReplyCode::BadPath,
+                    DecodeError::UnknownCode(_) => ReplyCode::UnknownCommand,
+                    _ => ReplyCode::BadOffer,
+                };
+                let _ = reply(&mut w, code, &e.to_string()).await;
+                return Err(format!("{peer}: {e}"));
+            }
+            Err(e) => return Err(e.to_string()),
+        };
+        match msg {
+            Message::SendOffer {
+                id,
+                chunk_size,
+                files,
+            } => {
+                let (code, text) = take_offer(&drive, &peer, id, chunk_size, files);
+                reply(&mut w, code, &text).await?;
+            }
+            Message::Download { id, index, offset } => {
+                send_files(&drive, &peer, id, index, offset, &mut w).await?;
+            }
+            Message::Cancel { id, reason } => {
+                let (code, text) = peer_ends(&drive, &peer, id, None, Status::Cancelled, &reason);
+                reply(&mut w, code, &text).await?;
+            }
+            Message::Reject { id, reason } => {
+                let (code, text) =
+                    peer_ends(&drive, &peer, id, Some(false), Status::Rejected, &reason);
+                reply(&mut w, code, &text).await?;
+            }
+            Message::Report { id, status, reason } => {
+                let end = match status {
+                    ReportStatus::Completed => Status::Completed,
+                    ReportStatus::Failed => Status::Failed,
+                };
+                let reason = if reason.is_empty() {
+                    reason
+                } else {
+                    format!("the receiver: {reason}")
+                };
+                let (code, text) = peer_ends(&drive, &peer, id, Some(false), end, &reason);
+                reply(&mut w, code, &text).await?;
+            }
+            Message::Ping(b) => wire::send(&mut w, &Message::Pong(b))
+                .await
+                .map_err(|e| e.to_string())?,
+            Message::End => return Ok(()),
+            other => {
+                let text = format!("{:?} is not a request", other.code());
+                reply(&mut w, ReplyCode::UnknownCommand, &text).await?;
+                return Err(format!("{peer}: {text}"));
+            }
+        }
+    }
+}
+
+async fn reply(w: &mut BoxWrite, code: ReplyCode, message: &str) -> Result<(), String> {
+    let message: String = message.chars().take(1000).collect();
+    wire::send(w, &Message::Reply { code, message })
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// An offer from `peer`: refused if the peer is blocked, the id is taken or the tree is
+/// malformed; recorded; accepted at once for a trusted peer.
+fn take_offer(
+    drive: &Arc<Drive>,
+    peer: &str,
+    id: OfferId,
+    chunk_size: u32,
+    files: Vec<Info>,
+) -> (ReplyCode, String) {
+    let text = id_text(&id);
+    let policy = drive.net.policy(peer);
+    if policy == Policy::Block {
+        return (ReplyCode::Blocked, "this node blocks you".into());
+    }
+    if drive.store.get(&text).is_some() {
+        return (
+            ReplyCode::BadOffer,
+            format!("an offer {text} exists already"),
+        );
+    }
+    if let Err(e) = crate::writer::check_tree(&files) {
+        warn!("offer {text} from {peer} refused: {e}");
+        return (ReplyCode::BadOffer, e);
+    }
+    let seq = match drive.store.next_seq() {
+        Ok(n) => n,
+        Err(e) => return (ReplyCode::Io, e),
+    };
+    let offer = Offer {
+        id: text.clone(),
+        incoming: true,
+        peer: peer.to_string(),
+        status: Status::Awaiting,
+        reason: String::new(),
+        entries: files.len() as u64,
+        bytes: files
+            .iter()
+            .filter(|f| f.kind == Kind::File)
+            .map(|f| f.size)
+            .sum(),
+        entries_done: 0,
+        bytes_done: 0,
+        transferred: 0,
+        names: files.iter().take(3).map(|f| f.path.to_string()).collect(),
+        dir: String::new(),
+        seq,
+        created_at: now(),
+        updated_at: now(),
+    };
+    let frame = match (Message::SendOffer {
+        id,
+        chunk_size,
+        files,
+    })
+    .encode()
+    {
+        Ok(f) => f,
+        Err(e) => return (ReplyCode::BadOffer, e),
+    };
+    if let Err(e) = drive.store.create(&offer, &frame, None) {
+        return (ReplyCode::Io, e);
+    }
+    info!(
+        "offer {text} from {peer}: {} entries, {} bytes",
+        offer.entries, offer.bytes
+    );
+    drive.announce(&offer);
+    if policy == Policy::Trust {
+        return match drive.accept(&text, None) {
+            Ok(_) => (ReplyCode::Accepted, String::new()),
+            Err(e) => (ReplyCode::Ok, format!("waits: {e}")),
+        };
+    }
+    (ReplyCode::Ok, String::new())
+}
+
+/// The peer ends an offer it is party to. `incoming`: the side this node must be on
+/// (`Some(false)`: only offers this node made), `None` for either.
+fn peer_ends(
+    drive: &Arc<Drive>,
+    peer: &str,
+    id: OfferId,
+    incoming: Option<bool>,
+    status: Status,
+    reason: &str,
+) -> (ReplyCode, String) {
+    let text = id_text(&id);
+    let Some(o) = drive.store.get(&text) else {
+        return (ReplyCode::UnknownOffer, format!("no offer {text}"));
+    };
+    if o.peer != peer || incoming.is_some_and(|i| i != o.incoming) {
+        return (ReplyCode::NotYours, format!("offer {text} is not yours"));
+    }
+    if o.status.is_final() {
+        return (
+            ReplyCode::WrongState,
+            format!("offer {text} is {} already", o.status),
+        );
+    }
+    drive.stop_download(&text);
+    let reason = if reason.is_empty() && status != Status::Completed {
+        format!("{status} by the peer")
+    } else {
+        reason.to_string()
+    };
+    drive.end(&text, status, &reason);
+    (ReplyCode::Ok, String::new())
+}
+
+/// Streams an offer this node made, from entry `index` byte `offset` to its end. The
+/// receiver's report follows on the same channel as a request of its own.
+async fn send_files(
+    drive: &Arc<Drive>,
+    peer: &str,
+    id: OfferId,
+    index: u64,
+    offset: u64,
+    w: &mut BoxWrite,
+) -> Result<(), String> {
+    let text = id_text(&id);
+    let checked = (|| {
+        let o = drive.store.get(&text).filter(|o| !o.incoming);
+        let o = o.ok_or((ReplyCode::UnknownOffer, format!("no offer {text}")))?;
+        if o.peer != peer {
+            return Err((
+                ReplyCode::NotYours,
+                format!("offer {text} was made to another peer"),
+            ));
+        }
+        if matches!(
+            o.status,
+            Status::Cancelled | Status::Rejected | Status::Completed
+        ) {
+            return Err((
+                ReplyCode::WrongState,
+                format!("offer {text} is {}", o.status),
+            ));
+        }
+        let entries = drive.store.entries(&text).map_err(|e| (ReplyCode::Io, e))?;
+        let sources = drive.store.sources(&text).map_err(|e| (ReplyCode::Io, e))?;
+        let start = entries
+            .files
+            .get(index as usize)
+            .filter(|f| offset <= f.size);
+        if start.is_none() || sources.len() != entries.files.len() {
+            return Err((
+                ReplyCode::BadOffer,
+                format!("no entry {index} byte {offset}"),
+            ));
+        }
+        Ok((entries.files, sources))
+    })();
+    let (files, sources) = match checked {
+        Ok(x) => x,
+        Err((code, text)) => return reply(w, code, &text).await,
+    };
+    reply(w, ReplyCode::Ok, "").await?;
+    let before: u64 = files[..index as usize].iter().map(|f| f.size).sum::<u64>() + offset;
+    drive.update(&text, |o| {
+        o.status = Status::InProgress;
+        o.bytes_done = before;
+        o.entries_done = index;
+    });
+    info!("offer {text}: sending to {peer} from entry {index}, byte {offset}");
+
+    let (tx, mut rx) = mpsc::channel::<Result<(usize, Vec<u8>), String>>(8);
+    let reader = tokio::task::spawn_blocking(move || {
+        read_files(&files, &sources, index as usize, offset, tx)
+    });
+    // Bytes sent on this stream, and how many of them the record counts already.
+    let (mut sent, mut counted, mut last) = (0u64, 0u64, Instant::now());
+    while let Some(item) = rx.recv().await {
+        match item {
+            Ok((entry, buf)) => {
+                wire::send_data(w, &buf).await.map_err(|e| e.to_string())?;
+                sent += buf.len() as u64;
+                if last.elapsed() >= Duration::from_millis(100) {
+                    record(
+                        drive,
+                        &text,
+                        Some((before + sent, entry as u64)),
+                        sent - counted,
+                    );
+                    (counted, last) = (sent, Instant::now());
+                }
+            }
+            Err(reason) => {
+                warn!("offer {text}: {reason}");
+                record(drive, &text, None, sent - counted);
+                drive.end(&text, Status::Failed, &reason);
+                let failed = Message::Failed {
+                    code: ReplyCode::Changed,
+                    message: reason,
+                };
+                return wire::send(w, &failed).await.map_err(|e| e.to_string());
+            }
+        }
+    }
+    let _ = reader.await;
+    record(drive, &text, None, sent - counted);
+    drive.update(&text, |o| {
+        o.bytes_done = o.bytes;
+        o.entries_done = o.entries;
+    });
+    wire::send(w, &Message::Done)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Adds `sent` bytes to the record's total and, when given, sets its position.
+fn record(drive: &Drive, id: &str, at: Option<(u64, u64)>, sent: u64) {
+    drive.update(id, |o| {
+        if let Some((bytes, entries)) = at {
+            o.bytes_done = bytes;
+            o.entries_done = entries;
+        }
+        o.transferred += sent;
+    });
+}
+
+/// Reads the files on a blocking thread, in buffers of up to 1 MiB, each tagged with
+/// its entry index. A file whose size or time differ from the offer, or that ends early,
+/// stops the stream with the reason.
+fn read_files(
+    files: &[Info],
+    sources: &[String],
+    index: usize,
+    offset: u64,
+    tx: mpsc::Sender<Result<(usize, Vec<u8>), String>>,
+) {
+    for (i, f) in files.iter().enumerate().skip(index) {
+        if f.kind == Kind::Dir || f.size == 0 {
+            continue;
+        }
+        let start = if i == index { offset } else { 0 };
+        let result = (|| -> Result<(), String> {
+            let path = &sources[i];
+            let changed = || format!("{path} changed since the offer was made");
+            let mut file = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
+            let m = file.metadata().map_err(|e| format!("{path}: {e}"))?;
+            if m.len() != f.size || m.mtime() != f.mtime || m.mtime_nsec() as u32 != f.mtime_ns {
+                return Err(changed());
+            }
+            file.seek(std::io::SeekFrom::Start(start))
+                .map_err(|e| format!("{path}: {e}"))?;
+            let mut left = f.size - start;
+            while left > 0 {
+                let mut buf = vec![0u8; (left.min(MAX_DATA as u64)) as usize];
+                file.read_exact(&mut buf).map_err(|_| changed())?;
+                left -= buf.len() as u64;
+                if tx.blocking_send(Ok((i, buf))).is_err() {
+                    return Ok(());
+                }
+            }
+            let m = file.metadata().map_err(|e| format!("{path}: {e}"))?;
+            if m.len() != f.size || m.mtime() != f.mtime {
+                return Err(changed());
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            let _ = tx.blocking_send(Err(e));
+            return;
+        }
+        if tx.is_closed() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! Offers in sled: each offer's record (Recon), its entries as the offer frame that
+//! carried them (written once), and for outgoing offers the local path of each entry.
+//! Records are rewritten as progress moves; [`Store::flush`] makes them durable.
+
+use protocols::warpdrive::{Info, Message};
+
+use crate::offer::Offer;
+
+/// The offer store.
+#[derive(Clone)]
+pub struct Store {
+    offers: sled::Tree,
+    frames: sled::Tree,
+    sources: sled::Tree,
+    db: sled::Db,
+}
+
+/// An offer's entries and chunk size.
+#[derive(Clone, Debug)]
+pub struct Entries {
+    /// The chunk size of the chunk hashes.
+    pub chunk_size: u32,
+    /// The entries, in order.
+    pub files: Vec<Info>,
+}
+
+impl Store {
+    /// Opens the trees in `db`.
+    pub fn open(db: &sled::Db) -> Result<Store, String> {
+        let tree = |n: &str| db.open_tree(n).map_err(|e| e.to_string());
+        Ok(Store {
+            offers: tree("warpdrive_offers")?,
+            frames: tree("warpdrive_entries")?,
+            sources: tree("warpdrive_sources")?,
+            db: db.clone(),
+        })
+    }
+
+    /// Records a new offer with its entries (the encoded `SendOffer` frame) and, for an
+    /// outgoing one, the local path of each entry. Durable when this returns.
+    pub fn create(
+        &self,
+        offer: &Offer,
+        frame: &[u8],
+        sources: Option<&[String]>,
+    ) -> Result<(), String> {
+        debug_assert!(offer.seq > 0, "take a sequence number with Store::next_seq");
+        self.frames
+            .insert(offer.id.as_bytes(), frame)
+            .map_err(|e| e.to_string())?;
+        if let Some(s) = sources {
+            let text = recon::to_string(&s.to_vec()).map_err(|e| e.to_string())?;
+            self.sources
+                .insert(offer.id.as_bytes(), text.as_bytes())
+                .map_err(|e| e.to_string())?;
+        }
+        self.put(offer)?;
+        self.flush()
+    }
+
+    /// A number larger than any taken before on this node.
+    pub fn next_seq(&self) -> Result<u64, String> {
+        self.db
+            .generate_id()
+            .map(|n| n + 1)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Writes an offer's record (not flushed).
+    pub fn put(&self, offer: &Offer) -> Result<(), String> {
+        let text = recon::to_string(offer).map_err(|e| e.to_string())?;
+        self.offers
+            .insert(offer.id.as_bytes(), text.as_bytes())
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    /// Makes every write so far durable.
+    pub fn flush(&self) -> Result<(), String> {
+        self.db.flush().map(drop).map_err(|e| e.to_string())
+    }
+
+    /// The offer `id`.
+    pub fn get(&self, id: &str) -> Option<Offer> {
+        let v = self.offers.get(id.as_bytes()).ok()??;
+        recon::from_str(std::str::from_utf8(&v).ok()?).ok()
+    }
+
+    /// Every offer, oldest first.
+    pub fn all(&self) -> Vec<Offer> {
+        let mut list: Vec<Offer> = self
+            .offers
+            .iter()
+            .values()
+            .filter_map(|v| v.ok())
+            .filter_map(|v| recon::from_str(std::str::from_utf8(&v).ok()?).ok())
+            .collect();
+        list.sort_by_key(|o| o.seq);
+        list
+    }
+
+    /// The offer whose id is `id` or starts with it (at least 4 characters, unique).
+    pub fn find(&self, id: &str) -> Result<Offer, String> {
+        if let Some(o) = self.get(id) {
+            return Ok(o);
+        }
+        if id.len() < 4 {
+            return Err(format!("no offer {id:?}"));
+        }
+        let mut found = self
+            .offers
+            .scan_prefix(id.as_bytes())
+            .keys()
+            .filter_map(|k| k.ok());
+        match (found.next(), found.next()) {
+            (Some(k), None) => self
+                .get(&String::from_utf8_lossy(&k))
+                .ok_or_else(|| format!("no offer {id:?}")),
+            (Some(_), Some(_)) => Err(format!("{id:?} names more than one offer")),
+            _ => Err(format!("no offer {id:?}")),
+        }
+    }
+
+    /// The offer's entries.
+    pub fn entries(&self, id: &str) -> Result<Entries, String> {
+        let frame = self
+            .frames
+            .get(id.as_bytes())
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("offer {id}: no entries stored"))?;
+        match Message::decode(&frame).map_err(|e| e.to_string())? {
+            Some((
+                Message::SendOffer {
+                    chunk_size, files, ..
+                },
+                _,
+            )) => Ok(Entries { chunk_size, files }),
+            _ => Err(format!("offer {id}: stored entries do not decode")),
+        }
+    }
+
+    /// The local paths of an outgoing offer's entries.
+    pub fn sources(&self, id: &str) -> Result<Vec<String>, String> {
+        let v = self
+            .sources
+            .get(id.as_bytes())
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("offer {id}: no local paths stored"))?;
+        recon::from_str(std::str::from_utf8(&v).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())
+    }
+}

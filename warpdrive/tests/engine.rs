@@ -1,0 +1,271 @@
+//! The engine between two nodes in one process: each side a real `Drive` with its own
+//! sled database and directories, joined by in-memory byte streams instead of the
+//! tunnel. Hostile frames are written by hand.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use protocols::warpdrive::{Message, ReplyCode};
+use tokio::io::AsyncWriteExt;
+use warpdrive::net::{BoxRead, BoxWrite, Opening};
+use warpdrive::wire::FrameReader;
+use warpdrive::{Drive, PeerNet, Policy, Status};
+
+/// Streams to the other drives, by name.
+struct Net {
+    me: String,
+    peers: Mutex<HashMap<String, Weak<Drive>>>,
+    policy: Policy,
+}
+
+impl PeerNet for Net {
+    fn open(&self, peer: &str) -> Opening<'_> {
+        let other = self.peers.lock().unwrap().get(peer).and_then(Weak::upgrade);
+        let me = self.me.clone();
+        Box::pin(async move {
+            let other = other.ok_or("unknown peer")?;
+            let (here, there) = tokio::io::duplex(256 * 1024);
+            let (tr, tw) = tokio::io::split(there);
+            tokio::spawn(warpdrive::serve::serve(
+                other,
+                me,
+                Box::new(tw),
+                Box::new(tr),
+            ));
+            let (hr, hw) = tokio::io::split(here);
+            Ok((Box::new(hw) as BoxWrite, Box::new(hr) as BoxRead))
+        })
+    }
+    fn policy(&self, _peer: &str) -> Policy {
+        self.policy
+    }
+    fn resolve(&self, peer: &str) -> Result<String, String> {
+        Ok(peer.to_string())
+    }
+}
+
+struct Side {
+    drive: Arc<Drive>,
+    net: Arc<Net>,
+    _db: sled::Db,
+    dir: tempfile::TempDir,
+}
+
+fn side(name: &str, policy: Policy) -> Side {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sled::open(dir.path().join("db")).unwrap();
+    let net = Arc::new(Net {
+        me: name.into(),
+        peers: Mutex::new(HashMap::new()),
+        policy,
+    });
+    let drive = Drive::new(&db, net.clone(), dir.path().join("incoming")).unwrap();
+    Side {
+        drive,
+        net,
+        _db: db,
+        dir,
+    }
+}
+
+fn link(a: &Side, a_name: &str, b: &Side, b_name: &str) {
+    a.net
+        .peers
+        .lock()
+        .unwrap()
+        .insert(b_name.into(), Arc::downgrade(&b.drive));
+    b.net
+        .peers
+        .lock()
+        .unwrap()
+        .insert(a_name.into(), Arc::downgrade(&a.drive));
+}
+
+/// Sends raw bytes to `to` as peer `from`; the first answer.
+async fn raw(to: &Side, from: &str, bytes: &[u8]) -> Option<Message> {
+    let (here, there) = tokio::io::duplex(1 << 20);
+    let (tr, tw) = tokio::io::split(there);
+    tokio::spawn(warpdrive::serve::serve(
+        to.drive.clone(),
+        from.into(),
+        Box::new(tw),
+        Box::new(tr),
+    ));
+    let (hr, mut hw) = tokio::io::split(here);
+    hw.write_all(bytes).await.unwrap();
+    FrameReader::new(hr).next().await.unwrap()
+}
+
+/// An offer frame written by hand, with any path.
+fn offer_with_path(path: &[u8]) -> Vec<u8> {
+    let mut body = vec![7u8; 16];
+    body.extend_from_slice(&(1u32 << 20).to_be_bytes());
+    body.extend_from_slice(&1u32.to_be_bytes());
+    body.extend_from_slice(&(path.len() as u16).to_be_bytes());
+    body.extend_from_slice(path);
+    body.push(0);
+    body.extend_from_slice(&0o644u32.to_be_bytes());
+    body.extend_from_slice(&[0; 12]);
+    body.extend_from_slice(&5u64.to_be_bytes());
+    body.extend_from_slice(&[0; 32]);
+    body.extend_from_slice(&1u32.to_be_bytes());
+    body.extend_from_slice(&[0; 32]);
+    let mut out = vec![0x01];
+    out.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    out.extend_from_slice(&body);
+    out
+}
+
+#[tokio::test]
+async fn offers_with_escaping_paths_are_refused_and_write_nothing() {
+    let b = side("bob", Policy::Trust);
+    for path in [
+        &b"../../etc/evil"[..],
+        b"/etc/evil",
+        b"ok/../../evil",
+        b"C:/evil",
+        b"a\\..\\evil",
+    ] {
+        match raw(&b, "alice", &offer_with_path(path)).await {
+            Some(Message::Reply {
+                code: ReplyCode::BadPath,
+                message,
+            }) => {
+                assert!(message.contains("refused path"), "{message}")
+            }
+            other => panic!("{path:?}: {other:?}"),
+        }
+    }
+    // A path whose directory is not in the offer is refused as malformed.
+    match raw(&b, "alice", &offer_with_path(b"nodir/file")).await {
+        Some(Message::Reply {
+            code: ReplyCode::BadOffer,
+            message,
+        }) => assert!(message.contains("not an earlier entry")),
+        other => panic!("{other:?}"),
+    }
+    assert!(b.drive.list().is_empty(), "an offer was recorded");
+    assert!(
+        !b.dir.path().join("incoming").exists()
+            || std::fs::read_dir(b.dir.path().join("incoming"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
+}
+
+#[tokio::test]
+async fn unknown_and_reply_frames_get_an_error_answer() {
+    let b = side("bob", Policy::Ask);
+    match raw(&b, "alice", &[0x10, 0, 0, 0, 0]).await {
+        Some(Message::Reply {
+            code: ReplyCode::UnknownCommand,
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    let done = Message::Done.encode().unwrap();
+    match raw(&b, "alice", &done).await {
+        Some(Message::Reply {
+            code: ReplyCode::UnknownCommand,
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    let ping = Message::Ping(42).encode().unwrap();
+    assert_eq!(raw(&b, "alice", &ping).await, Some(Message::Pong(42)));
+}
+
+#[tokio::test]
+async fn only_the_peer_an_offer_was_made_to_may_download_it() {
+    let a = side("alice", Policy::Ask);
+    let b = side("bob", Policy::Ask);
+    link(&a, "alice", &b, "bob");
+    let src = tempfile::tempdir().unwrap();
+    let file = src.path().join("secret.txt");
+    std::fs::write(&file, b"for bob only").unwrap();
+    let o = a.drive.share("bob", vec![file]).await.unwrap();
+    assert_eq!(o.status, Status::Awaiting);
+    let id = warpdrive::offer::id_bytes(&o.id).unwrap();
+    let ask = Message::Download {
+        id,
+        index: 0,
+        offset: 0,
+    }
+    .encode()
+    .unwrap();
+    match raw(&a, "mallory", &ask).await {
+        Some(Message::Reply {
+            code: ReplyCode::NotYours,
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    // Bob may, and gets the bytes.
+    let (here, there) = tokio::io::duplex(1 << 20);
+    let (tr, tw) = tokio::io::split(there);
+    tokio::spawn(warpdrive::serve::serve(
+        a.drive.clone(),
+        "bob".into(),
+        Box::new(tw),
+        Box::new(tr),
+    ));
+    let (hr, mut hw) = tokio::io::split(here);
+    hw.write_all(&ask).await.unwrap();
+    let mut frames = FrameReader::new(hr);
+    assert!(matches!(
+        frames.next().await.unwrap(),
+        Some(Message::Reply {
+            code: ReplyCode::Ok,
+            ..
+        })
+    ));
+    assert_eq!(
+        frames.next().await.unwrap(),
+        Some(Message::Data(b"for bob only".to_vec()))
+    );
+    assert_eq!(frames.next().await.unwrap(), Some(Message::Done));
+}
+
+#[tokio::test]
+async fn a_symlink_in_the_download_directory_is_never_written_through() {
+    let a = side("alice", Policy::Ask);
+    let b = side("bob", Policy::Ask);
+    link(&a, "alice", &b, "bob");
+    let src = tempfile::tempdir().unwrap();
+    std::fs::create_dir(src.path().join("tree")).unwrap();
+    std::fs::write(src.path().join("tree/file"), b"data").unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(outside.path(), dest.path().join("tree")).unwrap();
+
+    let o = a
+        .drive
+        .share("bob", vec![src.path().join("tree")])
+        .await
+        .unwrap();
+    let mut events = b.drive.subscribe();
+    b.drive
+        .accept(&o.id, Some(dest.path().to_path_buf()))
+        .unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let o = events.recv().await.unwrap();
+            if o.status.is_final() {
+                return o;
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(ended.status, Status::Failed);
+    assert!(ended.reason.contains("symbolic link"), "{}", ended.reason);
+    assert!(
+        std::fs::read_dir(outside.path()).unwrap().next().is_none(),
+        "written outside"
+    );
+    // The sender hears the verdict.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(a.drive.find(&o.id).unwrap().status, Status::Failed);
+}
