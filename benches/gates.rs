@@ -164,8 +164,7 @@ fn latency(addr: &str) -> (f64, f64) {
 
 /// A private sshd on loopback and one `ssh -L` client forwarding to the two servers.
 struct Ssh {
-    _dir: tempfile::TempDir,
-    daemon: Child,
+    _daemon: support::Sshd,
     client: Child,
     sink: String,
     echo: String,
@@ -173,58 +172,19 @@ struct Ssh {
 
 impl Ssh {
     fn start(sink: &str, echo: &str) -> Option<Ssh> {
-        let sshd = ["/usr/sbin/sshd", "/usr/bin/sshd"]
-            .into_iter()
-            .find(|p| std::path::Path::new(p).exists())?;
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        for (key, kind) in [("host", "ed25519"), ("user", "ed25519")] {
-            let ok = Command::new("ssh-keygen")
-                .args(["-q", "-t", kind, "-N", "", "-f"])
-                .arg(d.join(key))
-                .status()
-                .ok()?;
-            assert!(ok.success());
-        }
-        std::fs::copy(d.join("user.pub"), d.join("authorized_keys")).unwrap();
-        let port = free_addr().rsplit(':').next().unwrap().to_string();
-        let config = format!(
-            "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nAuthorizedKeysFile {}\nPermitRootLogin yes\nStrictModes no\nPasswordAuthentication no\nUsePAM no\nPidFile {}\n",
-            d.join("host").display(),
-            d.join("authorized_keys").display(),
-            d.join("sshd.pid").display()
-        );
-        std::fs::write(d.join("sshd_config"), config).unwrap();
-        let _ = std::fs::create_dir_all("/run/sshd");
-        let daemon = Command::new(sshd)
-            .args(["-D", "-e", "-f"])
-            .arg(d.join("sshd_config"))
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        std::thread::sleep(Duration::from_millis(500));
+        let daemon = support::Sshd::start()?;
         let (ls, le) = (free_addr(), free_addr());
-        let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
         let client = Command::new("ssh")
-            .args([
-                "-N",
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "LogLevel=ERROR",
-            ])
-            .arg("-i")
-            .arg(d.join("user"))
+            .arg("-N")
+            .args(daemon.client_options())
             .args([
                 "-p",
-                &port,
+                &daemon.port,
                 "-L",
                 &format!("{ls}:{sink}"),
                 "-L",
                 &format!("{le}:{echo}"),
-                &format!("{user}@127.0.0.1"),
+                &daemon.target(),
             ])
             .stdin(Stdio::null())
             .spawn()
@@ -237,8 +197,7 @@ impl Ssh {
             std::thread::sleep(Duration::from_millis(50));
         }
         Some(Ssh {
-            _dir: dir,
-            daemon,
+            _daemon: daemon,
             client,
             sink: ls,
             echo: le,
@@ -250,7 +209,5 @@ impl Drop for Ssh {
     fn drop(&mut self) {
         let _ = self.client.kill();
         let _ = self.client.wait();
-        let _ = self.daemon.kill();
-        let _ = self.daemon.wait();
     }
 }

@@ -1,5 +1,8 @@
 //! A `warp node` process for the end-to-end benchmarks: its own data directory and
-//! loopback port, no REST API, killed when dropped.
+//! loopback port, no REST API, killed when dropped; and a private sshd to compare with.
+
+// Each bench uses part of this module.
+#![allow(dead_code)]
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -66,6 +69,24 @@ impl Node {
     }
 }
 
+impl Node {
+    /// The node's data directory.
+    pub fn home(&self) -> &std::path::Path {
+        self.home.path()
+    }
+
+    /// Peak resident memory of the node process so far, in KiB (`VmHWM`).
+    pub fn peak_rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
+
 impl Drop for Node {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -86,4 +107,91 @@ pub fn run(home: &std::path::Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// A private `sshd` on loopback with its own host and user keys (Debian's
+/// openssh-server), for comparisons with `ssh -L` and `scp`. `None` without sshd.
+pub struct Sshd {
+    dir: tempfile::TempDir,
+    daemon: Child,
+    /// Its port.
+    pub port: String,
+}
+
+impl Sshd {
+    /// Starts one.
+    pub fn start() -> Option<Sshd> {
+        let sshd = ["/usr/sbin/sshd", "/usr/bin/sshd"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())?;
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for key in ["host", "user"] {
+            let ok = Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+                .arg(d.join(key))
+                .status()
+                .ok()?;
+            assert!(ok.success());
+        }
+        std::fs::copy(d.join("user.pub"), d.join("authorized_keys")).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+            .to_string();
+        let config = format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nAuthorizedKeysFile {}\nPermitRootLogin yes\nStrictModes no\nPasswordAuthentication no\nUsePAM no\nSubsystem sftp internal-sftp\nPidFile {}\n",
+            d.join("host").display(),
+            d.join("authorized_keys").display(),
+            d.join("sshd.pid").display()
+        );
+        std::fs::write(d.join("sshd_config"), config).unwrap();
+        let _ = std::fs::create_dir_all("/run/sshd");
+        let daemon = Command::new(sshd)
+            .args(["-D", "-e", "-f"])
+            .arg(d.join("sshd_config"))
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_err() {
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(Sshd { dir, daemon, port })
+    }
+
+    /// Options every client command needs: the key, no host key checks, quiet.
+    pub fn client_options(&self) -> Vec<String> {
+        [
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+            "-i",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([self.dir.path().join("user").display().to_string()])
+        .collect()
+    }
+
+    /// `user@127.0.0.1`.
+    pub fn target(&self) -> String {
+        let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
+        format!("{user}@127.0.0.1")
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+    }
 }

@@ -40,6 +40,7 @@ const NAMES: usize = 3;
 /// The engine.
 pub struct Drive {
     pub(crate) store: Store,
+    hashes: crate::hash_cache::HashCache,
     pub(crate) net: Arc<dyn PeerNet>,
     incoming_dir: PathBuf,
     events: broadcast::Sender<Offer>,
@@ -59,6 +60,7 @@ impl Drive {
         let (events, _) = broadcast::channel(1024);
         Ok(Arc::new(Drive {
             store: Store::open(db)?,
+            hashes: crate::hash_cache::HashCache::open(db)?,
             net,
             incoming_dir,
             events,
@@ -145,10 +147,11 @@ impl Drive {
         if paths.is_empty() {
             return Err("nothing to share".into());
         }
+        let cache = self.hashes.clone();
         let scanned = tokio::task::spawn_blocking(move || {
             let largest = crate::scan::largest(&paths)?;
             let cs = chunk_size_for(largest);
-            crate::scan::scan(&paths, cs).map(|s| (s, cs))
+            crate::scan::scan(&paths, cs, &cache).map(|s| (s, cs))
         })
         .await
         .map_err(|e| e.to_string())??;

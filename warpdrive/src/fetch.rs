@@ -14,8 +14,9 @@ use tracing::{info, warn};
 use crate::drive::Drive;
 use crate::offer::{id_bytes, Status};
 use crate::target::Target;
+use crate::verify::Verifier;
 use crate::wire::{self, FrameReader, WireError};
-use crate::writer::{Progress, Writer};
+use crate::writer::{pipeline, Progress, Writer};
 
 /// Attempts before a download that keeps losing its connection fails.
 const TRIES: u32 = 40;
@@ -59,13 +60,14 @@ async fn attempts(drive: &Arc<Drive>, id: &str) -> Result<(), String> {
         let hint = drive.find(id)?.entries_done;
         let (t, f, p) = (target.clone(), files.clone(), progress.clone());
         let cs = entries.chunk_size;
-        let (writer, at) = tokio::task::spawn_blocking(move || Writer::prepare(t, f, cs, hint, p))
-            .await
-            .map_err(|e| e.to_string())??;
+        let (writer, verifier, at) =
+            tokio::task::spawn_blocking(move || Writer::prepare(t, f, cs, hint, p))
+                .await
+                .map_err(|e| e.to_string())??;
         publish(drive, id, &progress, Status::InProgress);
         let result = match at {
             None => finish(drive, id, writer).await,
-            Some(at) => transfer(drive, id, writer, at, &progress).await,
+            Some(at) => transfer(drive, id, (writer, verifier), at, &progress).await,
         };
         publish(drive, id, &progress, Status::InProgress);
         match result {
@@ -98,7 +100,7 @@ fn publish(drive: &Drive, id: &str, p: &Progress, status: Status) {
 async fn transfer(
     drive: &Arc<Drive>,
     id: &str,
-    writer: Writer,
+    (writer, verifier): (Writer, Verifier),
     (index, offset): (u64, u64),
     progress: &Arc<Progress>,
 ) -> Result<(), Stop> {
@@ -135,14 +137,9 @@ async fn transfer(
     }
     info!("offer {id}: downloading from entry {index}, byte {offset}");
 
-    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(PIPELINE);
-    let mut writing = tokio::task::spawn_blocking(move || {
-        let mut writer = writer;
-        while let Some(buf) = rx.blocking_recv() {
-            writer.write(&buf)?;
-        }
-        Ok::<_, String>(writer)
-    });
+    let (tx, rx) = mpsc::channel::<Vec<u8>>(PIPELINE);
+    let p = progress.clone();
+    let mut writing = tokio::task::spawn_blocking(move || pipeline(writer, verifier, rx, p));
     let mut last = Instant::now();
     let outcome: Result<(), Stop> = loop {
         let next = tokio::select! {
@@ -157,8 +154,8 @@ async fn transfer(
             }
         };
         match next {
-            Ok(Some((h, body))) if h.code == Code::Data => {
-                if tx.send(body.to_vec()).await.is_err() {
+            Ok(Some((h, _))) if h.code == Code::Data => {
+                if tx.send(frames.take_body()).await.is_err() {
                     continue; // the writer ended; the select above collects why
                 }
                 if last.elapsed() >= Duration::from_millis(100) {

@@ -4,8 +4,9 @@
 //! * [`drive`]: the engine a node runs ([`Drive`]): share, accept, reject, cancel, list,
 //!   subscribe, resume after a restart.
 //! * [`serve`]: the `warpdrive` channel service, what peers may ask.
-//! * [`fetch`] and [`writer`]: the receiving side of a download.
-//! * [`scan`]: building an offer from local paths; [`target`]: where a download may write.
+//! * [`fetch`], [`verify`] and [`writer`]: the receiving side of a download.
+//! * [`scan`]: building an offer from local paths ([`hash_cache`]: hashes kept for
+//!   files offered again); [`target`]: where a download may write.
 //! * [`store`], [`offer`]: records in sled; [`wire`]: frames over streams.
 //! * [`net`]: what the node provides (channels to peers, policies).
 //!
@@ -14,12 +15,15 @@
 
 pub mod drive;
 pub mod fetch;
+pub mod hash_cache;
 pub mod net;
 pub mod offer;
+pub mod part_file;
 pub mod scan;
 pub mod serve;
 pub mod store;
 pub mod target;
+pub mod verify;
 pub mod wire;
 pub mod writer;
 

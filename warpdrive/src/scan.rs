@@ -10,6 +10,8 @@ use protocols::warpdrive::info::HASH_LEN;
 use protocols::warpdrive::{Info, Kind, RelPath};
 use sha2::{Digest, Sha256};
 
+use crate::hash_cache::HashCache;
+
 /// An offer's entries and where each one is on this machine.
 #[derive(Debug, Default)]
 pub struct Scanned {
@@ -22,8 +24,9 @@ pub struct Scanned {
 }
 
 /// Scans `paths` (files or directories); each becomes a top-level entry under its own
-/// name. Hashes with chunks of `chunk_size` bytes.
-pub fn scan(paths: &[PathBuf], chunk_size: u32) -> Result<Scanned, String> {
+/// name. Hashes with chunks of `chunk_size` bytes (large files' hashes come from
+/// `cache` when the file is unchanged since it was last hashed).
+pub fn scan(paths: &[PathBuf], chunk_size: u32, cache: &HashCache) -> Result<Scanned, String> {
     let mut out = Scanned::default();
     let mut names = std::collections::HashSet::new();
     for p in paths {
@@ -36,7 +39,7 @@ pub fn scan(paths: &[PathBuf], chunk_size: u32) -> Result<Scanned, String> {
         }
         // A path given by name is what the user means: a link there shares its target.
         let meta = std::fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
-        add(&mut out, p, name, &meta, chunk_size)?;
+        add(&mut out, p, name, &meta, chunk_size, cache)?;
     }
     Ok(out)
 }
@@ -72,6 +75,7 @@ fn add(
     rel: &str,
     meta: &std::fs::Metadata,
     chunk_size: u32,
+    cache: &HashCache,
 ) -> Result<(), String> {
     let mut stack = vec![(path.to_path_buf(), rel.to_string(), meta.clone())];
     while let Some((path, rel, meta)) = stack.pop() {
@@ -107,7 +111,7 @@ fn add(
                 }
             }
         } else if meta.is_file() {
-            let (sha256, chunks, size) = hash_file(&path, chunk_size)?;
+            let (sha256, chunks, size) = cache.hashes(&path, &meta, chunk_size)?;
             if size != meta.len() {
                 return Err(format!("{}: changed while it was read", path.display()));
             }
@@ -141,16 +145,16 @@ fn info(
     }
 }
 
-/// A file's hashes: of the whole file, of each chunk, and the bytes read.
+/// A file's hashes: of the whole file, of each chunk-aligned prefix, and the bytes read.
 pub type Hashes = ([u8; HASH_LEN], Vec<[u8; HASH_LEN]>, u64);
 
-/// SHA-256 of the whole file and of each chunk, and the bytes read.
+/// SHA-256 of the whole file and of each prefix that ends at a chunk boundary (or at the
+/// end of the file), in one pass: the prefix digests are the running hash finished early.
 pub fn hash_file(path: &Path, chunk_size: u32) -> Result<Hashes, String> {
     let mut f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut whole = Sha256::new();
-    let mut chunk = Sha256::new();
     let mut in_chunk = 0u64;
-    let mut chunks = Vec::new();
+    let mut prefixes = Vec::new();
     let mut size = 0u64;
     let mut buf = vec![0u8; 1 << 20];
     loop {
@@ -160,22 +164,22 @@ pub fn hash_file(path: &Path, chunk_size: u32) -> Result<Hashes, String> {
         if n == 0 {
             break;
         }
-        whole.update(&buf[..n]);
         size += n as u64;
         let mut rest = &buf[..n];
         while !rest.is_empty() {
             let take = ((chunk_size as u64 - in_chunk) as usize).min(rest.len());
-            chunk.update(&rest[..take]);
+            whole.update(&rest[..take]);
             in_chunk += take as u64;
             rest = &rest[take..];
             if in_chunk == chunk_size as u64 {
-                chunks.push(chunk.finalize_reset().into());
+                prefixes.push(whole.clone().finalize().into());
                 in_chunk = 0;
             }
         }
     }
+    let digest: [u8; HASH_LEN] = whole.finalize().into();
     if in_chunk > 0 {
-        chunks.push(chunk.finalize().into());
+        prefixes.push(digest);
     }
-    Ok((whole.finalize().into(), chunks, size))
+    Ok((digest, prefixes, size))
 }

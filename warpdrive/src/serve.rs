@@ -343,8 +343,16 @@ fn read_files(
                 .map_err(|e| format!("{path}: {e}"))?;
             let mut left = f.size - start;
             while left > 0 {
-                let mut buf = vec![0u8; (left.min(MAX_DATA as u64)) as usize];
-                file.read_exact(&mut buf).map_err(|_| changed())?;
+                // Read into spare capacity: no zero-filling of each buffer first.
+                let n = left.min(MAX_DATA as u64);
+                let mut buf = Vec::with_capacity(n as usize);
+                let got = (&mut file)
+                    .take(n)
+                    .read_to_end(&mut buf)
+                    .map_err(|e| format!("{path}: {e}"))?;
+                if got as u64 != n {
+                    return Err(changed());
+                }
                 left -= buf.len() as u64;
                 if tx.blocking_send(Ok((i, buf))).is_err() {
                     return Ok(());

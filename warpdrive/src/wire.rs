@@ -39,9 +39,27 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             _ => self.inner.read_exact(&mut head[1..]).await?,
         };
         let header = Header::decode(&head)?;
-        self.body.resize(header.len, 0);
-        self.inner.read_exact(&mut self.body).await?;
+        self.body.clear();
+        self.body.reserve(header.len);
+        // Reads into spare capacity: no zero-filling of up to 1 MiB per frame, and never
+        // past the reserved length (so never a reallocation).
+        while self.body.len() < header.len {
+            let left = (header.len - self.body.len()) as u64;
+            let n = (&mut self.inner)
+                .take(left)
+                .read_buf(&mut self.body)
+                .await?;
+            if n == 0 {
+                return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+            }
+        }
         Ok(Some((header, &self.body)))
+    }
+
+    /// Takes the body of the frame last read, leaving an empty buffer for the next: a
+    /// `Data` body moves on to the writer without being copied.
+    pub fn take_body(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.body)
     }
 
     /// The next frame, decoded; `None` at a clean end of stream.

@@ -1,10 +1,11 @@
 //! The receiving side's writer, run on a blocking thread: checks what is already on disk
-//! (a `.part` file is verified chunk by chunk against the offer's hashes, never trusted),
-//! then writes the stream of file bytes into `.part` files, hashing as it goes, and gives
-//! each file its name, mode and time once its SHA-256 matches.
+//! (a `.part` file is verified chunk by chunk against the offer's prefix hashes, never
+//! trusted), then writes the stream of file bytes into `.part` files behind the
+//! [`Verifier`](crate::verify::Verifier), and gives each file its name, mode and time
+//! once its last chunk — and so its SHA-256 — has matched.
 
 use std::fs::{File, FileTimes};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -15,7 +16,9 @@ use protocols::warpdrive::{Info, Kind};
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
+use crate::part_file::PartFile;
 use crate::target::Target;
+use crate::verify::Verifier;
 
 /// Progress, read by the engine while the writer runs.
 #[derive(Debug, Default)]
@@ -30,13 +33,14 @@ pub struct Progress {
 
 /// The file being written.
 struct Current {
-    file: File,
+    file: PartFile,
     part: PathBuf,
     pos: u64,
-    whole: Sha256,
-    chunk: Sha256,
-    in_chunk: u64,
 }
+
+/// A prepared writer, its verifier, and where the stream must start (`None`: every
+/// entry is in place).
+pub type Prepared = (Writer, Verifier, Option<(u64, u64)>);
 
 /// Writes an offer's entries in order.
 pub struct Writer {
@@ -63,7 +67,7 @@ impl Writer {
         chunk_size: u32,
         done_hint: u64,
         progress: Arc<Progress>,
-    ) -> Result<(Writer, Option<(u64, u64)>), String> {
+    ) -> Result<Prepared, String> {
         check_tree(&files)?;
         for f in files.iter().filter(|f| f.kind == Kind::Dir) {
             target.make_dir(&f.path)?;
@@ -87,12 +91,13 @@ impl Writer {
             let fin = w.target.path(&f.path)?;
             let part = w.target.part_path(&f.path)?;
             if part.exists() {
-                let cur = w.verify_part(part)?;
+                let (cur, whole) = w.verify_part(part)?;
                 bytes += cur.pos;
                 let at = (w.idx as u64, cur.pos);
+                let v = Verifier::new(w.files.clone(), chunk_size, w.idx, cur.pos, whole);
                 w.cur = Some(cur);
                 w.store(bytes, entries);
-                return Ok((w, Some(at)));
+                return Ok((w, v, Some(at)));
             }
             match std::fs::symlink_metadata(&fin) {
                 Ok(m) if m.is_file() && m.len() == f.size => {
@@ -122,12 +127,14 @@ impl Writer {
                     }
                     w.store(bytes, entries);
                     let at = w.idx as u64;
-                    return Ok((w, Some((at, 0))));
+                    let v = Verifier::new(w.files.clone(), chunk_size, w.idx, 0, Sha256::new());
+                    return Ok((w, v, Some((at, 0))));
                 }
             }
         }
         w.store(bytes, entries);
-        Ok((w, None))
+        let v = Verifier::new(w.files.clone(), chunk_size, w.idx, 0, Sha256::new());
+        Ok((w, v, None))
     }
 
     fn store(&self, bytes: u64, entries: u64) {
@@ -135,8 +142,9 @@ impl Writer {
         self.progress.entries_done.store(entries, Relaxed);
     }
 
-    /// Verifies an existing `.part` chunk by chunk; keeps the verified prefix only.
-    fn verify_part(&self, part: PathBuf) -> Result<Current, String> {
+    /// Verifies an existing `.part` chunk by chunk; keeps the verified prefix only and
+    /// returns it open at its end, with the hash of what it holds.
+    fn verify_part(&self, part: PathBuf) -> Result<(Current, Sha256), String> {
         let f = &self.files[self.idx];
         let (mut file, _) = self.target.open_part(&f.path)?;
         let len = file
@@ -154,7 +162,9 @@ impl Writer {
             }
             file.read_exact(&mut buf[..n])
                 .map_err(|e| format!("{}: {e}", part.display()))?;
-            let h: [u8; 32] = Sha256::digest(&buf[..n]).into();
+            let mut next = whole.clone();
+            next.update(&buf[..n]);
+            let h: [u8; 32] = next.clone().finalize().into();
             let k = (good / self.chunk_size) as usize;
             if f.chunks.get(k) != Some(&h) {
                 warn!(
@@ -165,23 +175,24 @@ impl Writer {
                 );
                 break;
             }
-            whole.update(&buf[..n]);
+            whole = next;
             good += n as u64;
         }
         file.set_len(good)
             .map_err(|e| format!("{}: {e}", part.display()))?;
+        reserve(&file, f.size).map_err(|e| format!("{}: {e}", part.display()))?;
         use std::io::Seek;
         file.seek(std::io::SeekFrom::Start(good))
             .map_err(|e| format!("{}: {e}", part.display()))?;
         info!("{}: {good} bytes verified, resuming there", part.display());
-        Ok(Current {
-            file,
-            part,
-            pos: good,
+        Ok((
+            Current {
+                file: PartFile::new(file, f.size, good),
+                part,
+                pos: good,
+            },
             whole,
-            chunk: Sha256::new(),
-            in_chunk: 0,
-        })
+        ))
     }
 
     /// Opens a new `.part` for entry `idx`; an empty file is put in place at once
@@ -191,13 +202,11 @@ impl Writer {
         let (file, part) = self.target.open_part(&f.path)?;
         file.set_len(0)
             .map_err(|e| format!("{}: {e}", part.display()))?;
+        reserve(&file, f.size).map_err(|e| format!("{}: {e}", part.display()))?;
         let cur = Current {
-            file,
+            file: PartFile::new(file, f.size, 0),
             part,
             pos: 0,
-            whole: Sha256::new(),
-            chunk: Sha256::new(),
-            in_chunk: 0,
         };
         self.cur = Some(cur);
         if f.size == 0 {
@@ -206,42 +215,20 @@ impl Writer {
         Ok(())
     }
 
-    /// Takes the next bytes of the stream.
+    /// Writes the next bytes of the stream (already checked by the verifier).
     pub fn write(&mut self, mut data: &[u8]) -> Result<(), String> {
-        self.progress
-            .transferred
-            .fetch_add(data.len() as u64, Relaxed);
         while !data.is_empty() {
             let f = &self.files[self.idx.min(self.files.len() - 1)];
-            let cs = self.chunk_size;
             let Some(cur) = self.cur.as_mut() else {
                 return Err("the sender sent more bytes than the offer holds".into());
             };
-            let take = (f.size - cur.pos)
-                .min(cs - cur.in_chunk)
-                .min(data.len() as u64) as usize;
+            let take = (f.size - cur.pos).min(data.len() as u64) as usize;
             cur.file
-                .write_all(&data[..take])
+                .write(cur.pos, &data[..take])
                 .map_err(|e| format!("{}: {e}", cur.part.display()))?;
-            cur.whole.update(&data[..take]);
-            cur.chunk.update(&data[..take]);
             cur.pos += take as u64;
-            cur.in_chunk += take as u64;
             self.progress.bytes_done.fetch_add(take as u64, Relaxed);
             data = &data[take..];
-            if cur.in_chunk == cs || cur.pos == f.size {
-                let k = ((cur.pos - 1) / cs) as usize;
-                let h: [u8; 32] = cur.chunk.finalize_reset().into();
-                if f.chunks.get(k) != Some(&h) {
-                    let keep = cur.pos - cur.in_chunk;
-                    let _ = cur.file.set_len(keep);
-                    return Err(format!(
-                        "{}: chunk {k} does not match its hash; the verified {keep} bytes are kept for a resume",
-                        f.path
-                    ));
-                }
-                cur.in_chunk = 0;
-            }
             if cur.pos == f.size {
                 self.finish_file()?;
                 self.advance()?;
@@ -250,20 +237,26 @@ impl Writer {
         Ok(())
     }
 
-    /// Checks the whole file's hash, sets mode and time, and renames it into place.
+    /// Cuts the current `.part` file back to its first `keep` bytes (the verified ones).
+    pub fn truncate(&mut self, keep: u64) {
+        if let Some(cur) = self.cur.as_mut() {
+            let _ = cur.file.file().set_len(keep);
+        }
+    }
+
+    /// Sets the finished file's mode and time and renames it into place. Its bytes were
+    /// verified (its last prefix hash is its SHA-256) before they reached the writer.
     fn finish_file(&mut self) -> Result<(), String> {
         let f = &self.files[self.idx];
         let cur = self.cur.take().ok_or("no file open")?;
-        let h: [u8; 32] = cur.whole.finalize().into();
-        if h != f.sha256 {
-            return Err(format!("{}: SHA-256 does not match the offer", f.path));
-        }
         let fin = self.target.path(&f.path)?;
         let err = |e: std::io::Error| format!("{}: {e}", cur.part.display());
         cur.file
+            .file()
             .set_permissions(std::fs::Permissions::from_mode(f.mode))
             .map_err(err)?;
         cur.file
+            .file()
             .set_times(FileTimes::new().set_modified(time_of(f)))
             .map_err(err)?;
         if std::fs::symlink_metadata(&fin).is_ok_and(|m| m.is_dir()) {
@@ -312,6 +305,36 @@ impl Writer {
     }
 }
 
+/// Reserves the disk blocks of a file of `size` bytes without changing its length, so a
+/// full disk is found before the transfer rather than in the middle of it (and writes
+/// into reserved blocks are cheaper). File systems without `fallocate` just skip it.
+fn reserve(file: &File, size: u64) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    if size == 0 {
+        return Ok(());
+    }
+    // SAFETY: a plain system call on an open descriptor; no memory is passed.
+    let r = unsafe {
+        libc::fallocate(
+            file.as_raw_fd(),
+            libc::FALLOC_FL_KEEP_SIZE,
+            0,
+            size as libc::off_t,
+        )
+    };
+    if r == 0 {
+        return Ok(());
+    }
+    let e = std::io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS) => Ok(()),
+        Some(libc::ENOSPC) => Err(std::io::Error::other(format!(
+            "not enough free space for {size} bytes"
+        ))),
+        _ => Err(e),
+    }
+}
+
 fn time_of(f: &Info) -> SystemTime {
     let ns = Duration::from_nanos(f.mtime_ns as u64);
     if f.mtime >= 0 {
@@ -339,4 +362,67 @@ pub fn check_tree(files: &[Info]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// What the verifier passes to the writer.
+enum Feed {
+    /// Checked bytes.
+    Bytes(Vec<u8>),
+    /// A chunk was bad: keep this many bytes of the current file, and stop.
+    Bad(u64),
+}
+
+/// Runs the verifier on this thread and the writer on another, over the buffers from
+/// the network, until the sender's stream ends (the writer is returned for
+/// [`Writer::finish`]) or a check or a write fails.
+pub fn pipeline(
+    writer: Writer,
+    mut verifier: Verifier,
+    mut rx: tokio::sync::mpsc::Receiver<Vec<u8>>,
+    progress: Arc<Progress>,
+) -> Result<Writer, String> {
+    let (tx, feed) = std::sync::mpsc::sync_channel::<Feed>(4);
+    std::thread::scope(|s| {
+        let writing = s.spawn(move || {
+            let mut w = writer;
+            for item in feed {
+                match item {
+                    Feed::Bytes(b) => w.write(&b)?,
+                    Feed::Bad(keep) => {
+                        w.truncate(keep);
+                        return Err(String::new());
+                    }
+                }
+            }
+            Ok(w)
+        });
+        let checked = (|| {
+            while let Some(buf) = rx.blocking_recv() {
+                progress.transferred.fetch_add(buf.len() as u64, Relaxed);
+                match verifier.check(&buf) {
+                    Ok(()) => {
+                        if tx.send(Feed::Bytes(buf)).is_err() {
+                            return Ok(()); // the writer failed: its error is the one
+                        }
+                    }
+                    Err(m) => {
+                        let mut buf = buf;
+                        buf.truncate(m.good);
+                        let _ = tx.send(Feed::Bytes(buf));
+                        let _ = tx.send(Feed::Bad(m.keep));
+                        return Err(m.message);
+                    }
+                }
+            }
+            Ok(())
+        })();
+        drop(tx);
+        let written = writing
+            .join()
+            .unwrap_or_else(|_| Err("the writer thread panicked".into()));
+        match (checked, written) {
+            (Err(e), _) => Err(e),
+            (Ok(()), w) => w,
+        }
+    })
 }

@@ -1,6 +1,7 @@
 //! One entry of an offer: a file or a directory, with what the receiver needs to
-//! recreate it (mode, modification time) and to verify it (SHA-256 of the whole file and
-//! of each fixed-size chunk, so a resumed download checks the part it already has).
+//! recreate it (mode, modification time) and to verify it: SHA-256 of the whole file and
+//! of every prefix that ends at a chunk boundary, so a resumed download checks the part
+//! it already has, and one running hash checks both as the bytes arrive.
 
 use super::message::DecodeError;
 use super::path::{RelPath, MAX_PATH};
@@ -35,7 +36,8 @@ pub struct Info {
     pub size: u64,
     /// SHA-256 of the whole file (zeros for a directory).
     pub sha256: [u8; HASH_LEN],
-    /// SHA-256 of each chunk of the offer's chunk size, in order; the last may be short.
+    /// For each chunk `k` of the offer's chunk size, SHA-256 of the file's first
+    /// `min((k + 1) × chunk size, size)` bytes (so the last equals `sha256`).
     pub chunks: Vec<[u8; HASH_LEN]>,
 }
 

@@ -1,0 +1,204 @@
+//! warpdrive benchmarks, in one run on loopback: a 1 GiB file with `warp share` next to
+//! `scp` (OpenSSH on 127.0.0.1, cipher aes128-gcm) and next to the tunnel's raw channel
+//! (`warp speed --no-verify`); 10 000 files of 4 KiB next to `scp -r`; peak RSS of both
+//! nodes. `warp share` is timed as a user sees it: hashing, offer, transfer, verification
+//! and the receiver's confirmation (the receiver trusts the sender, so no one types).
+//!
+//! `cargo bench --bench warpdrive` prints a Markdown table. Needs Debian's
+//! openssh-server for the scp rows (left out without it).
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+mod support;
+
+use support::{Node, Sshd};
+
+const BIG: u64 = 1 << 30;
+const SMALL_FILES: usize = 10_000;
+const SMALL: usize = 4096;
+const ROUNDS: usize = 3;
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let data = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let big = data.path().join("big.bin");
+    write_random(&big, BIG);
+    let small = data.path().join("small");
+    std::fs::create_dir(&small).unwrap();
+    for i in 0..SMALL_FILES {
+        let dir = small.join(format!("d{:02}", i % 100));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut f = std::fs::File::create(dir.join(format!("f{i:05}"))).unwrap();
+        f.write_all(&vec![(i % 251) as u8; SMALL]).unwrap();
+    }
+
+    let a = Node::start();
+    let b = Node::start();
+    a.warp(&["peers", "add", "bob", &b.id, "--addr", &b.addr()]);
+    b.warp(&["peers", "add", "alice", &a.id, "--addr", &a.addr()]);
+    b.warp(&["peers", "set", "alice", "policy", "trust"]);
+    let incoming = b.home().join("incoming");
+
+    let share = |path: &Path| {
+        let _ = std::fs::remove_dir_all(&incoming);
+        let t = Instant::now();
+        let out = a.warp(&["share", "bob", path.to_str().unwrap()]);
+        let secs = t.elapsed().as_secs_f64();
+        assert!(out.contains("completed"), "{out}");
+        secs
+    };
+    let sshd = Sshd::start();
+    let scp = |path: &Path, recursive: bool| -> Option<f64> {
+        let s = sshd.as_ref()?;
+        let dest = data.path().join("scp-dest");
+        let _ = std::fs::remove_dir_all(&dest);
+        std::fs::create_dir(&dest).unwrap();
+        let t = Instant::now();
+        let mut cmd = Command::new("scp");
+        cmd.args(["-q", "-c", "aes128-gcm@openssh.com", "-P", &s.port])
+            .args(s.client_options());
+        if recursive {
+            cmd.arg("-r");
+        }
+        let ok = cmd
+            .arg(path)
+            .arg(format!("{}:{}", s.target(), dest.display()))
+            .stdin(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        Some(t.elapsed().as_secs_f64())
+    };
+
+    let _ = share(&small); // warm-up: connects the nodes
+    let mut rows = Vec::new();
+    // A first offer of the file hashes it; touching it (new mtime and ctime) makes every
+    // round a first offer. Then the same file offered again, its hashes cached.
+    let touch = |p: &Path| {
+        let f = std::fs::File::options().write(true).open(p).unwrap();
+        f.set_modified(std::time::SystemTime::now()).unwrap();
+    };
+    let warp_big: Vec<f64> = (0..ROUNDS)
+        .map(|_| {
+            touch(&big);
+            share(&big)
+        })
+        .collect();
+    let warp_again: Vec<f64> = (0..ROUNDS).map(|_| share(&big)).collect();
+    let scp_big: Vec<f64> = (0..ROUNDS).filter_map(|_| scp(&big, false)).collect();
+    let raw: Vec<f64> = (0..ROUNDS)
+        .map(|_| {
+            let out = a.warp(&["speed", "bob", "-n", "1G", "--no-verify"]);
+            let secs: f64 = out
+                .split(" in ")
+                .nth(1)
+                .unwrap()
+                .split(' ')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            secs
+        })
+        .collect();
+    let warp_small: Vec<f64> = (0..ROUNDS).map(|_| share(&small)).collect();
+    let scp_small: Vec<f64> = (0..ROUNDS).filter_map(|_| scp(&small, true)).collect();
+
+    let mbs = |secs: f64, bytes: u64| bytes as f64 / secs / 1e6;
+    rows.push((
+        "1 GiB file, MB/s",
+        "warp share (first offer: hashed)",
+        runs(&warp_big, BIG, mbs),
+    ));
+    rows.push((
+        "",
+        "warp share (offered again: hashes cached)",
+        runs(&warp_again, BIG, mbs),
+    ));
+    rows.push(("", "scp aes128-gcm", runs(&scp_big, BIG, mbs)));
+    rows.push((
+        "",
+        "raw channel (warp speed --no-verify)",
+        runs(&raw, BIG, mbs),
+    ));
+    let small_bytes = (SMALL_FILES * SMALL) as u64;
+    let files = |secs: f64, _| SMALL_FILES as f64 / secs;
+    rows.push((
+        "10 000 × 4 KiB, files/s",
+        "warp share",
+        runs(&warp_small, small_bytes, files),
+    ));
+    rows.push((
+        "",
+        "scp -r aes128-gcm",
+        runs(&scp_small, small_bytes, files),
+    ));
+
+    println!("| what | path | median (runs) |");
+    println!("|---|---|---|");
+    for (what, path, (median, all)) in &rows {
+        if !all.is_empty() {
+            println!("| {what} | {path} | {median:.1} ({all}) |");
+        }
+    }
+    let med = |v: &[f64]| median(v);
+    if !scp_big.is_empty() {
+        println!(
+            "\nratios: big file warp/scp {:.2} (again {:.2}), warp/raw channel {:.2} (again {:.2}); small files warp/scp {:.2}",
+            med(&scp_big) / med(&warp_big),
+            med(&scp_big) / med(&warp_again),
+            med(&raw) / med(&warp_big),
+            med(&raw) / med(&warp_again),
+            med(&scp_small) / med(&warp_small)
+        );
+    } else {
+        println!(
+            "\n(sshd not found: no scp rows) big file warp/raw channel {:.2}",
+            med(&raw) / med(&warp_big)
+        );
+    }
+    println!(
+        "peak RSS: sender {:.1} MiB, receiver {:.1} MiB",
+        a.peak_rss_kib() as f64 / 1024.0,
+        b.peak_rss_kib() as f64 / 1024.0
+    );
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(|x, y| x.partial_cmp(y).unwrap());
+    s[s.len() / 2]
+}
+
+/// The median rate and every run's rate, formatted.
+fn runs(secs: &[f64], bytes: u64, rate: impl Fn(f64, u64) -> f64) -> (f64, String) {
+    if secs.is_empty() {
+        return (0.0, String::new());
+    }
+    let all = secs
+        .iter()
+        .map(|s| format!("{:.1}", rate(*s, bytes)))
+        .collect::<Vec<_>>()
+        .join("/");
+    (rate(median(secs), bytes), all)
+}
+
+fn write_random(path: &Path, len: u64) {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut x = 0x9e3779b97f4a7c15u64;
+    let mut buf = vec![0u8; 1 << 20];
+    for _ in 0..len >> 20 {
+        for c in buf.chunks_exact_mut(8) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            c.copy_from_slice(&x.to_le_bytes());
+        }
+        f.write_all(&buf).unwrap();
+    }
+}
