@@ -441,3 +441,50 @@ fn a_file_changed_on_the_sender_fails_the_offer_with_the_reason() {
     assert!(!dest.path().join("report.txt").exists());
     wait_offer(&a, Duration::from_secs(5), |o| o["status"] == "failed");
 }
+
+#[test]
+fn a_full_disk_fails_the_offer_before_the_bytes_are_sent() {
+    // A 2 MiB file system for a 5 MiB file (tmpfs; the tests run as root).
+    let (a, b) = pair(&[]);
+    let small_disk = tempfile::tempdir().unwrap();
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
+        .arg(small_disk.path())
+        .status()
+        .unwrap();
+    assert!(ok.success(), "mounting a tmpfs needs root");
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _unmount = Unmount(small_disk.path());
+    let src = tempfile::tempdir().unwrap();
+    let file = src.path().join("video.bin");
+    write_random(&file, 5 * MIB, 5);
+    assert!(a
+        .warp(&["share", "bob", file.to_str().unwrap(), "--no-wait"])
+        .status
+        .success());
+    let offer = wait_offer(&b, Duration::from_secs(5), |o| o["status"] == "awaiting");
+    let out = b.warp(&[
+        "offers",
+        "accept",
+        offer["id"].as_str().unwrap(),
+        "--to",
+        small_disk.path().to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("not enough free space"),
+        "{}",
+        text(&out)
+    );
+    let o = offers(&b).pop().unwrap();
+    assert_eq!(
+        o["transferred"], 0,
+        "bytes were sent before the disk was found full: {o}"
+    );
+    wait_offer(&a, Duration::from_secs(5), |o| o["status"] == "failed");
+}

@@ -119,7 +119,10 @@ mod tests {
         let meta = std::fs::metadata(&path).unwrap();
         let first = cache.hashes(&path, &meta, 1 << 20).unwrap();
         assert_eq!(first, crate::scan::hash_file(&path, 1 << 20).unwrap());
-        assert_eq!(cache.get(&meta, &stamp(&meta, 1 << 20)), Some(first.clone()));
+        assert_eq!(
+            cache.get(&meta, &stamp(&meta, 1 << 20)),
+            Some(first.clone())
+        );
         // Same size, new bytes: the change time moves, the entry no longer applies.
         std::thread::sleep(std::time::Duration::from_millis(20));
         std::fs::write(&path, vec![2u8; MIN_SIZE as usize + 5]).unwrap();

@@ -70,7 +70,9 @@ impl PartFile {
 
     /// Writes `data` at the file's position `pos` (where the last write ended).
     pub fn write(&mut self, pos: u64, data: &[u8]) -> std::io::Result<()> {
-        let aligned = pos.is_multiple_of(ALIGN as u64) && data.len().is_multiple_of(ALIGN) && data.len() <= STAGING;
+        let aligned = pos.is_multiple_of(ALIGN as u64)
+            && data.len().is_multiple_of(ALIGN)
+            && data.len() <= STAGING;
         if self.direct && aligned {
             let off = self.staging.as_ptr().align_offset(ALIGN);
             let buf = &mut self.staging[off..off + data.len()];
