@@ -64,6 +64,12 @@ pub struct NodeArgs {
     /// from trusted peers go). Default: `incoming` in the data directory.
     #[arg(long)]
     pub incoming: Option<PathBuf>,
+    /// Where the WARP link hub (WebSocket, SwimOS WARP) listens, or `off`.
+    #[arg(long, default_value = crate::links::DEFAULT_ADDR, value_parser = parse_ws)]
+    pub ws: WsAddr,
+    /// Let the link hub listen beyond loopback without tokens (`[links] tokens`).
+    #[arg(long)]
+    pub ws_public: bool,
     /// Worker threads; by default half the machine's cores, at least one.
     #[arg(long)]
     pub threads: Option<usize>,
@@ -87,6 +93,19 @@ fn parse_api(s: &str) -> Result<ApiAddr, String> {
         return Err(format!("the REST API listens on loopback only, not {addr}"));
     }
     Ok(ApiAddr(Some(addr)))
+}
+
+/// Where the link hub listens, if anywhere.
+#[derive(Clone, Debug)]
+pub struct WsAddr(pub Option<SocketAddr>);
+
+fn parse_ws(s: &str) -> Result<WsAddr, String> {
+    if s == "off" {
+        return Ok(WsAddr(None));
+    }
+    s.parse()
+        .map(|a| WsAddr(Some(a)))
+        .map_err(|_| format!("{s:?} is not host:port or off"))
 }
 
 /// Options of `warp peers`.

@@ -20,6 +20,17 @@
 //! deliver = "127.1.0.1:5601"   # optional
 //! send = ["self"]        # members by alias or id; `self` is this node
 //! recv = ["bob", "carol"]
+//!
+//! [links]
+//! tokens = ["s3cret"]    # optional: clients @auth with one before linking
+//!
+//! [[links.agent]]
+//! route = "/room/:id"
+//! lanes = [
+//!   { name = "topic", kind = "value", durable = true },
+//!   { name = "members", kind = "map" },
+//!   { name = "chat", kind = "supply" },
+//! ]
 //! ```
 
 use std::path::Path;
@@ -39,6 +50,9 @@ pub struct NodeConfig {
     /// Flows.
     #[serde(default)]
     pub flow: Vec<Flow>,
+    /// The WARP link hub: tokens and declared agents.
+    #[serde(default)]
+    pub links: crate::links::LinksConfig,
 }
 
 /// The `[gate]` section.
@@ -86,6 +100,7 @@ pub fn parse(text: &str) -> Result<NodeConfig, String> {
             return Err(format!("two gates listen on {}", g.listen));
         }
     }
+    crate::links::agent::check(&cfg.links.agent)?;
     let mut flows = std::collections::HashSet::new();
     for f in &cfg.flow {
         f.check()?;

@@ -10,6 +10,7 @@ mod gate_cmd;
 mod home;
 mod identity;
 mod impair;
+mod links;
 mod node;
 mod offers_cmd;
 mod peers_cmd;
@@ -52,6 +53,8 @@ fn main() -> ExitCode {
                     config,
                     incoming,
                     api: opts.api.0,
+                    ws: opts.ws.0,
+                    ws_public: opts.ws_public,
                 },
             ))?;
             Ok(ExitCode::SUCCESS)

@@ -38,6 +38,8 @@ impl Node {
                 &format!("127.0.0.1:{port}"),
                 "--api",
                 "off",
+                "--ws",
+                "off",
             ])
             .env("WARP_HOME", home.path())
             .stdout(Stdio::null())

@@ -63,6 +63,7 @@ async fn apply(node: &Arc<Node>, cfg: NodeConfig) {
         }
         *exposed = new;
     }
+    node.hub.configure(&cfg.links);
     apply_flows(node, cfg.flow).await;
     let old = node.lock_config_opened().clone();
     let wanted: std::collections::HashMap<String, _> = cfg

@@ -8,6 +8,7 @@ mod dgram_frames;
 mod drive;
 mod flows;
 mod gates;
+mod hub_lanes;
 mod local;
 mod local_dgram;
 mod ping;
@@ -47,6 +48,10 @@ pub struct NodeOptions {
     pub incoming: PathBuf,
     /// The configuration file, watched for changes.
     pub config: PathBuf,
+    /// Where the WARP link hub listens; `None` for none.
+    pub ws: Option<SocketAddr>,
+    /// Let the link hub listen beyond loopback with no tokens.
+    pub ws_public: bool,
     /// Where the REST API listens (loopback only); `None` for no API.
     pub api: Option<SocketAddr>,
 }
@@ -71,6 +76,8 @@ pub struct Node {
     flow_book: crate::flow_book::FlowBook,
     /// Running flows, by name.
     flows: std::sync::Mutex<std::collections::HashMap<String, Arc<flows::RunningFlow>>>,
+    /// The WARP link hub.
+    hub: Arc<crate::links::Hub>,
     /// The warpdrive engine (set once, right after the node is made).
     drive: std::sync::OnceLock<Arc<warpdrive::Drive>>,
 }
@@ -139,6 +146,18 @@ pub async fn run(dir: PathBuf, opts: NodeOptions) -> Result<(), String> {
     let book = PeerBook::open(&db).map_err(|e| e.to_string())?;
     let gates = crate::gate_book::GateBook::open(&db)?;
     let flow_book = crate::flow_book::FlowBook::open(&db)?;
+    // The link hub's tokens and agents are read now (the watcher applies later saves),
+    // so the hub never listens before it knows whether clients must authenticate.
+    let links_cfg = match std::fs::metadata(&opts.config) {
+        Ok(_) => crate::config::load(&opts.config)
+            .map(|c| c.links)
+            .unwrap_or_default(),
+        Err(_) => Default::default(),
+    };
+    let hub = crate::links::Hub::new(
+        db.open_tree("links_lanes").map_err(|e| e.to_string())?,
+        &links_cfg,
+    );
 
     let tls = crate::tls::server_config(&identity)?;
     let quic = quinn::crypto::rustls::QuicServerConfig::try_from(tls).map_err(|e| e.to_string())?;
@@ -179,6 +198,7 @@ pub async fn run(dir: PathBuf, opts: NodeOptions) -> Result<(), String> {
         flow_book,
         flows: Default::default(),
         drive: Default::default(),
+        hub: hub.clone(),
     });
     let net = Arc::new(drive::NodeNet(Arc::downgrade(&node)));
     let engine = warpdrive::Drive::new(&db, net, opts.incoming.clone())?;
@@ -202,6 +222,11 @@ pub async fn run(dir: PathBuf, opts: NodeOptions) -> Result<(), String> {
     };
     let maintainer = tokio::spawn(node.clone().maintain());
     engine.resume();
+    let hub_lanes = hub_lanes::start(&node, local);
+    let ws = match opts.ws {
+        Some(addr) => Some(hub.serve(addr, opts.ws_public).await?),
+        None => None,
+    };
     // Flows from the command line first: they win over the file's flows of the same name.
     for f in node.flow_book.all() {
         let name = f.name.clone();
@@ -226,6 +251,13 @@ pub async fn run(dir: PathBuf, opts: NodeOptions) -> Result<(), String> {
 
     shutdown_signal().await;
     info!("shutting down");
+    // Link clients hear `@unlinked` for every link and a close 1001 first.
+    hub.stop();
+    if let Some(ws) = ws {
+        ws.abort();
+    }
+    hub_lanes.abort();
+    tokio::time::sleep(Duration::from_millis(100)).await;
     maintainer.abort();
     watcher.abort();
     if let Some(api) = api {

@@ -15,6 +15,8 @@ pub struct TestNode {
     pub port: u16,
     /// The REST API's loopback port.
     pub api_port: u16,
+    /// The WARP link hub's loopback port.
+    pub ws_port: u16,
     pub id: String,
     child: Option<Child>,
     extra: Vec<String>,
@@ -122,6 +124,11 @@ impl TestNode {
                 .local_addr()
                 .unwrap()
                 .port(),
+            ws_port: std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port(),
             id,
             child: None,
             extra: extra.iter().map(|s| s.to_string()).collect(),
@@ -154,6 +161,7 @@ impl TestNode {
         let child = Command::new(env!("CARGO_BIN_EXE_warp"))
             .args(["node", "--listen", &self.addr()])
             .args(["--api", &format!("127.0.0.1:{}", self.api_port)])
+            .args(["--ws", &format!("127.0.0.1:{}", self.ws_port)])
             .args(&self.extra)
             .env("WARP_HOME", self.home.path())
             .env("RUST_LOG", "info")

@@ -1,0 +1,202 @@
+//! Agents: the nodes a client can link to. Declared agents come from the configuration
+//! file as routes with lanes (`/unit/:id` matches `/unit/5`); an agent is made the first
+//! time one of its lanes is used, and a lane the first time it is linked or commanded, so
+//! an idle link costs little. The built-in `/hub` agent is made by the node.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use serde::Deserialize;
+
+use super::lane::{Kind, Lane};
+use super::store::Durable;
+
+/// A lane a declared agent has.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LaneSpec {
+    /// Its URI.
+    pub name: String,
+    /// Its kind.
+    pub kind: Kind,
+    /// Kept in sled and restored on restart (value and map lanes).
+    #[serde(default)]
+    pub durable: bool,
+}
+
+/// A declared agent: a route and its lanes.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentSpec {
+    /// `/unit/:id`: literal segments and `:name` segments that match any one segment.
+    pub route: String,
+    /// Its lanes.
+    pub lanes: Vec<LaneSpec>,
+}
+
+/// The embedded default: `/unit/:id` with `info` (value), `map` (map), both durable, and
+/// `events` (supply), so a new user can link to something at once.
+pub fn default_agents() -> Vec<AgentSpec> {
+    let lane = |name: &str, kind, durable| LaneSpec {
+        name: name.into(),
+        kind,
+        durable,
+    };
+    vec![AgentSpec {
+        route: "/unit/:id".into(),
+        lanes: vec![
+            lane("info", Kind::Value, true),
+            lane("map", Kind::Map, true),
+            lane("events", Kind::Supply, false),
+        ],
+    }]
+}
+
+/// Whether `node` matches `route`.
+pub fn matches(route: &str, node: &str) -> bool {
+    let (mut r, mut n) = (route.split('/'), node.split('/'));
+    loop {
+        match (r.next(), n.next()) {
+            (None, None) => return true,
+            (Some(rs), Some(ns)) if rs.starts_with(':') && !ns.is_empty() => {}
+            (Some(rs), Some(ns)) if rs == ns => {}
+            _ => return false,
+        }
+    }
+}
+
+/// Checks declared agents: routes start with `/`, no route or lane twice.
+pub fn check(agents: &[AgentSpec]) -> Result<(), String> {
+    let mut routes = std::collections::HashSet::new();
+    for a in agents {
+        if !a.route.starts_with('/') || a.route == "/hub" {
+            return Err(format!(
+                "agent route {:?}: start it with '/' (and not /hub)",
+                a.route
+            ));
+        }
+        if !routes.insert(&a.route) {
+            return Err(format!("agent route {:?} is declared twice", a.route));
+        }
+        let mut names = std::collections::HashSet::new();
+        for l in &a.lanes {
+            if l.name.is_empty() || !names.insert(&l.name) {
+                return Err(format!(
+                    "agent {}: lane {:?} is empty or declared twice",
+                    a.route, l.name
+                ));
+            }
+            if l.durable && !matches!(l.kind, Kind::Value | Kind::Map) {
+                return Err(format!(
+                    "agent {}: lane {}: only value and map lanes can be durable",
+                    a.route, l.name
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A running agent.
+struct Agent {
+    spec: Option<Arc<AgentSpec>>,
+    lanes: HashMap<Arc<str>, Arc<Lane>>,
+}
+
+/// Why a link found no lane.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Missing {
+    /// No agent at that node.
+    Node,
+    /// The agent has no such lane.
+    Lane,
+}
+
+/// Every agent of the node.
+pub struct Agents {
+    agents: Mutex<HashMap<Arc<str>, Agent>>,
+    routes: RwLock<Vec<Arc<AgentSpec>>>,
+    tree: sled::Tree,
+}
+
+impl Agents {
+    /// Agents over `tree` (durable lanes) with the declared `routes`.
+    pub fn new(tree: sled::Tree, routes: Vec<AgentSpec>) -> Agents {
+        Agents {
+            agents: Mutex::new(HashMap::new()),
+            routes: RwLock::new(routes.into_iter().map(Arc::new).collect()),
+            tree,
+        }
+    }
+
+    /// Replaces the declared routes; running agents keep their lanes.
+    pub fn set_routes(&self, routes: Vec<AgentSpec>) {
+        *self.routes.write().unwrap_or_else(|p| p.into_inner()) =
+            routes.into_iter().map(Arc::new).collect();
+    }
+
+    /// Adds an agent made by the node, with its lanes.
+    pub fn add_fixed(&self, node: &str, lanes: Vec<Arc<Lane>>) {
+        let lanes = lanes
+            .into_iter()
+            .map(|l| (Arc::from(l.name()), l))
+            .collect();
+        self.lock()
+            .insert(Arc::from(node), Agent { spec: None, lanes });
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Agent>> {
+        self.agents.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The lane `lane` of node `node`, making the agent and the lane if declared.
+    pub fn lane(&self, node: &str, lane: &str) -> Result<Arc<Lane>, Missing> {
+        let mut agents = self.lock();
+        if !agents.contains_key(node) {
+            let spec = self
+                .routes
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .find(|r| matches(&r.route, node))
+                .cloned()
+                .ok_or(Missing::Node)?;
+            agents.insert(
+                Arc::from(node),
+                Agent {
+                    spec: Some(spec),
+                    lanes: HashMap::new(),
+                },
+            );
+        }
+        let agent = agents.get_mut(node).ok_or(Missing::Node)?;
+        if let Some(l) = agent.lanes.get(lane) {
+            return Ok(l.clone());
+        }
+        let spec = agent.spec.as_ref().ok_or(Missing::Lane)?;
+        let ls = spec
+            .lanes
+            .iter()
+            .find(|l| l.name == lane)
+            .ok_or(Missing::Lane)?;
+        let durable = ls.durable.then(|| Durable::new(&self.tree, node, lane));
+        let l = Arc::new(Lane::new(node, lane, ls.kind, durable, None));
+        agent.lanes.insert(Arc::from(lane), l.clone());
+        Ok(l)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_match_segment_by_segment() {
+        assert!(matches("/unit/:id", "/unit/5"));
+        assert!(!matches("/unit/:id", "/unit/"));
+        assert!(!matches("/unit/:id", "/unit/5/x"));
+        assert!(!matches("/unit/:id", "/units/5"));
+        assert!(matches("/a/:x/b", "/a/1/b"));
+        assert!(check(&default_agents()).is_ok());
+    }
+}

@@ -1,0 +1,208 @@
+//! What a connection still has to send, arranged so a slow client costs bounded memory and
+//! never holds up the lanes that write to it: link control frames go first; a value link
+//! keeps only its latest event, a map link its latest event per key; command and supply
+//! links queue, and a client whose queues pass the bound is disconnected.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use indexmap::IndexMap;
+use recon::Value;
+use tokio::sync::Notify;
+
+/// Queued frames (command and supply links together) a connection may hold before it is
+/// closed as too slow.
+pub const MAX_QUEUED: usize = 65_536;
+
+/// A frame ready to send, shared (not copied) by every connection it goes to.
+pub type Frame = tokio_tungstenite::tungstenite::Utf8Bytes;
+
+/// Where a map link's pending events are kept: per key, or a clear that supersedes them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum MapSlot {
+    /// The latest event for this key.
+    Key(Value),
+    /// The map was cleared.
+    Clear,
+}
+
+/// The index of a link in its connection.
+pub type LinkId = u32;
+
+/// Pending frames of one connection.
+#[derive(Default)]
+pub struct Outbox {
+    control: VecDeque<Frame>,
+    values: IndexMap<LinkId, Frame>,
+    maps: IndexMap<LinkId, IndexMap<MapSlot, Frame>>,
+    queues: IndexMap<LinkId, VecDeque<Frame>>,
+    queued: usize,
+    /// Set when the client fell too far behind.
+    pub overflowed: bool,
+    /// A close frame (code, reason) to send once everything before it is sent.
+    pub close: Option<(u16, String)>,
+}
+
+impl Outbox {
+    /// A link or auth frame: always sent, in order, before lane events.
+    pub fn control(&mut self, f: Frame) {
+        self.control.push_back(f);
+    }
+
+    /// The latest event of a value link, replacing any not yet sent.
+    pub fn value(&mut self, link: LinkId, f: Frame) {
+        self.values.insert(link, f);
+    }
+
+    /// The latest event for `key` of a map link.
+    pub fn map(&mut self, link: LinkId, key: Value, f: Frame) {
+        let pending = self.maps.entry(link).or_default();
+        // Moved to the end, so it follows a clear queued before it.
+        pending.shift_remove(&MapSlot::Key(key.clone()));
+        pending.insert(MapSlot::Key(key), f);
+    }
+
+    /// A map link's `@clear`: every pending key event before it is dropped.
+    pub fn map_clear(&mut self, link: LinkId, f: Frame) {
+        let pending = self.maps.entry(link).or_default();
+        pending.clear();
+        pending.insert(MapSlot::Clear, f);
+    }
+
+    /// An event of a command or supply link, queued.
+    pub fn queue(&mut self, link: LinkId, f: Frame) {
+        if self.queued >= MAX_QUEUED {
+            self.overflowed = true;
+            return;
+        }
+        self.queues.entry(link).or_default().push_back(f);
+        self.queued += 1;
+    }
+
+    /// Forgets what a closed link had pending.
+    pub fn forget(&mut self, link: LinkId) {
+        self.values.shift_remove(&link);
+        self.maps.shift_remove(&link);
+        if let Some(q) = self.queues.shift_remove(&link) {
+            self.queued -= q.len();
+        }
+    }
+
+    /// `true` when nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.control.is_empty()
+            && self.values.is_empty()
+            && self.maps.is_empty()
+            && self.queues.is_empty()
+    }
+
+    /// Takes up to `max` frames in sending order: control frames, then lane events.
+    pub fn drain(&mut self, max: usize, out: &mut Vec<Frame>) {
+        while out.len() < max {
+            let Some(f) = self.control.pop_front() else {
+                break;
+            };
+            out.push(f);
+        }
+        while out.len() < max {
+            let Some((_, f)) = self.values.shift_remove_index(0) else {
+                break;
+            };
+            out.push(f);
+        }
+        while out.len() < max {
+            let Some(entry) = self.maps.get_index_mut(0) else {
+                break;
+            };
+            while out.len() < max {
+                let Some((_, f)) = entry.1.shift_remove_index(0) else {
+                    break;
+                };
+                out.push(f);
+            }
+            if entry.1.is_empty() {
+                self.maps.shift_remove_index(0);
+            }
+        }
+        while out.len() < max {
+            let Some(entry) = self.queues.get_index_mut(0) else {
+                break;
+            };
+            while out.len() < max {
+                let Some(f) = entry.1.pop_front() else { break };
+                self.queued -= 1;
+                out.push(f);
+            }
+            if entry.1.is_empty() {
+                self.queues.shift_remove_index(0);
+            }
+        }
+    }
+}
+
+/// A connection's outbox and the signal that wakes its writer.
+#[derive(Default)]
+pub struct Sink {
+    /// What waits to be sent.
+    pub outbox: Mutex<Outbox>,
+    /// Wakes the writer.
+    pub notify: Notify,
+}
+
+impl Sink {
+    /// Changes the outbox and wakes the writer.
+    pub fn push(&self, f: impl FnOnce(&mut Outbox)) {
+        f(&mut self.outbox.lock().unwrap_or_else(|p| p.into_inner()));
+        self.notify.notify_one();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(s: &'static str) -> Frame {
+        Frame::from_static(s)
+    }
+
+    #[test]
+    fn values_conflate_maps_per_key_queues_keep_all_and_control_goes_first() {
+        let mut o = Outbox::default();
+        o.value(1, f("v1"));
+        o.value(1, f("v2"));
+        o.map(2, Value::from(1), f("k1a"));
+        o.map(2, Value::from(2), f("k2"));
+        o.map(2, Value::from(1), f("k1b"));
+        o.queue(3, f("s1"));
+        o.queue(3, f("s2"));
+        o.control(f("linked"));
+        let mut out = Vec::new();
+        o.drain(100, &mut out);
+        let got: Vec<&str> = out.iter().map(|s| s.as_str()).collect();
+        // A key updated again moves behind the others: events leave in the order of their
+        // latest change.
+        assert_eq!(got, ["linked", "v2", "k2", "k1b", "s1", "s2"]);
+        assert!(o.is_empty());
+        // A clear drops the key events before it and keeps those after it in order.
+        o.map(2, Value::from(1), f("old"));
+        o.map_clear(2, f("clear"));
+        o.map(2, Value::from(3), f("new"));
+        out.clear();
+        o.drain(100, &mut out);
+        let got: Vec<&str> = out.iter().map(|s| s.as_str()).collect();
+        assert_eq!(got, ["clear", "new"]);
+    }
+
+    #[test]
+    fn a_queue_past_the_bound_marks_the_client_too_slow() {
+        let mut o = Outbox::default();
+        for _ in 0..MAX_QUEUED {
+            o.queue(1, f("e"));
+        }
+        assert!(!o.overflowed);
+        o.queue(1, f("e"));
+        assert!(o.overflowed);
+        o.forget(1);
+        assert!(o.is_empty());
+    }
+}
