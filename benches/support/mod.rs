@@ -26,8 +26,13 @@ pub fn free_port() -> u16 {
 }
 
 impl Node {
-    /// Creates the identity and starts the node.
+    /// Creates the identity and starts the node (no link hub).
     pub fn start() -> Node {
+        Node::start_with(&["--ws", "off"])
+    }
+
+    /// Creates the identity and starts the node with extra `warp node` arguments.
+    pub fn start_with(extra: &[&str]) -> Node {
         let home = tempfile::tempdir().unwrap();
         let id = run(home.path(), &["id"]).trim().to_string();
         let port = free_port();
@@ -38,9 +43,8 @@ impl Node {
                 &format!("127.0.0.1:{port}"),
                 "--api",
                 "off",
-                "--ws",
-                "off",
             ])
+            .args(extra)
             .env("WARP_HOME", home.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -72,6 +76,21 @@ impl Node {
 }
 
 impl Node {
+    /// Resident memory of the node process now, in KiB (`VmRSS`).
+    pub fn rss_kib(&self) -> u64 {
+        self.status_kib("VmRSS:")
+    }
+
+    fn status_kib(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+
     /// The node's data directory.
     pub fn home(&self) -> &std::path::Path {
         self.home.path()
@@ -79,13 +98,7 @@ impl Node {
 
     /// Peak resident memory of the node process so far, in KiB (`VmHWM`).
     pub fn peak_rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-            .unwrap_or(0)
+        self.status_kib("VmHWM:")
     }
 }
 
