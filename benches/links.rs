@@ -44,7 +44,10 @@ async fn connect(port: u16) -> Ws {
 }
 
 fn now_us() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros() as u64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64
 }
 
 /// The sequence number and microsecond stamp of an event body `{s:SEQ,t:STAMP}`.
@@ -70,7 +73,11 @@ async fn fan_out(port: u16, lane: &str, rate: u64) -> FanOut {
     let mut readers = Vec::new();
     for _ in 0..CLIENTS {
         let mut ws = connect(port).await;
-        ws.send(Message::Text(format!(r#"@sync(node:"{node}",lane:{lane})"#).into())).await.unwrap();
+        ws.send(Message::Text(
+            format!(r#"@sync(node:"{node}",lane:{lane})"#).into(),
+        ))
+        .await
+        .unwrap();
         // @linked, the state (if the lane has any), @synced.
         loop {
             if let Message::Text(t) = ws.next().await.unwrap().unwrap() {
@@ -83,7 +90,9 @@ async fn fan_out(port: u16, lane: &str, rate: u64) -> FanOut {
         readers.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut closed = true;
-            while let Ok(Some(Ok(m))) = tokio::time::timeout(Duration::from_secs(30), ws.next()).await {
+            while let Ok(Some(Ok(m))) =
+                tokio::time::timeout(Duration::from_secs(30), ws.next()).await
+            {
                 if let Message::Text(t) = m {
                     if let Some((seq, ts)) = stamp(t.as_str()) {
                         lat.push(now_us().saturating_sub(ts));
@@ -101,7 +110,13 @@ async fn fan_out(port: u16, lane: &str, rate: u64) -> FanOut {
     let mut writer = connect(port).await;
     let start = Instant::now();
     for i in 0..COMMANDS {
-        let frame = Message::Text(format!(r#"@command(node:"{node}",lane:{lane}){{s:{i},t:{}}}"#, now_us()).into());
+        let frame = Message::Text(
+            format!(
+                r#"@command(node:"{node}",lane:{lane}){{s:{i},t:{}}}"#,
+                now_us()
+            )
+            .into(),
+        );
         if rate > 0 {
             let due = start + Duration::from_micros(i * 1_000_000 / rate);
             if let Some(wait) = due.checked_duration_since(Instant::now()) {
@@ -142,9 +157,16 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let node = Node::start_with(&["--ws", &format!("127.0.0.1:{port}")]);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let unpaced = fan_out(port, "info", 0).await;
         let unpaced_supply = fan_out(port, "events", 0).await;

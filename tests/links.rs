@@ -377,3 +377,52 @@ async fn a_slow_client_is_closed_without_slowing_a_fast_one() {
     assert_eq!(code, 1008, "{reason}");
     assert!(reason.contains("too slow"), "{reason}");
 }
+
+#[test]
+fn the_hub_refuses_to_listen_beyond_loopback_without_tokens() {
+    let home = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_warp"))
+        .args([
+            "node",
+            "--listen",
+            "127.0.0.1:0",
+            "--api",
+            "off",
+            "--ws",
+            &format!("0.0.0.0:{port}"),
+        ])
+        .env("WARP_HOME", home.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--ws-public"), "{}", text(&out));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_hub_offers_lane_follows_warpdrive_offers() {
+    let a = TestNode::start();
+    let b = TestNode::start();
+    a.add_peer("bob", &b);
+    let mut c = connect(&b, true).await;
+    c.send(r#"@link(node:"/hub",lane:offers)"#).await;
+    assert_eq!(c.recv().await, r#"@linked(node:"/hub",lane:offers)"#);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hello.txt");
+    std::fs::write(&file, b"hi").unwrap();
+    let out = a.warp(&["share", "bob", file.to_str().unwrap(), "--no-wait"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let f = c.recv().await;
+    assert!(
+        f.starts_with(r#"@event(node:"/hub",lane:offers)@update(key:"#),
+        "{f}"
+    );
+    assert!(
+        f.contains("status:@awaiting") && f.contains("hello.txt"),
+        "{f}"
+    );
+}
