@@ -117,8 +117,8 @@ async fn fan_out(port: u16, lane: &str, rate: u64) -> FanOut {
             )
             .into(),
         );
-        if rate > 0 {
-            let due = start + Duration::from_micros(i * 1_000_000 / rate);
+        if let Some(gap_us) = (1_000_000u64).checked_div(rate) {
+            let due = start + Duration::from_micros(i * gap_us);
             if let Some(wait) = due.checked_duration_since(Instant::now()) {
                 tokio::time::sleep(wait).await;
             }
