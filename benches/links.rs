@@ -14,6 +14,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
@@ -33,9 +35,13 @@ async fn connect(port: u16) -> Ws {
     loop {
         if let Ok(tcp) = TcpStream::connect(("127.0.0.1", port)).await {
             let _ = tcp.set_nodelay(true);
-            let (ws, _) = tokio_tungstenite::client_async(format!("ws://127.0.0.1:{port}/"), tcp)
-                .await
+            // The reference server insists on the `warp0` subprotocol; warp takes either.
+            let mut req = format!("ws://127.0.0.1:{port}/")
+                .into_client_request()
                 .unwrap();
+            req.headers_mut()
+                .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("warp0"));
+            let (ws, _) = tokio_tungstenite::client_async(req, tcp).await.unwrap();
             return ws;
         }
         assert!(Instant::now() < deadline, "no link hub");
@@ -50,7 +56,8 @@ fn now_us() -> u64 {
         .as_micros() as u64
 }
 
-/// The sequence number and microsecond stamp of an event body `{s:SEQ,t:STAMP}`.
+/// The sequence number and microsecond stamp of an event body `@Stamp{s:SEQ,t:STAMP}`
+/// (the form the reference server's `Stamp` type reads and writes).
 fn stamp(frame: &str) -> Option<(u64, u64)> {
     let body = frame.rsplit_once("{s:")?.1.strip_suffix('}')?;
     let (seq, t) = body.split_once(",t:")?;
@@ -112,7 +119,7 @@ async fn fan_out(port: u16, lane: &str, rate: u64) -> FanOut {
     for i in 0..COMMANDS {
         let frame = Message::Text(
             format!(
-                r#"@command(node:"{node}",lane:{lane}){{s:{i},t:{}}}"#,
+                r#"@command(node:"{node}",lane:{lane})@Stamp{{s:{i},t:{}}}"#,
                 now_us()
             )
             .into(),
@@ -153,83 +160,171 @@ fn pct(v: &[u64], p: f64) -> f64 {
     v[((v.len() - 1) as f64 * p) as usize] as f64 / 1000.0
 }
 
+/// Links `n` fresh nodes on one connection; seconds until every `@linked` is back.
+async fn links(port: u16, n: usize) -> f64 {
+    let ws = connect(port).await;
+    let start = Instant::now();
+    let (mut tx, mut rx) = ws.split();
+    let sender = tokio::spawn(async move {
+        for i in 0..n {
+            tx.feed(Message::Text(
+                format!(r#"@link(node:"/unit/{i}",lane:info)"#).into(),
+            ))
+            .await
+            .unwrap();
+        }
+        tx.flush().await.unwrap();
+        tx
+    });
+    let mut linked = 0;
+    while linked < n {
+        match rx.next().await {
+            Some(Ok(Message::Text(t))) if t.as_str().starts_with("@linked") => linked += 1,
+            Some(Ok(_)) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let tx = sender.await.unwrap();
+    drop(tx.reunite(rx));
+    secs
+}
+
+/// Resident memory of process `pid`, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// One server's figures.
+struct Row {
+    value: FanOut,
+    supply: Option<FanOut>,
+    paced: FanOut,
+    links: usize,
+    link_secs: f64,
+    bytes_per_link: f64,
+}
+
+async fn measure(port: u16, pid: u32, n_links: usize, supply: bool) -> Row {
+    let value = fan_out(port, "info", 0).await;
+    let supply = if supply {
+        Some(fan_out(port, "events", 0).await)
+    } else {
+        None
+    };
+    let paced = fan_out(port, "info", PACED_RATE).await;
+    let before = rss_kib(pid);
+    let link_secs = links(port, n_links).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = rss_kib(pid);
+    Row {
+        value,
+        supply,
+        paced,
+        links: n_links,
+        link_secs,
+        bytes_per_link: after.saturating_sub(before) as f64 * 1024.0 / n_links as f64,
+    }
+}
+
+fn free_tcp() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The reference server (`benches/swimos-ref`, swimos 0.1.1), if built.
+const REFERENCE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/benches/swimos-ref/target/release/swimos-ref"
+);
+/// Links opened on the reference server (as in the issue's figures: its agents are big).
+const REFERENCE_LINKS: usize = 10_000;
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let node = Node::start_with(&["--ws", &format!("127.0.0.1:{port}")]);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(async {
-        let unpaced = fan_out(port, "info", 0).await;
-        let unpaced_supply = fan_out(port, "events", 0).await;
-        let paced = fan_out(port, "info", PACED_RATE).await;
+    let port = free_tcp();
+    let node = Node::start_with(&["--ws", &format!("127.0.0.1:{port}")]);
+    let warp = rt.block_on(measure(port, node.pid(), LINKS, true));
+    drop(node);
+    let reference = if std::path::Path::new(REFERENCE).exists() {
+        let port = free_tcp();
+        let mut child = std::process::Command::new(REFERENCE)
+            .arg(port.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let row = rt.block_on(measure(port, child.id(), REFERENCE_LINKS, false));
+        let _ = child.kill();
+        let _ = child.wait();
+        Some(row)
+    } else {
+        None
+    };
 
-        // 100 000 links on one connection, each to a fresh node.
-        let before = node.rss_kib();
-        let mut ws = connect(port).await;
-        let start = Instant::now();
-        let (mut tx, mut rx) = ws.split();
-        let sender = tokio::spawn(async move {
-            for n in 0..LINKS {
-                tx.feed(Message::Text(format!(r#"@link(node:"/unit/{n}",lane:info)"#).into()))
-                    .await
-                    .unwrap();
-            }
-            tx.flush().await.unwrap();
-            tx
-        });
-        let mut linked = 0;
-        while linked < LINKS {
-            match rx.next().await {
-                Some(Ok(Message::Text(t))) if t.as_str().starts_with("@linked") => linked += 1,
-                Some(Ok(_)) => {}
-                other => panic!("{other:?}"),
-            }
-        }
-        let link_secs = start.elapsed().as_secs_f64();
-        let _tx = sender.await.unwrap();
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let after = node.rss_kib();
-        ws = _tx.reunite(rx).unwrap();
-        drop(ws);
-
-        println!("| what | warp |");
-        println!("|---|---|");
+    let rate = |f: &FanOut| f.events as f64 / f.secs;
+    println!("| what | warp | swimos 0.1.1 (same run) | ratio |");
+    println!("|---|---|---|---|");
+    let cell =
+        |r: &Option<Row>, f: &dyn Fn(&Row) -> String| r.as_ref().map_or("not built".to_string(), f);
+    println!(
+        "| value lane, {COMMANDS} commands unpaced, {CLIENTS} synced clients: events delivered, events/s | {} in {:.2} s, {:.0}/s | {} | {} |",
+        warp.value.events,
+        warp.value.secs,
+        rate(&warp.value),
+        cell(&reference, &|r| format!("{} in {:.2} s, {:.0}/s", r.value.events, r.value.secs, rate(&r.value))),
+        reference.as_ref().map_or(String::new(), |r| format!("{:.2}", rate(&warp.value) / rate(&r.value))),
+    );
+    if let Some(s) = &warp.supply {
         println!(
-            "| fan-out, value lane, {COMMANDS} commands unpaced to {CLIENTS} synced clients: events/s delivered | {:.0} ({} events in {:.2} s; conflated) |",
-            unpaced.events as f64 / unpaced.secs,
-            unpaced.events,
-            unpaced.secs
+            "| supply lane, same (every event to every client): events/s | {:.0} ({} events, {} clients closed as too slow) | — | vs its value lane: {} |",
+            rate(s),
+            s.events,
+            s.closed,
+            reference.as_ref().map_or(String::new(), |r| format!("{:.1}", rate(s) / rate(&r.value))),
         );
-        println!(
-            "| same on a supply lane (every event to every client): events/s | {:.0} ({} events in {:.2} s; {} of {CLIENTS} clients closed as too slow) |",
-            unpaced_supply.events as f64 / unpaced_supply.secs,
-            unpaced_supply.events,
-            unpaced_supply.secs,
-            unpaced_supply.closed
-        );
-        println!(
-            "| paced at {PACED_RATE}/s: command → event latency p50 / p99 | {:.2} ms / {:.2} ms ({} events) |",
-            pct(&paced.latencies, 0.5),
-            pct(&paced.latencies, 0.99),
-            paced.events
-        );
-        println!(
-            "| {LINKS} links on one connection to fresh nodes: time to link all | {link_secs:.2} s |"
-        );
-        println!(
-            "| RSS growth per link (node and lane made on first link) | {:.0} bytes ({} KiB → {} KiB) |",
-            (after.saturating_sub(before)) as f64 * 1024.0 / LINKS as f64,
-            before,
-            after
-        );
-    });
+    }
+    println!(
+        "| paced {PACED_RATE}/s, value lane: latency p50 / p99 | {:.2} / {:.2} ms ({} events) | {} | |",
+        pct(&warp.paced.latencies, 0.5),
+        pct(&warp.paced.latencies, 0.99),
+        warp.paced.events,
+        cell(&reference, &|r| format!(
+            "{:.2} / {:.2} ms ({} events)",
+            pct(&r.paced.latencies, 0.5),
+            pct(&r.paced.latencies, 0.99),
+            r.paced.events
+        )),
+    );
+    println!(
+        "| links to fresh nodes on one connection: time | {} in {:.2} s | {} | |",
+        warp.links,
+        warp.link_secs,
+        cell(&reference, &|r| format!(
+            "{} in {:.2} s",
+            r.links, r.link_secs
+        )),
+    );
+    println!(
+        "| RSS growth per link | {:.0} bytes | {} | |",
+        warp.bytes_per_link,
+        cell(&reference, &|r| format!("{:.0} bytes", r.bytes_per_link)),
+    );
+    if reference.is_none() {
+        println!("\n(reference server not built: cargo build --release --manifest-path benches/swimos-ref/Cargo.toml)");
+    }
 }

@@ -76,6 +76,11 @@ impl Node {
 }
 
 impl Node {
+    /// The node's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Resident memory of the node process now, in KiB (`VmRSS`).
     pub fn rss_kib(&self) -> u64 {
         self.status_kib("VmRSS:")

@@ -24,6 +24,8 @@ use super::Hub;
 pub const MAX_LINKS: usize = 1_000_000;
 /// Frames written per flush.
 const BATCH: usize = 256;
+/// Frames applied before the reader lets other tasks (the writers) run.
+const YIELD_EVERY: u32 = 32;
 
 /// Why the connection closes: a WebSocket close code and reason.
 type Close = (u16, String);
@@ -56,6 +58,7 @@ pub async fn serve(hub: Arc<Hub>, ws: WebSocketStream<TcpStream>) {
         free: Vec::new(),
     };
     let mut stopping = hub.stopping();
+    let mut since_yield = 0u32;
     loop {
         tokio::select! {
             m = read.next() => match m {
@@ -63,6 +66,13 @@ pub async fn serve(hub: Arc<Hub>, ws: WebSocketStream<TcpStream>) {
                     if let Err(close) = conn.frame(t.as_str()) {
                         conn.close(close);
                         break;
+                    }
+                    // A burst of frames already read would otherwise be applied in one
+                    // go before any connection's writer runs: let them send between.
+                    since_yield += 1;
+                    if since_yield == YIELD_EVERY {
+                        since_yield = 0;
+                        tokio::task::yield_now().await;
                     }
                 }
                 Some(Ok(Message::Binary(_))) => {

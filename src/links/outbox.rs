@@ -1,7 +1,8 @@
 //! What a connection still has to send, arranged so a slow client costs bounded memory and
 //! never holds up the lanes that write to it: link control frames go first; a value link
-//! keeps only its latest event, a map link its latest event per key; command and supply
-//! links queue, and a client whose queues pass the bound is disconnected.
+//! keeps its last few events (the oldest dropped first), a map link its latest event per
+//! key; command and supply links queue, and a client whose queues pass the bound is
+//! disconnected.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -13,6 +14,10 @@ use tokio::sync::Notify;
 /// Queued frames (command and supply links together) a connection may hold before it is
 /// closed as too slow.
 pub const MAX_QUEUED: usize = 65_536;
+
+/// Events a value link keeps pending before it drops the oldest: a client that keeps up
+/// sees every change, one that falls behind sees the latest ones.
+pub const VALUE_BUFFER: usize = 256;
 
 /// A frame ready to send, shared (not copied) by every connection it goes to.
 pub type Frame = tokio_tungstenite::tungstenite::Utf8Bytes;
@@ -33,7 +38,8 @@ pub type LinkId = u32;
 #[derive(Default)]
 pub struct Outbox {
     control: VecDeque<Frame>,
-    values: IndexMap<LinkId, Frame>,
+    values: IndexMap<LinkId, VecDeque<Frame>>,
+    value_count: usize,
     maps: IndexMap<LinkId, IndexMap<MapSlot, Frame>>,
     queues: IndexMap<LinkId, VecDeque<Frame>>,
     queued: usize,
@@ -49,9 +55,18 @@ impl Outbox {
         self.control.push_back(f);
     }
 
-    /// The latest event of a value link, replacing any not yet sent.
+    /// An event of a value link. Past [`VALUE_BUFFER`] pending events on the link (or
+    /// [`MAX_QUEUED`] on the connection) the oldest is dropped: the link conflates
+    /// towards the latest value instead of growing.
     pub fn value(&mut self, link: LinkId, f: Frame) {
-        self.values.insert(link, f);
+        let full = self.value_count >= MAX_QUEUED;
+        let q = self.values.entry(link).or_default();
+        if q.len() >= VALUE_BUFFER || (full && !q.is_empty()) {
+            q.pop_front();
+            self.value_count -= 1;
+        }
+        q.push_back(f);
+        self.value_count += 1;
     }
 
     /// The latest event for `key` of a map link.
@@ -81,7 +96,9 @@ impl Outbox {
 
     /// Forgets what a closed link had pending.
     pub fn forget(&mut self, link: LinkId) {
-        self.values.shift_remove(&link);
+        if let Some(q) = self.values.shift_remove(&link) {
+            self.value_count -= q.len();
+        }
         self.maps.shift_remove(&link);
         if let Some(q) = self.queues.shift_remove(&link) {
             self.queued -= q.len();
@@ -105,10 +122,19 @@ impl Outbox {
             out.push(f);
         }
         while out.len() < max {
-            let Some((_, f)) = self.values.shift_remove_index(0) else {
+            let Some(entry) = self.values.get_index_mut(0) else {
                 break;
             };
-            out.push(f);
+            while out.len() < max {
+                let Some(f) = entry.1.pop_front() else {
+                    break;
+                };
+                self.value_count -= 1;
+                out.push(f);
+            }
+            if entry.1.is_empty() {
+                self.values.shift_remove_index(0);
+            }
         }
         while out.len() < max {
             let Some(entry) = self.maps.get_index_mut(0) else {
@@ -166,7 +192,7 @@ mod tests {
     }
 
     #[test]
-    fn values_conflate_maps_per_key_queues_keep_all_and_control_goes_first() {
+    fn control_goes_first_then_values_maps_per_key_and_queues() {
         let mut o = Outbox::default();
         o.value(1, f("v1"));
         o.value(1, f("v2"));
@@ -181,7 +207,7 @@ mod tests {
         let got: Vec<&str> = out.iter().map(|s| s.as_str()).collect();
         // A key updated again moves behind the others: events leave in the order of their
         // latest change.
-        assert_eq!(got, ["linked", "v2", "k2", "k1b", "s1", "s2"]);
+        assert_eq!(got, ["linked", "v1", "v2", "k2", "k1b", "s1", "s2"]);
         assert!(o.is_empty());
         // A clear drops the key events before it and keeps those after it in order.
         o.map(2, Value::from(1), f("old"));
@@ -191,6 +217,19 @@ mod tests {
         o.drain(100, &mut out);
         let got: Vec<&str> = out.iter().map(|s| s.as_str()).collect();
         assert_eq!(got, ["clear", "new"]);
+    }
+
+    #[test]
+    fn a_value_link_that_falls_behind_keeps_its_latest_events() {
+        let mut o = Outbox::default();
+        let frames: Vec<Frame> = (0..100).map(|i| Frame::from(i.to_string())).collect();
+        for fr in &frames {
+            o.value(7, fr.clone());
+        }
+        let mut out = Vec::new();
+        o.drain(1000, &mut out);
+        assert_eq!(out, frames[100 - VALUE_BUFFER..]);
+        assert!(o.is_empty());
     }
 
     #[test]
