@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use protocols::warpdrive::message::CHUNK_SIZES;
-use protocols::warpdrive::{Kind, Message, ReplyCode};
+use protocols::warpdrive::{Message, ReplyCode};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
@@ -33,9 +33,6 @@ pub fn chunk_size_for(largest: u64) -> u32 {
     }
     cs as u32
 }
-
-/// Entry names kept in an offer's record for listings.
-const NAMES: usize = 3;
 
 /// The engine.
 pub struct Drive {
@@ -162,31 +159,7 @@ impl Drive {
         let wire_id = new_id();
         let files = scanned.files;
         let seq = self.store.next_seq()?;
-        let offer = Offer {
-            id: crate::offer::id_text(&wire_id),
-            incoming: false,
-            peer: peer_id,
-            status: Status::Awaiting,
-            reason: String::new(),
-            entries: files.len() as u64,
-            bytes: files
-                .iter()
-                .filter(|f| f.kind == Kind::File)
-                .map(|f| f.size)
-                .sum(),
-            entries_done: 0,
-            bytes_done: 0,
-            transferred: 0,
-            names: files
-                .iter()
-                .take(NAMES)
-                .map(|f| f.path.to_string())
-                .collect(),
-            dir: String::new(),
-            seq,
-            created_at: now(),
-            updated_at: now(),
-        };
+        let offer = Offer::new(crate::offer::id_text(&wire_id), false, peer_id, &files, seq);
         let frame = Message::SendOffer {
             id: wire_id,
             chunk_size,
@@ -307,36 +280,38 @@ impl Drive {
                 o.id
             ));
         }
-        if o.status.is_final() {
-            return Err(format!("offer {} is {} already", o.id, o.status));
-        }
-        self.stop_download(&o.id);
-        let o = self
-            .end(&o.id, Status::Rejected, "rejected here")
-            .ok_or("the offer vanished")?;
-        self.notify(&o, |id| Message::Reject {
+        self.end_and_tell(o, Status::Rejected, |id| Message::Reject {
             id,
             reason: "rejected by the receiver".into(),
         })
-        .await;
-        Ok(o)
+        .await
     }
 
     /// Cancels an offer from either side and tells the other.
     pub async fn cancel(self: &Arc<Self>, id: &str) -> Result<Offer, String> {
         let o = self.find(id)?;
+        self.end_and_tell(o, Status::Cancelled, |id| Message::Cancel {
+            id,
+            reason: "cancelled by the peer".into(),
+        })
+        .await
+    }
+
+    /// Ends an offer here (stopping its download) with `status`, then tells the peer.
+    async fn end_and_tell(
+        self: &Arc<Self>,
+        o: Offer,
+        status: Status,
+        msg: impl FnOnce(protocols::warpdrive::OfferId) -> Message,
+    ) -> Result<Offer, String> {
         if o.status.is_final() {
             return Err(format!("offer {} is {} already", o.id, o.status));
         }
         self.stop_download(&o.id);
         let o = self
-            .end(&o.id, Status::Cancelled, "cancelled here")
+            .end(&o.id, status, &format!("{status} here"))
             .ok_or("the offer vanished")?;
-        self.notify(&o, |id| Message::Cancel {
-            id,
-            reason: "cancelled by the peer".into(),
-        })
-        .await;
+        self.notify(&o, msg).await;
         Ok(o)
     }
 

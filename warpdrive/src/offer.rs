@@ -85,6 +85,47 @@ pub struct Offer {
     pub updated_at: u64,
 }
 
+/// Entry names kept in an offer's record for listings.
+const NAMES: usize = 3;
+
+impl Offer {
+    /// A new offer's record, awaiting the receiver: `incoming` on the receiving side.
+    pub fn new(
+        id: String,
+        incoming: bool,
+        peer: String,
+        files: &[protocols::warpdrive::Info],
+        seq: u64,
+    ) -> Offer {
+        use protocols::warpdrive::Kind;
+        Offer {
+            id,
+            incoming,
+            peer,
+            status: Status::Awaiting,
+            reason: String::new(),
+            entries: files.len() as u64,
+            bytes: files
+                .iter()
+                .filter(|f| f.kind == Kind::File)
+                .map(|f| f.size)
+                .sum(),
+            entries_done: 0,
+            bytes_done: 0,
+            transferred: 0,
+            names: files
+                .iter()
+                .take(NAMES)
+                .map(|f| f.path.to_string())
+                .collect(),
+            dir: String::new(),
+            seq,
+            created_at: now(),
+            updated_at: now(),
+        }
+    }
+}
+
 /// Now, in Unix seconds.
 pub fn now() -> u64 {
     std::time::SystemTime::now()

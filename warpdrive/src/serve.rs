@@ -15,7 +15,7 @@ use tracing::{info, warn};
 
 use crate::drive::Drive;
 use crate::net::{BoxRead, BoxWrite, Policy};
-use crate::offer::{id_text, now, Offer, Status};
+use crate::offer::{id_text, Offer, Status};
 use crate::wire::{self, FrameReader, WireError};
 
 /// Serves one channel from `peer` (its peer id) until it ends.
@@ -123,27 +123,7 @@ fn take_offer(
         Ok(n) => n,
         Err(e) => return (ReplyCode::Io, e),
     };
-    let offer = Offer {
-        id: text.clone(),
-        incoming: true,
-        peer: peer.to_string(),
-        status: Status::Awaiting,
-        reason: String::new(),
-        entries: files.len() as u64,
-        bytes: files
-            .iter()
-            .filter(|f| f.kind == Kind::File)
-            .map(|f| f.size)
-            .sum(),
-        entries_done: 0,
-        bytes_done: 0,
-        transferred: 0,
-        names: files.iter().take(3).map(|f| f.path.to_string()).collect(),
-        dir: String::new(),
-        seq,
-        created_at: now(),
-        updated_at: now(),
-    };
+    let offer = Offer::new(text.clone(), true, peer.to_string(), &files, seq);
     let frame = match (Message::SendOffer {
         id,
         chunk_size,
