@@ -222,13 +222,14 @@ mod tests {
     #[test]
     fn a_value_link_that_falls_behind_keeps_its_latest_events() {
         let mut o = Outbox::default();
-        let frames: Vec<Frame> = (0..100).map(|i| Frame::from(i.to_string())).collect();
+        let n = VALUE_BUFFER + 100;
+        let frames: Vec<Frame> = (0..n).map(|i| Frame::from(i.to_string())).collect();
         for fr in &frames {
             o.value(7, fr.clone());
         }
         let mut out = Vec::new();
         o.drain(1000, &mut out);
-        assert_eq!(out, frames[100 - VALUE_BUFFER..]);
+        assert_eq!(out, frames[n - VALUE_BUFFER..]);
         assert!(o.is_empty());
     }
 
