@@ -426,3 +426,65 @@ async fn the_hub_offers_lane_follows_warpdrive_offers() {
         "{f}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_text_frame_that_is_not_utf8_closes_1002_invalid_encoding() {
+    use tokio::io::AsyncWriteExt;
+    let node = TestNode::start();
+    let mut c = connect(&node, true).await;
+    // A masked text frame (FIN, opcode 1) carrying 0xff 0xfe, written under the client
+    // library, which would not send it.
+    let mask = [1u8, 2, 3, 4];
+    let payload = [0xffu8, 0xfe];
+    let mut frame = vec![0x81, 0x80 | payload.len() as u8];
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    c.ws.get_mut().write_all(&frame).await.unwrap();
+    assert_eq!(c.closed().await, (1002, "Invalid encoding.".to_string()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tokens_and_routes_follow_the_file_when_it_is_saved() {
+    let node = TestNode::start();
+    let mut c = connect(&node, true).await;
+    c.send(r#"@link(node:"/lab/1",lane:temp)"#).await;
+    assert_eq!(
+        c.recv().await,
+        r#"@unlinked(node:"/lab/1",lane:temp)@nodeNotFound"#
+    );
+    std::fs::write(
+        node.home.path().join("warp.toml"),
+        "[[links.agent]]\nroute = \"/lab/:id\"\nlanes = [{ name = \"temp\", kind = \"value\" }]\n",
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        c.send(r#"@link(node:"/lab/1",lane:temp)"#).await;
+        let f = c.recv().await;
+        if f == r#"@linked(node:"/lab/1",lane:temp)"# {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the new route never applied: {f}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Tokens added on save apply to new connections.
+    std::fs::write(
+        node.home.path().join("warp.toml"),
+        "[links]\ntokens = [\"t\"]\n",
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut d = connect(&node, true).await;
+        d.send(r#"@link(node:"/unit/1",lane:info)"#).await;
+        if d.recv().await == "@deauthed" {
+            assert_eq!(d.closed().await.0, 1008);
+            break;
+        }
+        assert!(Instant::now() < deadline, "tokens never applied");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
