@@ -99,16 +99,7 @@ fn warp_speed(a: &Node, verify: bool) -> f64 {
     }
     let out = a.warp(&args);
     assert!(out.contains(" verified"), "{out}");
-    let secs: f64 = out
-        .split(" in ")
-        .nth(1)
-        .unwrap()
-        .split(' ')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    BYTES as f64 / secs / 1e6
+    BYTES as f64 / support::speed_secs(&out) / 1e6
 }
 
 fn warp_ping(a: &Node) -> (f64, f64) {

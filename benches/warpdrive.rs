@@ -92,19 +92,7 @@ fn main() {
     let warp_again: Vec<f64> = (0..ROUNDS).map(|_| share(&big)).collect();
     let scp_big: Vec<f64> = (0..ROUNDS).filter_map(|_| scp(&big, false)).collect();
     let raw: Vec<f64> = (0..ROUNDS)
-        .map(|_| {
-            let out = a.warp(&["speed", "bob", "-n", "1G", "--no-verify"]);
-            let secs: f64 = out
-                .split(" in ")
-                .nth(1)
-                .unwrap()
-                .split(' ')
-                .next()
-                .unwrap()
-                .parse()
-                .unwrap();
-            secs
-        })
+        .map(|_| support::speed_secs(&a.warp(&["speed", "bob", "-n", "1G", "--no-verify"])))
         .collect();
     let warp_small: Vec<f64> = (0..ROUNDS).map(|_| share(&small)).collect();
     let scp_small: Vec<f64> = (0..ROUNDS).filter_map(|_| scp(&small, true)).collect();

@@ -21,6 +21,34 @@ fn gate_pair() -> (TestNode, TestNode, String) {
     (a, b, listen)
 }
 
+/// Calls a non-blocking `write` (given how much it has taken so far) until it has been
+/// held back (`WouldBlock`) for a whole second, at most until `limit` is taken or 30 s
+/// pass; returns how much was taken and whether it was held back.
+fn until_held_back(
+    limit: usize,
+    mut write: impl FnMut(usize) -> std::io::Result<usize>,
+) -> (usize, bool) {
+    let mut taken = 0usize;
+    let mut last_progress = std::time::Instant::now();
+    let deadline = last_progress + Duration::from_secs(30);
+    while taken < limit && std::time::Instant::now() < deadline {
+        match write(taken) {
+            Ok(n) => {
+                taken += n;
+                last_progress = std::time::Instant::now();
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if last_progress.elapsed() > Duration::from_secs(1) {
+                    return (taken, true);
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    (taken, false)
+}
+
 fn free_port_tcp() -> u16 {
     let _ = free_port;
     TcpListener::bind("127.0.0.1:0")
@@ -339,28 +367,8 @@ fn unix_socket_gates_carry_data_and_push_back_on_a_slow_service() {
     let mut conn = UnixStream::connect(&stuck_gate).unwrap();
     conn.set_nonblocking(true).unwrap();
     let chunk = vec![7u8; 64 * 1024];
-    let mut written = 0usize;
-    let mut blocked = false;
     let limit = 256 << 20;
-    let mut last_progress = std::time::Instant::now();
-    let deadline = last_progress + Duration::from_secs(30);
-    while written < limit && std::time::Instant::now() < deadline {
-        match conn.write(&chunk) {
-            Ok(n) => {
-                written += n;
-                last_progress = std::time::Instant::now();
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                // Held back for a whole second: the tunnel takes nothing more.
-                if last_progress.elapsed() > Duration::from_secs(1) {
-                    blocked = true;
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            Err(e) => panic!("{e}"),
-        }
-    }
+    let (written, blocked) = until_held_back(limit, |_| conn.write(&chunk));
     assert!(blocked, "wrote {written} bytes without being held back");
     assert!(written < limit);
     release_tx.send(()).unwrap();
@@ -418,28 +426,12 @@ fn unix_datagram_gates_keep_boundaries_and_block_the_sender_under_back_pressure(
     let client = UnixDatagram::bind(dir.path().join("client.sock")).unwrap();
     client.connect(&gate).unwrap();
     client.set_nonblocking(true).unwrap();
-    let mut sent = 0u32;
-    let mut blocked = false;
-    let mut last_progress = std::time::Instant::now();
-    let deadline = last_progress + Duration::from_secs(30);
-    while sent < 200_000 && std::time::Instant::now() < deadline {
-        let mut dg = sent.to_be_bytes().to_vec();
-        dg.resize(4 + (sent as usize % 3000), 0x5a);
-        match client.send(&dg) {
-            Ok(_) => {
-                sent += 1;
-                last_progress = std::time::Instant::now();
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                if last_progress.elapsed() > Duration::from_secs(1) {
-                    blocked = true;
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            Err(e) => panic!("{e}"),
-        }
-    }
+    let (sent, blocked) = until_held_back(200_000, |n| {
+        let mut dg = (n as u32).to_be_bytes().to_vec();
+        dg.resize(4 + (n % 3000), 0x5a);
+        client.send(&dg).map(|_| 1)
+    });
+    let sent = sent as u32;
     assert!(blocked, "sent {sent} datagrams without being held back");
     // More went through the tunnel than the kernel's own queues hold.
     assert!(sent > 1000, "only {sent} datagrams were taken");

@@ -114,6 +114,15 @@ impl Drop for Node {
     }
 }
 
+/// Seconds from a `warp speed` line: `sent … in 1.23 s: …`.
+pub fn speed_secs(out: &str) -> f64 {
+    out.split(" in ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not a warp speed line: {out}"))
+}
+
 /// Runs `warp` with `home` as its data directory; panics on failure.
 pub fn run(home: &std::path::Path, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_warp"))

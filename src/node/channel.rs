@@ -104,6 +104,14 @@ impl Channel {
     pub fn finish(&mut self) {
         let _ = self.send.finish();
     }
+
+    /// Answers the opener with a refusal (unknown service, unsupported version, refused)
+    /// and ends the channel: the answer a service gives when it will not serve.
+    pub async fn decline(mut self, reply: ChannelReply) -> Result<(), String> {
+        self.write(&reply.encode()).await?;
+        self.finish();
+        Ok(())
+    }
 }
 
 /// A connection error as a user should read it.

@@ -493,10 +493,7 @@ pub async fn serve(
 ) -> Result<(), String> {
     let Some(flow) = node.lock_flows().get(name).cloned() else {
         let msg = format!("no flow {name:?} on this node");
-        ch.write(&ChannelReply::UnknownService(msg).encode())
-            .await?;
-        ch.finish();
-        return Ok(());
+        return ch.decline(ChannelReply::UnknownService(msg)).await;
     };
     let permitted = |flow: &RunningFlow| -> Result<Arc<MemberStats>, String> {
         if flow.def().own_role() == Some(Role::Send) {

@@ -32,10 +32,7 @@ pub async fn serve(
 ) -> Result<(), String> {
     let Some(gate) = node.exposed(name, false) else {
         let msg = format!("no gate {name:?} is exposed on this node");
-        ch.write(&ChannelReply::UnknownService(msg).encode())
-            .await?;
-        ch.finish();
-        return Ok(());
+        return ch.decline(ChannelReply::UnknownService(msg)).await;
     };
     if !gate.allow.is_empty() && !allowed(&node, &gate.allow, peer) {
         return refuse(
@@ -71,11 +68,9 @@ pub fn allowed(node: &Node, allow: &[String], peer: crate::identity::PeerId) -> 
 }
 
 /// Refuses a gate channel with a reason, logged here too.
-pub async fn refuse(mut ch: Channel, msg: String) -> Result<(), String> {
+pub async fn refuse(ch: Channel, msg: String) -> Result<(), String> {
     warn!("{msg}");
-    ch.write(&ChannelReply::Refused(msg).encode()).await?;
-    ch.finish();
-    Ok(())
+    ch.decline(ChannelReply::Refused(msg)).await
 }
 
 /// Opens a gate: listens on `g.listen` and leads each connection to `g.name` on `g.peer`.

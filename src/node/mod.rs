@@ -376,10 +376,7 @@ impl Node {
             }
             (ping::SERVICE, v) => {
                 let msg = format!("ping speaks version {}, not {v}", ping::VERSION);
-                ch.write(&ChannelReply::UnsupportedVersion(msg).encode())
-                    .await?;
-                ch.finish();
-                Ok(())
+                ch.decline(ChannelReply::UnsupportedVersion(msg)).await
             }
             (service, udp_gates::VERSION) if service.starts_with("dgram/") => {
                 let name = service["dgram/".len()..].to_string();
@@ -397,10 +394,7 @@ impl Node {
             (other, _) => {
                 warn!("{peer} asked for unknown service {other:?}");
                 let msg = format!("no service {other:?} on this node");
-                ch.write(&ChannelReply::UnknownService(msg).encode())
-                    .await?;
-                ch.finish();
-                Ok(())
+                ch.decline(ChannelReply::UnknownService(msg)).await
             }
         }
     }

@@ -36,15 +36,9 @@ pub async fn serve(
     mut ch: Channel,
     name: &str,
 ) -> Result<(), String> {
-    let gate = match node.exposed(name, true) {
-        Some(g) => g,
-        None => {
-            let msg = format!("no UDP gate {name:?} is exposed on this node");
-            ch.write(&ChannelReply::UnknownService(msg).encode())
-                .await?;
-            ch.finish();
-            return Ok(());
-        }
+    let Some(gate) = node.exposed(name, true) else {
+        let msg = format!("no UDP gate {name:?} is exposed on this node");
+        return ch.decline(ChannelReply::UnknownService(msg)).await;
     };
     if !gate.allow.is_empty() && !super::gates::allowed(&node, &gate.allow, peer) {
         let msg = format!("gate {name}: peer {peer} is not on its allow list");
