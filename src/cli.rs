@@ -67,9 +67,15 @@ pub struct NodeArgs {
     /// Where the WARP link hub (WebSocket, SwimOS WARP) listens, or `off`.
     #[arg(long, default_value = crate::links::DEFAULT_ADDR, value_parser = parse_ws)]
     pub ws: WsAddr,
-    /// Let the link hub listen beyond loopback without tokens (`[links] tokens`).
+    /// Let the link hub listen beyond loopback (set `[links] tokens` too, so that clients
+    /// must authenticate).
     #[arg(long)]
     pub ws_public: bool,
+    /// What happens to keys not in the peer book: `block` refuses their connections;
+    /// `ask` lets them offer files, which wait for you, and nothing more. Overrides
+    /// `unknown` in the configuration file; block when neither says.
+    #[arg(long)]
+    pub unknown: Option<crate::store::Unknown>,
     /// Worker threads; by default half the machine's cores, at least one.
     #[arg(long)]
     pub threads: Option<usize>,
@@ -164,13 +170,17 @@ pub enum GateAction {
         /// The local address to connect them to.
         target: String,
         /// Only these peers (alias or id; repeatable) may use it; by default every peer
-        /// that is not blocked may.
+        /// in the book that is not blocked may.
         #[arg(long = "allow")]
         allow: Vec<String>,
         /// A datagram service (UDP, or a Unix datagram socket at `unix:/path`):
         /// datagrams keep their boundaries.
         #[arg(long)]
         udp: bool,
+        /// Serve keys that are not in the peer book too (with no --allow): anyone the node
+        /// lets connect (`unknown = "ask"`) may use the service.
+        #[arg(long, conflicts_with = "allow")]
+        public: bool,
     },
     /// Stop offering a service.
     Unexpose {
@@ -190,6 +200,9 @@ pub enum GateAction {
         /// their boundaries, one session per source.
         #[arg(long)]
         udp: bool,
+        /// Let other hosts connect (like `ssh -g`): needed to listen beyond loopback.
+        #[arg(short = 'g', long)]
+        gateway: bool,
     },
     /// Close an opened gate.
     Close {

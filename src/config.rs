@@ -2,10 +2,13 @@
 //! exists it is applied at start and again each time it is saved.
 //!
 //! ```toml
+//! unknown = "block"      # keys not in the peer book: block (default) or ask
+//!
 //! [[gate.expose]]
 //! name = "ssh"
 //! target = "127.0.0.1:22"
-//! allow = ["bob"]        # optional
+//! allow = ["bob"]        # optional: only these peers (else every peer in the book)
+//! public = false         # optional: serve keys not in the book too
 //!
 //! [[gate.open]]
 //! listen = "127.0.0.1:2222"
@@ -44,6 +47,10 @@ use crate::gate_book::{valid_name, Exposed, Opened};
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeConfig {
+    /// What happens to keys not in the peer book; absent: the command line's choice, else
+    /// block.
+    #[serde(default)]
+    pub unknown: Option<crate::store::Unknown>,
     /// Gates.
     #[serde(default)]
     pub gate: GateConfig,

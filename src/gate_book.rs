@@ -12,12 +12,29 @@ pub struct Exposed {
     pub name: String,
     /// The local address connections are made to (`127.0.0.1:22`).
     pub target: String,
-    /// Peers (aliases or ids) allowed to use it; empty for every peer that is not blocked.
+    /// Peers (aliases or ids) allowed to use it; empty for every peer in the book that is
+    /// not blocked.
     #[serde(default)]
     pub allow: Vec<String>,
     /// A UDP service (datagrams) rather than TCP.
     #[serde(default)]
     pub udp: bool,
+    /// Serve keys that are not in the peer book too (when no allow list is given).
+    #[serde(default)]
+    pub public: bool,
+}
+
+impl Exposed {
+    /// Who can reach the service, in words.
+    pub fn reach(&self) -> String {
+        if !self.allow.is_empty() {
+            format!("only {}", self.allow.join(", "))
+        } else if self.public {
+            "ANY key that connects, including peers not in the book (public)".to_string()
+        } else {
+            "every peer in the book that is not blocked".to_string()
+        }
+    }
 }
 
 /// A local listener leading to a peer's exposed service.
@@ -33,6 +50,10 @@ pub struct Opened {
     /// A UDP gate (datagrams) rather than TCP.
     #[serde(default)]
     pub udp: bool,
+    /// Let the listener take connections from other hosts: needed for a listen address
+    /// beyond loopback (like `ssh -g`).
+    #[serde(default)]
+    pub gateway: bool,
 }
 
 /// Both lists, in sled.

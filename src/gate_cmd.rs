@@ -16,11 +16,13 @@ pub async fn run(dir: &Path, args: GateArgs) -> Result<ExitCode, String> {
             target,
             allow,
             udp,
+            public,
         }) => Request::GateExpose(Exposed {
             name,
             target,
             allow,
             udp,
+            public,
         }),
         Some(GateAction::Unexpose { name }) => Request::GateUnexpose { name },
         Some(GateAction::Open {
@@ -28,13 +30,28 @@ pub async fn run(dir: &Path, args: GateArgs) -> Result<ExitCode, String> {
             peer,
             name,
             udp,
+            gateway,
         }) => Request::GateOpen(Opened {
             listen,
             peer,
             name,
             udp,
+            gateway,
         }),
         Some(GateAction::Close { listen }) => Request::GateClose { listen },
+    };
+    let told = match &req {
+        Request::GateExpose(g) => Some(format!(
+            "exposed {} ({}): reachable by {}",
+            g.name,
+            g.target,
+            g.reach()
+        )),
+        Request::GateOpen(g) if g.gateway => Some(format!(
+            "{} leads to {} on {}: ANY host that can reach {} may use it (--gateway)",
+            g.listen, g.name, g.peer, g.listen
+        )),
+        _ => None,
     };
     let mut client = Client::request(dir, &req).await?;
     match client.next().await.map_err(|e| e.to_string())? {
@@ -58,10 +75,9 @@ pub async fn run(dir: &Path, args: GateArgs) -> Result<ExitCode, String> {
                 println!("no gates: `warp gate expose NAME HOST:PORT` or `warp gate open HOST:PORT PEER NAME`");
             }
             for (g, origin) in exposed {
-                let who = if g.allow.is_empty() {
-                    "any peer not blocked".to_string()
-                } else {
-                    g.allow.join(",")
+                let who = match g.allow.is_empty() {
+                    true => g.reach(),
+                    false => g.allow.join(","),
                 };
                 let proto = if g.udp { "udp" } else { "tcp" };
                 println!(
@@ -77,7 +93,11 @@ pub async fn run(dir: &Path, args: GateArgs) -> Result<ExitCode, String> {
                 );
             }
         }
-        Response::Ok => {}
+        Response::Ok => {
+            if let Some(t) = told {
+                println!("{t}");
+            }
+        }
         Response::Error(e) => return Err(e),
         other => return Err(format!("unexpected answer from the node: {other:?}")),
     }

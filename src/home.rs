@@ -25,3 +25,16 @@ pub fn data_dir() -> std::io::Result<PathBuf> {
 pub fn control_socket(dir: &std::path::Path) -> PathBuf {
     dir.join("control.sock")
 }
+
+/// Opens the node's database (`db` in the data directory); errors name it and say what to
+/// do about a corrupt one.
+pub fn open_db(dir: &std::path::Path) -> Result<sled::Db, String> {
+    let path = dir.join("db");
+    sled::open(&path).map_err(|e| match e {
+        sled::Error::Corruption { .. } => format!(
+            "database {}: corrupt ({e}). Move it aside to start with empty books (peers, gates, flows, offers); the identity is kept",
+            path.display()
+        ),
+        e => format!("database {}: {e}", path.display()),
+    })
+}

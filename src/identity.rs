@@ -5,8 +5,6 @@
 //! case is accepted on input.
 
 use std::fmt;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::str::FromStr;
 
@@ -53,14 +51,21 @@ pub struct Identity {
 }
 
 impl Identity {
-    /// Loads the identity from `dir/identity.pem`, creating it (mode 0600) the first time.
+    /// Loads the identity from `dir/identity.pem`, creating it (mode 0600, atomically) the
+    /// first time. Errors name the file and the way out.
     pub fn load_or_create(dir: &Path) -> std::io::Result<Identity> {
         let path = dir.join("identity.pem");
-        match std::fs::read_to_string(&path) {
-            Ok(pem) => {
-                let key = SigningKey::from_pkcs8_pem(&pem).map_err(|e| {
-                    std::io::Error::other(format!("{}: not an Ed25519 key: {e}", path.display()))
-                })?;
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                let key = std::str::from_utf8(&bytes)
+                    .map_err(|e| e.to_string())
+                    .and_then(|pem| SigningKey::from_pkcs8_pem(pem).map_err(|e| e.to_string()))
+                    .map_err(|e| {
+                        std::io::Error::other(format!(
+                            "{}: not an Ed25519 key in PEM ({e}). Restore the file from a backup to keep this node's peer id; or move it aside and a new identity (a new peer id) is made",
+                            path.display()
+                        ))
+                    })?;
                 Ok(Identity { key })
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -68,16 +73,16 @@ impl Identity {
                 let pem = key
                     .to_pkcs8_pem(Default::default())
                     .map_err(|e| std::io::Error::other(e.to_string()))?;
-                let mut f = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(&path)?;
-                f.write_all(pem.as_bytes())?;
-                f.sync_all()?;
-                Ok(Identity { key })
+                match crate::private_file::create(&path, pem.as_bytes()) {
+                    Ok(()) => Ok(Identity { key }),
+                    // Another process made it meanwhile: use that one.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        Identity::load_or_create(dir)
+                    }
+                    Err(e) => Err(std::io::Error::other(format!("{}: {e}", path.display()))),
+                }
             }
-            Err(e) => Err(e),
+            Err(e) => Err(std::io::Error::other(format!("{}: {e}", path.display()))),
         }
     }
 
@@ -125,5 +130,25 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn a_bad_key_file_is_named_with_the_way_out() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("identity.pem"), [0xff, 0xfe, 0]).unwrap();
+        let e = Identity::load_or_create(dir.path())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("identity.pem") && e.contains("move it aside"),
+            "{e}"
+        );
+        std::fs::write(dir.path().join("identity.pem"), "").unwrap();
+        let e = Identity::load_or_create(dir.path())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("not an Ed25519 key"), "{e}");
     }
 }

@@ -1,5 +1,7 @@
 //! `warp`: one binary that runs a node and talks to it.
 
+mod accept_backoff;
+mod api_token;
 mod cli;
 mod config;
 mod control;
@@ -11,10 +13,12 @@ mod home;
 mod identity;
 mod impair;
 mod links;
+mod loopback;
 mod node;
 mod offers_cmd;
 mod peers_cmd;
 mod ping_cmd;
+mod private_file;
 mod recon_cmd;
 mod speed_cmd;
 mod store;
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
                     api: opts.api.0,
                     ws: opts.ws.0,
                     ws_public: opts.ws_public,
+                    unknown: opts.unknown,
                 },
             ))?;
             Ok(ExitCode::SUCCESS)

@@ -46,7 +46,7 @@ fn offline(dir: &Path, req: Request) -> Result<Response, String> {
         "the node is starting or stopping (its control socket is not answering yet); try again"
             .to_string()
     })?;
-    let db = sled::open(dir.join("db")).map_err(|e| format!("database: {e}"))?;
+    let db = crate::home::open_db(dir)?;
     let book = PeerBook::open(&db).map_err(|e| e.to_string())?;
     let one = |r: Result<PeerEntry, crate::store::BookError>| {
         r.map_or_else(|e| Response::Error(e.to_string()), Response::Peer)
@@ -96,9 +96,15 @@ fn print_table(list: &[PeerStatus]) {
         } else {
             p.entry.addrs.join(",")
         };
+        // A connected key that is not in the book (the node lets them in with
+        // unknown = ask): `warp peers add` or `warp peers set <id> policy ...` takes it in.
+        let alias = match p.entry.alias.as_str() {
+            "" => "(unknown)",
+            a => a,
+        };
         println!(
             "{:<12} {:<52} {:<22} {:<6} {:<13} {rtt}",
-            p.entry.alias,
+            alias,
             p.entry.id,
             addrs,
             p.entry.policy.to_string(),

@@ -43,6 +43,38 @@ impl FromStr for Policy {
     }
 }
 
+/// What happens to a key that is not in the book.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unknown {
+    /// Its connections are refused. The default.
+    #[default]
+    Block,
+    /// Its connections are let in, but it may only offer files, which wait for the user;
+    /// gates serve it only when exposed `--public`.
+    Ask,
+}
+
+impl fmt::Display for Unknown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Unknown::Block => "block",
+            Unknown::Ask => "ask",
+        })
+    }
+}
+
+impl FromStr for Unknown {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Unknown, String> {
+        match s {
+            "block" => Ok(Unknown::Block),
+            "ask" => Ok(Unknown::Ask),
+            _ => Err(format!("unknown = {s:?}: use block or ask")),
+        }
+    }
+}
+
 /// One entry of the peer book.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PeerEntry {
@@ -177,12 +209,32 @@ impl PeerBook {
         Ok(e)
     }
 
-    /// Sets a peer's policy.
+    /// Sets a peer's policy. A peer id that is not in the book yet is added, with no
+    /// address, under an alias made from the start of its id.
     pub fn set_policy(&self, name: &str, policy: Policy) -> Result<PeerEntry, BookError> {
-        let mut e = self.resolve(name)?;
+        let mut e = match (self.resolve(name), name.parse::<PeerId>()) {
+            (Ok(e), _) => e,
+            (Err(BookError::Unknown(_)), Ok(id)) => PeerEntry {
+                alias: self.free_alias(&id),
+                id: id.to_string(),
+                addrs: Vec::new(),
+                policy,
+            },
+            (Err(e), _) => return Err(e),
+        };
         e.policy = policy;
         self.put(&e)?;
         Ok(e)
+    }
+
+    /// The shortest start of `id` (at least 8 characters) that no entry uses as alias.
+    fn free_alias(&self, id: &PeerId) -> String {
+        let text = id.to_string();
+        let taken: Vec<String> = self.list().into_iter().map(|e| e.alias).collect();
+        (8..text.len())
+            .map(|n| text[..n].to_string())
+            .find(|a| !taken.contains(a))
+            .unwrap_or(text)
     }
 }
 
@@ -216,5 +268,20 @@ mod tests {
         book.remove("bob").unwrap();
         assert!(book.list().is_empty());
         assert_eq!(book.policy(&id), Policy::Ask);
+    }
+
+    #[test]
+    fn a_policy_for_an_id_not_in_the_book_adds_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path().join("db")).unwrap();
+        let book = PeerBook::open(&db).unwrap();
+        let id = PeerId([9; 32]);
+        let e = book.set_policy(&id.to_string(), Policy::Trust).unwrap();
+        assert_eq!(e.alias, id.to_string()[..8]);
+        assert_eq!(book.policy(&id), Policy::Trust);
+        assert!(matches!(
+            book.set_policy("carol", Policy::Trust),
+            Err(BookError::Unknown(_))
+        ));
     }
 }

@@ -59,7 +59,7 @@ fn saving_the_file_adds_and_removes_gates_while_others_keep_running() {
     let (e1, e2, e0) = (echo_server(), echo_server(), echo_server());
     let a = TestNode::start();
     let b = TestNode::start();
-    a.add_peer("bob", &b);
+    a.meet("bob", &b, "alice");
     write_config(
         &b,
         &format!("[[gate.expose]]\nname = \"one\"\ntarget = \"{e1}\"\n[[gate.expose]]\nname = \"two\"\ntarget = \"{e2}\"\n"),

@@ -14,7 +14,7 @@ fn gate_pair() -> (TestNode, TestNode, String) {
     let echo = echo_server();
     let out = b.warp(&["gate", "expose", "echo", &echo]);
     assert!(out.status.success(), "{}", text(&out));
-    a.add_peer("bob", &b);
+    a.meet("bob", &b, "alice");
     let listen = format!("127.0.0.1:{}", free_port_tcp());
     let out = a.warp(&["gate", "open", &listen, "bob", "echo"]);
     assert!(out.status.success(), "{}", text(&out));
@@ -176,7 +176,7 @@ fn a_reset_on_the_far_side_reaches_the_client_as_a_reset() {
     let a = TestNode::start();
     let b = TestNode::start();
     assert!(b.warp(&["gate", "expose", "rst", &target]).status.success());
-    a.add_peer("bob", &b);
+    a.meet("bob", &b, "alice");
     let listen = format!("127.0.0.1:{}", free_port_tcp());
     assert!(a
         .warp(&["gate", "open", &listen, "bob", "rst"])
@@ -202,6 +202,7 @@ fn an_allow_list_admits_only_the_peers_on_it() {
     let b = TestNode::start();
     let c = TestNode::start();
     b.add_peer("alice", &a);
+    b.add_peer("carol", &c);
     let out = b.warp(&["gate", "expose", "echo", &echo, "--allow", "alice"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&b.warp(&["gate"])).contains("(alice)"));
@@ -253,7 +254,7 @@ fn udp_datagrams_keep_their_boundaries_per_source() {
         .warp(&["gate", "expose", "echo", &target, "--udp"])
         .status
         .success());
-    a.add_peer("bob", &b);
+    a.meet("bob", &b, "alice");
     let listen = format!("127.0.0.1:{}", free_port());
     let out = a.warp(&["gate", "open", &listen, "bob", "echo", "--udp"]);
     assert!(out.status.success(), "{}", text(&out));
@@ -332,7 +333,7 @@ fn unix_socket_gates_carry_data_and_push_back_on_a_slow_service() {
 
     let a = TestNode::start();
     let b = TestNode::start();
-    a.add_peer("bob", &b);
+    a.meet("bob", &b, "alice");
     for (name, path) in [("echo", &echo_path), ("stuck", &stuck_path)] {
         let target = format!("unix:{}", path.display());
         let out = b.warp(&["gate", "expose", name, &target]);
@@ -413,7 +414,7 @@ fn unix_datagram_gates_keep_boundaries_and_block_the_sender_under_back_pressure(
 
     let a = TestNode::start();
     let b = TestNode::start();
-    a.add_peer("bob", &b);
+    a.meet("bob", &b, "alice");
     let target = format!("unix:{}", service_path.display());
     let out = b.warp(&["gate", "expose", "dg", &target, "--udp"]);
     assert!(out.status.success(), "{}", text(&out));

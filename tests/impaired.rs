@@ -12,7 +12,7 @@ const IMPAIR: &str = "loss=10%,delay=10ms,jitter=5ms";
 fn fifty_mib_arrive_intact_while_a_second_channel_keeps_flowing() {
     let a = TestNode::start_with(&["--impair", &format!("{IMPAIR},seed=11")]);
     let b = TestNode::start_with(&["--impair", &format!("{IMPAIR},seed=12")]);
-    a.add_peer("bob", &b);
+    a.meet("bob", &b, "alice");
     assert!(
         a.log().contains("impairing every datagram sent: loss=10%"),
         "{}",

@@ -276,8 +276,16 @@ async fn tokens_declared_agents_and_durable_lanes_survive_a_restart() {
 async fn the_hub_agent_shows_the_node_and_pings_peers() {
     let a = TestNode::start();
     let b = TestNode::start();
-    a.add_peer("bob", &b);
+    a.meet("bob", &b, "alice");
     let mut c = connect(&a, true).await;
+    // Only the owner may use the node's own agent.
+    c.send(r#"@sync(node:"/hub",lane:info)"#).await;
+    assert_eq!(
+        c.recv().await,
+        r#"@unlinked(node:"/hub",lane:info)@nodeNotFound"#
+    );
+    c.send(&format!("@auth {:?}", a.api_token())).await;
+    assert_eq!(c.recv().await, "@authed");
     c.send(r#"@sync(node:"/hub",lane:info)"#).await;
     assert_eq!(c.recv().await, r#"@linked(node:"/hub",lane:info)"#);
     let info = c.recv().await;
@@ -407,8 +415,10 @@ fn the_hub_refuses_to_listen_beyond_loopback_without_tokens() {
 async fn the_hub_offers_lane_follows_warpdrive_offers() {
     let a = TestNode::start();
     let b = TestNode::start();
-    a.add_peer("bob", &b);
+    a.meet("bob", &b, "alice");
     let mut c = connect(&b, true).await;
+    c.send(&format!("@auth {:?}", b.api_token())).await;
+    assert_eq!(c.recv().await, "@authed");
     c.send(r#"@link(node:"/hub",lane:offers)"#).await;
     assert_eq!(c.recv().await, r#"@linked(node:"/hub",lane:offers)"#);
     let dir = tempfile::tempdir().unwrap();

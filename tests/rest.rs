@@ -8,7 +8,7 @@ use support::{http, text, TestNode};
 fn the_api_and_the_cli_agree_and_api_changes_persist() {
     let mut a = TestNode::start();
     let b = TestNode::start();
-    a.add_peer("bob", &b);
+    a.meet("bob", &b, "alice");
 
     let (status, _) = http(
         &a,

@@ -10,7 +10,7 @@ use support::{text, TestNode};
 fn ping_reaches_a_peer_by_alias_and_by_id() {
     let a = TestNode::start();
     let b = TestNode::start();
-    a.add_peer("bob", &b);
+    a.meet("bob", &b, "alice");
 
     let out = a.warp(&["ping", "bob", "-c", "3", "-i", "0.05", "-s", "1000"]);
     let t = text(&out);
@@ -131,7 +131,7 @@ fn a_second_node_on_the_same_data_directory_refuses() {
 fn a_killed_peer_is_noticed_and_a_restarted_one_reconnected() {
     let a = TestNode::start();
     let mut b = TestNode::start();
-    a.add_peer("bob", &b);
+    a.meet("bob", &b, "alice");
     a.wait_peer_line("bob", Duration::from_secs(10), |l| {
         l.contains(" connected") && !l.contains("not connected")
     });
@@ -169,7 +169,7 @@ fn the_identity_is_kept_and_the_control_socket_is_private() {
 fn ctrl_c_shuts_the_node_down_cleanly_and_the_peer_notices() {
     let a = TestNode::start();
     let mut b = TestNode::start();
-    a.add_peer("bob", &b);
+    a.meet("bob", &b, "alice");
     assert!(a.warp(&["ping", "bob", "-c", "1"]).status.success());
     let status = b.interrupt();
     assert!(status.success(), "{status:?}\n{}", b.log());

@@ -145,6 +145,12 @@ impl Agents {
             .insert(Arc::from(node), Agent { spec: None, lanes });
     }
 
+    /// Whether `node` is an agent made by the node itself (such as `/hub`), which only the
+    /// owner may use.
+    pub fn is_fixed(&self, node: &str) -> bool {
+        self.lock().get(node).is_some_and(|a| a.spec.is_none())
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Agent>> {
         self.agents.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -21,7 +21,7 @@ use super::outbox::{Frame, LinkId, Sink};
 use super::Hub;
 
 /// Most links one connection may hold.
-pub const MAX_LINKS: usize = 1_000_000;
+pub const MAX_LINKS: usize = 100_000;
 /// Frames written per flush.
 const BATCH: usize = 256;
 /// Frames applied before the reader lets other tasks (the writers) run.
@@ -42,6 +42,8 @@ struct Conn {
     lanes: Vec<Option<Arc<Lane>>>,
     free: Vec<LinkId>,
     authed: bool,
+    /// Authenticated with the owner's token: may use the node's own agents.
+    owner: bool,
 }
 
 /// Serves a connection until the client leaves, breaks the protocol, or the node stops.
@@ -56,6 +58,7 @@ pub async fn serve(hub: Arc<Hub>, ws: WebSocketStream<TcpStream>) {
         links: HashMap::new(),
         lanes: Vec::new(),
         free: Vec::new(),
+        owner: false,
     };
     let mut stopping = hub.stopping();
     let mut since_yield = 0u32;
@@ -83,6 +86,10 @@ pub async fn serve(hub: Arc<Hub>, ws: WebSocketStream<TcpStream>) {
                 Some(Ok(_)) => {}
                 Some(Err(WsError::Utf8)) => {
                     conn.close((1002, "Invalid encoding.".into()));
+                    break;
+                }
+                Some(Err(WsError::Capacity(_))) => {
+                    conn.close((1009, "Message too big.".into()));
                     break;
                 }
                 Some(Err(_)) => break,
@@ -123,16 +130,21 @@ impl Conn {
         match env.tag {
             Tag::Auth => {
                 let body = env.body_value().map_err(|_| bad_envelope())?;
-                if self.hub.accepts(&body) {
-                    self.authed = true;
-                    self.control(Envelope::encode(Tag::Authed, None, &Value::Extant).into());
-                    Ok(())
-                } else {
-                    self.control(Envelope::encode(Tag::Deauthed, None, &Value::Extant).into());
-                    Err((1008, "Unauthorized".into()))
+                match self.hub.accepts(&body) {
+                    super::Auth::Refused => {
+                        self.control(Envelope::encode(Tag::Deauthed, None, &Value::Extant).into());
+                        Err((1008, "Unauthorized".into()))
+                    }
+                    auth => {
+                        self.authed = true;
+                        self.owner = auth == super::Auth::Owner;
+                        self.control(Envelope::encode(Tag::Authed, None, &Value::Extant).into());
+                        Ok(())
+                    }
                 }
             }
             Tag::Deauth => {
+                self.owner = false;
                 self.authed = !self.hub.needs_auth();
                 self.control(Envelope::encode(Tag::Deauthed, None, &Value::Extant).into());
                 Ok(())
@@ -154,7 +166,11 @@ impl Conn {
             Tag::Command => {
                 let h = env.headers.as_ref().ok_or_else(bad_envelope)?;
                 let body = env.body_value().map_err(|_| bad_envelope())?;
-                // A command to a missing node or lane is dropped.
+                // A command to a missing node or lane is dropped, and so is one to the
+                // node's own agents from a client that is not the owner.
+                if !self.owner && self.hub.agents.is_fixed(&h.node) {
+                    return Ok(());
+                }
                 if let Ok(lane) = self.hub.agents.lane(&h.node, &h.lane) {
                     lane.command(body);
                 }
@@ -179,7 +195,12 @@ impl Conn {
                 _ => return,
             },
             None => {
-                let lane = match self.hub.agents.lane(&h.node, &h.lane) {
+                // The node's own agents are not there for a client that is not the owner.
+                let found = match self.owner || !self.hub.agents.is_fixed(&h.node) {
+                    true => self.hub.agents.lane(&h.node, &h.lane),
+                    false => Err(Missing::Node),
+                };
+                let lane = match found {
                     Ok(l) => l,
                     Err(m) => {
                         let tag = match m {

@@ -26,8 +26,10 @@ pub const DEFAULT_ADDR: &str = "127.0.0.1:9001";
 #[serde(deny_unknown_fields)]
 pub struct LinksConfig {
     /// Tokens a client must present with `@auth` before linking; none: auth is open.
+    /// Absent leaves the tokens as they are, so a file cut short (a crash mid-save) never
+    /// opens a hub that had tokens: write `tokens = []` to open it.
     #[serde(default)]
-    pub tokens: Vec<String>,
+    pub tokens: Option<Vec<String>>,
     /// Declared agents, added to (or replacing by route) the embedded `/unit/:id`.
     #[serde(default)]
     pub agent: Vec<AgentSpec>,
@@ -51,24 +53,42 @@ pub struct Hub {
     /// The agents.
     pub agents: Agents,
     tokens: RwLock<Vec<String>>,
+    /// The owner's token: a client that presents it may also use the node's own agents
+    /// (`/hub`).
+    owner: String,
     stop: watch::Sender<bool>,
 }
 
+/// What an `@auth` proved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Auth {
+    /// Nothing: refused.
+    Refused,
+    /// A configured token (or any body when auth is open): declared agents.
+    Client,
+    /// The owner's token: declared agents and the node's own.
+    Owner,
+}
+
 impl Hub {
-    /// A hub over `tree` (durable lanes) configured by `cfg`.
-    pub fn new(tree: sled::Tree, cfg: &LinksConfig) -> Arc<Hub> {
+    /// A hub over `tree` (durable lanes) configured by `cfg`; `owner` is the owner's
+    /// token.
+    pub fn new(tree: sled::Tree, cfg: &LinksConfig, owner: String) -> Arc<Hub> {
         let (stop, _) = watch::channel(false);
         Arc::new(Hub {
             agents: Agents::new(tree, cfg.routes()),
-            tokens: RwLock::new(cfg.tokens.clone()),
+            tokens: RwLock::new(cfg.tokens.clone().unwrap_or_default()),
+            owner,
             stop,
         })
     }
 
-    /// Applies a changed `[links]` section: tokens and routes. Running agents keep their
-    /// lanes; new links use the new routes.
+    /// Applies a changed `[links]` section: tokens (when the section names them) and
+    /// routes. Running agents keep their lanes; new links use the new routes.
     pub fn configure(&self, cfg: &LinksConfig) {
-        *self.tokens.write().unwrap_or_else(|p| p.into_inner()) = cfg.tokens.clone();
+        if let Some(tokens) = &cfg.tokens {
+            *self.tokens.write().unwrap_or_else(|p| p.into_inner()) = tokens.clone();
+        }
         self.agents.set_routes(cfg.routes());
     }
 
@@ -81,13 +101,10 @@ impl Hub {
             .is_empty()
     }
 
-    /// Whether an `@auth` body is good: any body when auth is open; else a configured
-    /// token, as the body itself or as its `token` slot.
-    pub fn accepts(&self, body: &Value) -> bool {
-        let tokens = self.tokens.read().unwrap_or_else(|p| p.into_inner());
-        if tokens.is_empty() {
-            return true;
-        }
+    /// What an `@auth` body proves: the owner's token, as the body itself or as its
+    /// `token` slot, makes an owner; else a configured token, or any body when auth is
+    /// open, makes a client.
+    pub fn accepts(&self, body: &Value) -> Auth {
         let given = match body {
             Value::Text(t) => Some(t.as_str()),
             Value::Record(r) => match r.get("token") {
@@ -96,7 +113,17 @@ impl Hub {
             },
             _ => None,
         };
-        given.is_some_and(|g| tokens.iter().any(|t| t == g))
+        if given.is_some_and(|g| crate::api_token::equal(g, &self.owner)) {
+            return Auth::Owner;
+        }
+        let tokens = self.tokens.read().unwrap_or_else(|p| p.into_inner());
+        if tokens.is_empty()
+            || given.is_some_and(|g| tokens.iter().any(|t| crate::api_token::equal(g, t)))
+        {
+            Auth::Client
+        } else {
+            Auth::Refused
+        }
     }
 
     fn stopping(&self) -> watch::Receiver<bool> {
@@ -108,18 +135,28 @@ impl Hub {
         let _ = self.stop.send(true);
     }
 
-    /// Serves WebSockets on `addr`. Refuses a non-loopback address without tokens unless
-    /// `public` says the user means it.
+    /// Serves WebSockets on `addr`. Refuses a non-loopback address unless `public` says
+    /// the user means it, and says who can then link. `own_ports` are the ports of the
+    /// node's loopback servers whose pages may link.
     pub async fn serve(
         self: &Arc<Self>,
         addr: SocketAddr,
         public: bool,
+        own_ports: Vec<u16>,
     ) -> Result<tokio::task::JoinHandle<()>, String> {
-        if !addr.ip().is_loopback() && !self.needs_auth() && !public {
-            return Err(format!(
-                "the WARP link hub would listen on {addr} with no tokens: set [links] tokens in the configuration file, or pass --ws-public to mean it"
-            ));
+        if !addr.ip().is_loopback() {
+            if !public {
+                return Err(format!(
+                    "the WARP link hub would listen on {addr}, beyond loopback: pass --ws-public to mean it (and set [links] tokens in the configuration file so that clients must authenticate)"
+                ));
+            }
+            let who = if self.needs_auth() {
+                "any host that can reach it and holds a [links] token"
+            } else {
+                "any host that can reach it, with no token (set [links] tokens to require one)"
+            };
+            tracing::warn!("the WARP link hub listens on {addr}: {who} can link to its agents");
         }
-        server::start(self.clone(), addr).await
+        server::start(self.clone(), addr, own_ports).await
     }
 }

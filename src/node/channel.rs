@@ -10,6 +10,9 @@ use quinn::{RecvStream, SendStream};
 /// Most bytes a channel buffers while waiting for one message to be whole.
 const MAX_BUFFER: usize = 1 << 20;
 
+/// How long opening a channel may take, from asking for a stream to the service's answer.
+pub const OPEN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// An open channel to a service on a peer.
 pub struct Channel {
     send: SendStream,
@@ -27,8 +30,23 @@ impl Channel {
         }
     }
 
-    /// Opens a channel to `service` over `conn` and waits for the service to take it.
+    /// Opens a channel to `service` over `conn` and waits for the service to take it, for
+    /// at most [`OPEN_TIMEOUT`].
     pub async fn open(
+        conn: &quinn::Connection,
+        service: &str,
+        version: u16,
+    ) -> Result<Channel, String> {
+        match tokio::time::timeout(OPEN_TIMEOUT, Self::open_now(conn, service, version)).await {
+            Ok(r) => r,
+            Err(_) => Err(format!(
+                "{service}: no answer within {} s (the connection may be saturated)",
+                OPEN_TIMEOUT.as_secs()
+            )),
+        }
+    }
+
+    async fn open_now(
         conn: &quinn::Connection,
         service: &str,
         version: u16,

@@ -1,7 +1,7 @@
 //! Applies the configuration file, and applies it again whenever it is saved: gates and
 //! flows are added, changed and removed one by one, so the others — and their connections — are
-//! not disturbed. A file that does not parse is reported and the running configuration
-//! kept.
+//! not disturbed. A file that does not parse, is empty (cut short) or has gone (renamed,
+//! deleted) is reported and the running configuration kept, all of it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,14 +27,19 @@ pub async fn watch(node: Arc<Node>, path: PathBuf) {
     loop {
         let now = stamp(&path);
         if now != seen {
-            let cfg = if now.is_none() {
-                Ok(NodeConfig::default())
-            } else {
-                crate::config::load(&path)
+            let cfg = match &now {
+                // No file at start: the embedded defaults.
+                None if seen.is_none() => Ok(NodeConfig::default()),
+                None => Err(format!("{}: gone", path.display())),
+                Some(bytes) if bytes.is_empty() => Err(format!("{}: empty", path.display())),
+                Some(_) => crate::config::load(&path),
             };
             seen = now;
             match cfg {
-                Ok(cfg) => apply(&node, cfg).await,
+                Ok(cfg) => {
+                    apply(&node, cfg).await;
+                    info!("config {}: applied", path.display());
+                }
                 Err(e) => warn!("config {e}; keeping the running configuration"),
             }
         }
@@ -43,11 +48,20 @@ pub async fn watch(node: Arc<Node>, path: PathBuf) {
 }
 
 async fn apply(node: &Arc<Node>, cfg: NodeConfig) {
+    *node.unknown_file.write().unwrap_or_else(|p| p.into_inner()) = cfg.unknown;
+    if node.unknown() == crate::store::Unknown::Block {
+        node.close_strangers();
+    }
+    let mut checked = Vec::new();
+    for g in cfg.gate.expose {
+        match node.own.check(&g.target, g.udp).await {
+            Ok(()) => checked.push(g),
+            Err(e) => warn!("config: gate {}: {e}", g.name),
+        }
+    }
     {
         let mut exposed = node.lock_config_exposed();
-        let new: std::collections::HashMap<(String, bool), _> = cfg
-            .gate
-            .expose
+        let new: std::collections::HashMap<(String, bool), _> = checked
             .into_iter()
             .map(|g| ((g.name.clone(), g.udp), g))
             .collect();

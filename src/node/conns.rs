@@ -20,9 +20,18 @@ pub const CLOSE_BLOCKED: u32 = 1;
 pub const CLOSE_DUPLICATE: u32 = 2;
 /// Application close code: the node is shutting down.
 pub const CLOSE_SHUTDOWN: u32 = 3;
+/// Application close code: the key is not in the peer book, and unknown keys are blocked.
+pub const CLOSE_UNKNOWN: u32 = 4;
 
 /// How long a dial may take.
 const DIAL_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Channels a peer lets us open at once (`max_concurrent_bidi_streams`).
+pub const STREAMS: u32 = 1024;
+
+/// Of those, how many gate connections and datagram sessions to one peer may hold at
+/// once: the rest stay free for control traffic (ping, offers, flows).
+pub const GATE_CHANNELS: usize = 768;
 
 /// A live connection and who dialed it.
 #[derive(Clone)]
@@ -38,9 +47,33 @@ pub struct Conns {
     /// One dial at a time per peer: callers that arrive while a dial is under way wait
     /// for it and share its connection instead of opening their own.
     dialing: Mutex<HashMap<PeerId, Arc<tokio::sync::Mutex<()>>>>,
+    /// Gate channels open to each peer, at most [`GATE_CHANNELS`].
+    gate_slots: Mutex<HashMap<PeerId, Arc<tokio::sync::Semaphore>>>,
 }
 
 impl Conns {
+    /// A place for one more gate channel to `peer`, held until dropped; `None` when
+    /// [`GATE_CHANNELS`] are open already.
+    pub fn gate_slot(&self, peer: PeerId) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let sem = {
+            let mut slots = self.gate_slots.lock().unwrap_or_else(|p| p.into_inner());
+            slots
+                .entry(peer)
+                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(GATE_CHANNELS)))
+                .clone()
+        };
+        sem.try_acquire_owned().ok()
+    }
+
+    /// The peers with a live connection.
+    pub fn ids(&self) -> Vec<PeerId> {
+        let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        map.iter()
+            .filter(|(_, l)| l.conn.close_reason().is_none())
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
     /// The live connection to `peer`, if any.
     pub fn get(&self, peer: &PeerId) -> Option<quinn::Connection> {
         let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
@@ -129,13 +162,34 @@ impl Node {
                 return;
             }
         };
+        let known = self.knows(&id);
         if self.book.policy(&id) == Policy::Block {
             warn!("refused blocked peer {id} from {remote}");
             conn.close(CLOSE_BLOCKED.into(), b"blocked by the peer's policy");
             return;
         }
-        info!("peer {id} connected from {remote}");
+        if !known && self.unknown() == crate::store::Unknown::Block {
+            info!("refused {id} from {remote}: not in the peer book (`warp peers add <alias> {id}` lets it in)");
+            conn.close(CLOSE_UNKNOWN.into(), b"not in the peer's book");
+            return;
+        }
+        match known {
+            true => info!("peer {id} connected from {remote}"),
+            false => info!("unknown key {id} connected from {remote} (unknown = ask)"),
+        }
         self.register(id, conn, false);
+    }
+
+    /// Closes the connections of keys not in the book (after unknown became block).
+    pub fn close_strangers(&self) {
+        for id in self.conns.ids() {
+            if !self.knows(&id) {
+                if let Some(c) = self.conns.get(&id) {
+                    info!("closing {id}: not in the peer book and unknown = block");
+                    c.close(CLOSE_UNKNOWN.into(), b"not in the peer's book");
+                }
+            }
+        }
     }
 
     /// Records a new connection, keeping one per peer: when both sides dialed, the

@@ -23,7 +23,16 @@ pub fn start(node: Arc<Node>, dir: &Path) -> std::io::Result<tokio::task::JoinHa
     let listener = UnixListener::bind(&path)?;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
     Ok(tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
+        let mut backoff = crate::accept_backoff::AcceptBackoff::default();
+        loop {
+            let stream = match listener.accept().await {
+                Ok((s, _)) => s,
+                Err(e) => {
+                    backoff.failed("control socket", &e).await;
+                    continue;
+                }
+            };
+            backoff.succeeded();
             let node = node.clone();
             tokio::spawn(async move {
                 if let Err(e) = serve(node, stream).await {
@@ -80,10 +89,15 @@ pub(super) async fn handle(
             config_exposed: node.lock_config_exposed().values().cloned().collect(),
             config_opened: node.lock_config_opened().values().cloned().collect(),
         }),
-        Request::GateExpose(g) => send(match node.gates.expose(&g) {
-            Ok(()) => Response::Ok,
-            Err(e) => Response::Error(e),
-        }),
+        Request::GateExpose(g) => {
+            if let Err(e) = node.own.check(&g.target, g.udp).await {
+                return send(Response::Error(e.to_string()));
+            }
+            send(match node.gates.expose(&g) {
+                Ok(()) => Response::Ok,
+                Err(e) => Response::Error(e),
+            })
+        }
         Request::GateUnexpose { name } => send(match node.gates.unexpose(&name) {
             Ok(_) => Response::Ok,
             Err(e) => Response::Error(e),
@@ -194,10 +208,22 @@ pub(super) async fn handle(
             Err(e) => Response::Error(e),
         }),
         Request::Peers => {
+            // Keys not in the book that are connected (unknown = ask) are listed too, with
+            // an empty alias.
+            let strangers = node.conns.ids().into_iter().filter(|id| !node.knows(id));
+            let strangers: Vec<_> = strangers
+                .map(|id| crate::store::PeerEntry {
+                    alias: String::new(),
+                    id: id.to_string(),
+                    addrs: Vec::new(),
+                    policy: crate::store::Policy::Ask,
+                })
+                .collect();
             let list = node
                 .book
                 .list()
                 .into_iter()
+                .chain(strangers)
                 .map(|entry| {
                     let conn = entry.peer_id().and_then(|id| node.conns.get(&id));
                     PeerStatus {

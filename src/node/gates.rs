@@ -12,10 +12,14 @@ use tracing::{info, warn};
 use super::channel::Channel;
 use super::local::{LocalListener, LocalStream};
 use super::Node;
-use crate::gate_book::Opened;
+use crate::gate_book::{Exposed, Opened};
+use crate::identity::PeerId;
 
 /// Version of the gate channel protocol (raw bytes after the header).
 pub const VERSION: u16 = 1;
+
+/// Connections one opened gate carries at once; more are reset at once.
+pub const MAX_CONNECTIONS: usize = 256;
 
 /// The channel service name of the gate `name`.
 pub fn service(name: &str) -> String {
@@ -26,7 +30,7 @@ pub fn service(name: &str) -> String {
 /// splices, or refuses on that channel alone.
 pub async fn serve(
     node: Arc<Node>,
-    peer: crate::identity::PeerId,
+    peer: PeerId,
     mut ch: Channel,
     name: &str,
 ) -> Result<(), String> {
@@ -34,12 +38,8 @@ pub async fn serve(
         let msg = format!("no gate {name:?} is exposed on this node");
         return ch.decline(ChannelReply::UnknownService(msg)).await;
     };
-    if !gate.allow.is_empty() && !allowed(&node, &gate.allow, peer) {
-        return refuse(
-            ch,
-            format!("gate {name}: peer {peer} is not on its allow list"),
-        )
-        .await;
+    if let Err(why) = admits(&node, &gate, peer).await {
+        return refuse(ch, why).await;
     }
     let tcp = match tokio::time::timeout(Duration::from_secs(5), LocalStream::connect(&gate.target))
         .await
@@ -59,10 +59,30 @@ pub async fn serve(
     splice(tcp, ch).await
 }
 
+/// Whether `gate` serves `peer`: the peers on its allow list when it has one; else every
+/// peer in the book, and any key when it is public. Its target must not be the node's own
+/// (checked again here, as a configuration file may have changed since it was exposed).
+pub async fn admits(node: &Node, gate: &Exposed, peer: PeerId) -> Result<(), String> {
+    let name = &gate.name;
+    if !gate.allow.is_empty() {
+        if !allowed(node, &gate.allow, peer) {
+            return Err(format!("gate {name}: peer {peer} is not on its allow list"));
+        }
+    } else if !gate.public && !node.knows(&peer) {
+        return Err(format!(
+            "gate {name}: {peer} is not in the peer book (the gate is not public)"
+        ));
+    }
+    node.own
+        .check(&gate.target, gate.udp)
+        .await
+        .map_err(|e| format!("gate {name}: {e}"))
+}
+
 /// Whether `peer` is named (by id, or by the alias of its book entry) in `allow`.
-pub fn allowed(node: &Node, allow: &[String], peer: crate::identity::PeerId) -> bool {
+pub fn allowed(node: &Node, allow: &[String], peer: PeerId) -> bool {
     allow.iter().any(|name| {
-        name.parse::<crate::identity::PeerId>().ok() == Some(peer)
+        name.parse::<PeerId>().ok() == Some(peer)
             || node.book.resolve(name).ok().and_then(|e| e.peer_id()) == Some(peer)
     })
 }
@@ -73,8 +93,39 @@ pub async fn refuse(ch: Channel, msg: String) -> Result<(), String> {
     ch.decline(ChannelReply::Refused(msg)).await
 }
 
+/// Refuses a listen address beyond loopback unless the gate says `gateway`, and one that is
+/// the node's own; says who can reach a gateway gate.
+async fn check_listen(node: &Node, g: &Opened) -> Result<(), String> {
+    node.own
+        .check(&g.listen, g.udp)
+        .await
+        .map_err(|e| e.to_string())?;
+    if g.listen.starts_with(super::local::UNIX_PREFIX) {
+        return Ok(());
+    }
+    let beyond = match tokio::net::lookup_host(&g.listen).await {
+        Ok(mut addrs) => addrs.any(|a| !a.ip().is_loopback()),
+        Err(e) => return Err(format!("cannot listen on {}: {e}", g.listen)),
+    };
+    match (beyond, g.gateway) {
+        (false, _) => Ok(()),
+        (true, false) => Err(format!(
+            "{} is beyond loopback: other hosts could use {}'s {} through it; pass --gateway to mean it",
+            g.listen, g.peer, g.name
+        )),
+        (true, true) => {
+            warn!(
+                "gate {} is open to other hosts: any host that can reach it uses {}'s {} as this node",
+                g.listen, g.peer, g.name
+            );
+            Ok(())
+        }
+    }
+}
+
 /// Opens a gate: listens on `g.listen` and leads each connection to `g.name` on `g.peer`.
 pub async fn open(node: Arc<Node>, g: Opened) -> Result<tokio::task::JoinHandle<()>, String> {
+    check_listen(&node, &g).await?;
     if g.udp {
         return super::udp_gates::open(node, g).await;
     }
@@ -82,14 +133,42 @@ pub async fn open(node: Arc<Node>, g: Opened) -> Result<tokio::task::JoinHandle<
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", g.listen))?;
     info!("gate open: {} leads to {} on {}", g.listen, g.name, g.peer);
+    let busy = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     Ok(tokio::spawn(async move {
-        while let Ok((tcp, from)) = listener.accept().await {
+        let mut backoff = crate::accept_backoff::AcceptBackoff::default();
+        loop {
+            let (tcp, from) = match listener.accept().await {
+                Ok(c) => c,
+                Err(e) => {
+                    backoff.failed(&format!("gate {}", g.listen), &e).await;
+                    continue;
+                }
+            };
+            backoff.succeeded();
+            let Ok(held) = busy.clone().try_acquire_owned() else {
+                warn!(
+                    "gate {} ({from}): {MAX_CONNECTIONS} connections are open already; refused",
+                    g.listen
+                );
+                tcp.reset();
+                continue;
+            };
             let node = node.clone();
             let g = g.clone();
             tokio::spawn(async move {
+                let _held = held;
                 let entry = match node.book.resolve(&g.peer) {
                     Ok(e) => e,
                     Err(e) => return warn!("gate {}: {e}", g.listen),
+                };
+                let Some(_slot) = entry.peer_id().and_then(|id| node.conns.gate_slot(id)) else {
+                    warn!(
+                        "gate {} ({from}): {} gate channels to {} are open already; refused",
+                        g.listen,
+                        super::conns::GATE_CHANNELS,
+                        g.peer
+                    );
+                    return tcp.reset();
                 };
                 match super::conns::open_channel(&node, &entry, &service(&g.name), VERSION).await {
                     Ok(ch) => {

@@ -11,6 +11,7 @@ mod gates;
 mod hub_lanes;
 mod local;
 mod local_dgram;
+mod own;
 mod ping;
 mod rest;
 mod sink;
@@ -54,6 +55,9 @@ pub struct NodeOptions {
     pub ws_public: bool,
     /// Where the REST API listens (loopback only); `None` for no API.
     pub api: Option<SocketAddr>,
+    /// What happens to keys not in the peer book, when the command line says; the
+    /// configuration file's `unknown` otherwise, else block.
+    pub unknown: Option<crate::store::Unknown>,
 }
 
 /// A running node.
@@ -80,6 +84,14 @@ pub struct Node {
     hub: Arc<crate::links::Hub>,
     /// The warpdrive engine (set once, right after the node is made).
     drive: std::sync::OnceLock<Arc<warpdrive::Drive>>,
+    /// The owner's credential for the REST API and the `/hub` agent.
+    api_token: crate::api_token::ApiToken,
+    /// The node's own sockets and files, which no gate may lead to.
+    own: own::Own,
+    /// `unknown` from the command line, which wins over the file's.
+    unknown_flag: Option<crate::store::Unknown>,
+    /// `unknown` from the configuration file.
+    unknown_file: std::sync::RwLock<Option<crate::store::Unknown>>,
 }
 
 /// The QUIC transport settings of every connection: keepalives every second and an idle
@@ -96,7 +108,7 @@ fn transport() -> Arc<quinn::TransportConfig> {
     t.stream_receive_window((8u32 << 20).into());
     t.receive_window((16u32 << 20).into());
     t.send_window(16 << 20);
-    t.max_concurrent_bidi_streams(1024u32.into());
+    t.max_concurrent_bidi_streams(conns::STREAMS.into());
     // BBR paces by measured bandwidth and RTT instead of backing off on every loss, so
     // random loss (Wi-Fi, cellular, --impair) does not collapse throughput as with Cubic.
     t.congestion_controller_factory(Arc::new(quinn::congestion::BbrConfig::default()));
@@ -142,21 +154,26 @@ pub fn lock(dir: &Path) -> Result<std::fs::File, String> {
 pub async fn run(dir: PathBuf, opts: NodeOptions) -> Result<(), String> {
     let _lock = lock(&dir)?;
     let identity = Identity::load_or_create(&dir).map_err(|e| format!("identity: {e}"))?;
-    let db = sled::open(dir.join("db")).map_err(|e| format!("database: {e}"))?;
+    let api_token = crate::api_token::ApiToken::load_or_create(&dir).map_err(|e| e.to_string())?;
+    let db = crate::home::open_db(&dir)?;
     let book = PeerBook::open(&db).map_err(|e| e.to_string())?;
     let gates = crate::gate_book::GateBook::open(&db)?;
     let flow_book = crate::flow_book::FlowBook::open(&db)?;
-    // The link hub's tokens and agents are read now (the watcher applies later saves),
-    // so the hub never listens before it knows whether clients must authenticate.
-    let links_cfg = match std::fs::metadata(&opts.config) {
-        Ok(_) => crate::config::load(&opts.config)
-            .map(|c| c.links)
-            .unwrap_or_default(),
+    // The configuration is read now (the watcher applies later saves), so the hub never
+    // listens before it knows whether clients must authenticate, and a file that cannot
+    // be read keeps the hub closed rather than open.
+    let start_cfg = match std::fs::metadata(&opts.config) {
+        Ok(_) => crate::config::load(&opts.config).map(Some),
+        Err(_) => Ok(None),
+    };
+    let links_cfg = match &start_cfg {
+        Ok(c) => c.as_ref().map(|c| c.links.clone()).unwrap_or_default(),
         Err(_) => Default::default(),
     };
     let hub = crate::links::Hub::new(
         db.open_tree("links_lanes").map_err(|e| e.to_string())?,
         &links_cfg,
+        api_token.as_str().to_string(),
     );
 
     let tls = crate::tls::server_config(&identity)?;
@@ -199,6 +216,17 @@ pub async fn run(dir: PathBuf, opts: NodeOptions) -> Result<(), String> {
         flows: Default::default(),
         drive: Default::default(),
         hub: hub.clone(),
+        api_token,
+        own: own::Own {
+            dir: dir.clone(),
+            quic: local,
+            api: opts.api,
+            ws: opts.ws,
+        },
+        unknown_flag: opts.unknown,
+        unknown_file: std::sync::RwLock::new(
+            start_cfg.as_ref().ok().and_then(|c| c.as_ref()?.unknown),
+        ),
     });
     let net = Arc::new(drive::NodeNet(Arc::downgrade(&node)));
     let engine = warpdrive::Drive::new(&db, net, opts.incoming.clone())?;
@@ -223,9 +251,18 @@ pub async fn run(dir: PathBuf, opts: NodeOptions) -> Result<(), String> {
     let maintainer = tokio::spawn(node.clone().maintain());
     engine.resume();
     let hub_lanes = hub_lanes::start(&node, local);
-    let ws = match opts.ws {
-        Some(addr) => Some(hub.serve(addr, opts.ws_public).await?),
-        None => None,
+    let own_ports: Vec<u16> = [opts.api, opts.ws]
+        .iter()
+        .flatten()
+        .map(|a| a.port())
+        .collect();
+    let ws = match (opts.ws, &start_cfg) {
+        (Some(addr), Ok(_)) => Some(hub.serve(addr, opts.ws_public, own_ports.clone()).await?),
+        (Some(addr), Err(e)) => {
+            warn!("the WARP link hub is not served on {addr}: its tokens cannot be read ({e}); fix the file and restart");
+            None
+        }
+        (None, _) => None,
     };
     // Flows from the command line first: they win over the file's flows of the same name.
     for f in node.flow_book.all() {
@@ -236,7 +273,7 @@ pub async fn run(dir: PathBuf, opts: NodeOptions) -> Result<(), String> {
     }
     let watcher = tokio::spawn(config_watch::watch(node.clone(), opts.config.clone()));
     let api = match opts.api {
-        Some(addr) => Some(rest::start(node.clone(), addr).await?),
+        Some(addr) => Some(rest::start(node.clone(), addr, own_ports).await?),
         None => None,
     };
     for g in node.gates.all_opened() {
@@ -287,6 +324,17 @@ async fn shutdown_signal() {
 }
 
 impl Node {
+    /// What happens to keys not in the peer book now.
+    fn unknown(&self) -> crate::store::Unknown {
+        let file = *self.unknown_file.read().unwrap_or_else(|p| p.into_inner());
+        self.unknown_flag.or(file).unwrap_or_default()
+    }
+
+    /// Whether `peer` is in the peer book.
+    fn knows(&self, peer: &PeerId) -> bool {
+        self.book.get(peer).is_some()
+    }
+
     /// Stops the opened gate listening on `listen`, if any, and waits until its listener
     /// is closed, so the address can be bound again at once. Connections already made
     /// through it carry on.
@@ -365,6 +413,17 @@ impl Node {
             .await
             .map_err(|_| "no channel header within 10 s".to_string())??;
         let Some(header) = header else { return Ok(()) };
+        // A key not in the book may offer files (which wait for the user), use a gate
+        // exposed --public, or send into a flow that names it; nothing else.
+        let service = header.service.as_str();
+        let stranger_may = [drive::SERVICE].contains(&service)
+            || ["gate/", "dgram/", "flow/"]
+                .iter()
+                .any(|p| service.starts_with(p));
+        if !stranger_may && !self.knows(&peer) {
+            let msg = format!("{service}: this node does not know your key");
+            return ch.decline(ChannelReply::Refused(msg)).await;
+        }
         match (header.service.as_str(), header.version) {
             (ping::SERVICE, ping::VERSION) => {
                 ch.write(&ChannelReply::Accepted.encode()).await?;

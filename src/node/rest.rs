@@ -2,12 +2,19 @@
 //! lists peers. Every call is
 //! the same request the CLI sends over the control socket, so the two always agree. The
 //! OpenAPI description is `docs/openapi.json`, also served at `/openapi.json`.
+//!
+//! Every request must name loopback in `Host` (no DNS rebinding) and, when it comes from a
+//! browser, carry the `Origin` of one of the node's own servers; every `/v1` call needs
+//! the owner's token (`Authorization: Bearer`, from `api.token` in the data directory).
+//! See docs/security.md.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, Query, Request as HttpRequest, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -23,14 +30,80 @@ pub const OPENAPI: &str = include_str!("../../docs/openapi.json");
 
 type Reply = (StatusCode, Json<Json_>);
 
-/// Serves the API on `addr` (loopback only) in a task.
+/// What every request is checked against before it reaches a handler.
+#[derive(Clone)]
+struct Guard {
+    /// The API's own port: `Host` must carry it (or none).
+    port: u16,
+    /// Ports of the node's own loopback servers, whose pages may call the API.
+    own_ports: Vec<u16>,
+    token: crate::api_token::ApiToken,
+}
+
+/// A refusal as the API's usual JSON error.
+fn refusal(status: StatusCode, msg: &str) -> HttpResponse {
+    (status, Json(json!({ "error": msg }))).into_response()
+}
+
+/// Refuses requests a browser could forge or a stranger could send: a `Host` that is not
+/// loopback, a foreign `Origin`, or a `/v1` call without the owner's token.
+async fn guard(State(g): State<Guard>, req: HttpRequest, next: Next) -> HttpResponse {
+    let h = req.headers();
+    let text = |name| {
+        h.get(name)
+            .and_then(|v: &axum::http::HeaderValue| v.to_str().ok())
+    };
+    if !text(header::HOST).is_some_and(|host| crate::loopback::host_ok(host, g.port)) {
+        return refusal(
+            StatusCode::FORBIDDEN,
+            "the Host header must name loopback (localhost, 127.0.0.1 or [::1]) and this port",
+        );
+    }
+    if let Some(origin) = h.get(header::ORIGIN) {
+        let ok = origin
+            .to_str()
+            .is_ok_and(|o| crate::loopback::origin_ok(o, &g.own_ports));
+        if !ok {
+            return refusal(
+                StatusCode::FORBIDDEN,
+                "cross-origin requests are refused: only the node's own pages may call the API",
+            );
+        }
+    }
+    if req.uri().path().starts_with("/v1/") || req.uri().path() == "/v1" {
+        let given = text(header::AUTHORIZATION)
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        if !given.is_some_and(|t| g.token.matches(t)) {
+            let mut r = refusal(
+                StatusCode::UNAUTHORIZED,
+                "this call needs the owner's token: `Authorization: Bearer <token>`, with the token from api.token in the node's data directory",
+            );
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+            return r;
+        }
+    }
+    next.run(req).await
+}
+
+/// Serves the API on `addr` (loopback only) in a task. `own_ports` are the ports of the
+/// node's loopback servers whose pages may call it.
 pub async fn start(
     node: Arc<Node>,
     addr: SocketAddr,
+    own_ports: Vec<u16>,
 ) -> Result<tokio::task::JoinHandle<()>, String> {
     if !addr.ip().is_loopback() {
         return Err(format!("the REST API listens on loopback only, not {addr}"));
     }
+    let guard_state = Guard {
+        port: addr.port(),
+        own_ports,
+        token: node.api_token.clone(),
+    };
     let app = Router::new()
         .route("/openapi.json", get(openapi))
         .route("/v1/peers", get(peers))
@@ -42,7 +115,8 @@ pub async fn start(
         .route("/v1/flows/{name}", delete(flow_remove))
         .route("/v1/flows/{name}/members", post(member_add))
         .route("/v1/flows/{name}/members/{peer}", delete(member_remove))
-        .with_state(node);
+        .with_state(node)
+        .layer(axum::middleware::from_fn_with_state(guard_state, guard));
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("REST API on {addr}: {e}"))?;

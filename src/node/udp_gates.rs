@@ -23,6 +23,9 @@ pub const VERSION: u16 = 1;
 const IDLE: Duration = Duration::from_secs(60);
 /// Datagrams queued per session before new ones are dropped, as a full socket would.
 const QUEUE: usize = 256;
+/// Sessions (sources) one opened datagram gate carries at once; datagrams from further
+/// sources are dropped until one ends.
+pub const MAX_SESSIONS: usize = 256;
 
 /// The channel service name of the UDP gate `name`.
 pub fn service(name: &str) -> String {
@@ -40,9 +43,8 @@ pub async fn serve(
         let msg = format!("no UDP gate {name:?} is exposed on this node");
         return ch.decline(ChannelReply::UnknownService(msg)).await;
     };
-    if !gate.allow.is_empty() && !super::gates::allowed(&node, &gate.allow, peer) {
-        let msg = format!("gate {name}: peer {peer} is not on its allow list");
-        return super::gates::refuse(ch, msg).await;
+    if let Err(why) = super::gates::admits(&node, &gate, peer).await {
+        return super::gates::refuse(ch, why).await;
     }
     let sock = match LocalDgram::connect(&gate.target).await {
         Ok(s) => s,
@@ -93,10 +95,21 @@ pub async fn open(node: Arc<Node>, g: Opened) -> Result<tokio::task::JoinHandle<
     Ok(tokio::spawn(async move {
         let mut sessions: HashMap<Source, mpsc::Sender<Vec<u8>>> = HashMap::new();
         let mut buf = vec![0u8; 65_536];
+        let mut full_told = false;
         while let Ok((n, src)) = sock.recv_from(&mut buf).await {
             if sessions.get(&src).is_none_or(|tx| tx.is_closed()) {
                 // A new source (or one whose session ended): drop ended sessions, start one.
                 sessions.retain(|_, tx| !tx.is_closed());
+                if sessions.len() >= MAX_SESSIONS {
+                    if !std::mem::replace(&mut full_told, true) {
+                        warn!(
+                            "udp gate {}: {MAX_SESSIONS} sessions are open; datagrams from new sources are dropped",
+                            g.listen
+                        );
+                    }
+                    continue;
+                }
+                full_told = false;
                 let (tx, rx) = mpsc::channel(QUEUE);
                 tokio::spawn(session(
                     node.clone(),
@@ -130,6 +143,14 @@ async fn session(
     let entry = match node.book.resolve(&g.peer) {
         Ok(e) => e,
         Err(e) => return warn!("udp gate {}: {e}", g.listen),
+    };
+    let Some(_slot) = entry.peer_id().and_then(|id| node.conns.gate_slot(id)) else {
+        return warn!(
+            "udp gate {} ({src}): {} gate channels to {} are open already",
+            g.listen,
+            super::conns::GATE_CHANNELS,
+            g.peer
+        );
     };
     let ch = match super::conns::open_channel(&node, &entry, &service(&g.name), VERSION).await {
         Ok(ch) => ch,

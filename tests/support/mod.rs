@@ -79,9 +79,11 @@ pub fn http(
     conn.set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     let body = body.unwrap_or("");
+    let token = node.api_token();
     write!(
         conn,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        node.api_port,
         body.len()
     )
     .unwrap();
@@ -137,6 +139,20 @@ impl TestNode {
         node
     }
 
+    /// The owner's API token (made by the node at its first start).
+    pub fn api_token(&self) -> String {
+        std::fs::read_to_string(self.home.path().join("api.token"))
+            .expect("the node made its API token")
+            .trim()
+            .to_string()
+    }
+
+    /// Adds `other` as `alias` here and this node as `back` there: both know each other.
+    pub fn meet(&self, alias: &str, other: &TestNode, back: &str) {
+        self.add_peer(alias, other);
+        other.add_peer(back, self);
+    }
+
     /// The address peers dial.
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
@@ -180,6 +196,11 @@ impl TestNode {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The node process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the node runs").id()
     }
 
     /// Kills the node with SIGKILL, as a crash would.

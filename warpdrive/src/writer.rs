@@ -253,7 +253,7 @@ impl Writer {
         let err = |e: std::io::Error| format!("{}: {e}", cur.part.display());
         cur.file
             .file()
-            .set_permissions(std::fs::Permissions::from_mode(f.mode))
+            .set_permissions(std::fs::Permissions::from_mode(local_mode(f.mode)))
             .map_err(err)?;
         cur.file
             .file()
@@ -296,7 +296,8 @@ impl Writer {
         for f in self.files.iter().rev().filter(|f| f.kind == Kind::Dir) {
             let p = self.target.path(&f.path)?;
             let err = |e: std::io::Error| format!("{}: {e}", p.display());
-            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(f.mode)).map_err(err)?;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(local_mode(f.mode)))
+                .map_err(err)?;
             File::open(&p)
                 .and_then(|d| d.set_times(FileTimes::new().set_modified(time_of(f))))
                 .map_err(err)?;
@@ -333,6 +334,27 @@ fn reserve(file: &File, size: u64) -> std::io::Result<()> {
         ))),
         _ => Err(e),
     }
+}
+
+/// The mode a received entry gets: the sender's permission bits (never setuid, setgid or
+/// sticky) less this process's umask, as a file the user made would have.
+fn local_mode(sent: u32) -> u32 {
+    sent & 0o777 & !umask()
+}
+
+/// The process's umask, read once from `/proc/self/status` (reading it with `umask(2)`
+/// would change it for every thread meanwhile); 022 where that cannot be read.
+fn umask() -> u32 {
+    static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                let line = s.lines().find(|l| l.starts_with("Umask:"))?;
+                u32::from_str_radix(line["Umask:".len()..].trim(), 8).ok()
+            })
+            .unwrap_or(0o022)
+    })
 }
 
 fn time_of(f: &Info) -> SystemTime {
@@ -425,4 +447,15 @@ pub fn pipeline(
             (Ok(()), w) => w,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn received_modes_lose_setuid_setgid_sticky_and_the_umask() {
+        let m = super::local_mode(0o6777);
+        assert_eq!(m & 0o7000, 0);
+        assert_eq!(m & super::umask(), 0);
+        assert_eq!(super::local_mode(0o644) & 0o600, 0o600 & !super::umask());
+    }
 }

@@ -35,6 +35,20 @@ pub enum PathError {
     /// A Windows drive prefix (`C:`).
     #[error("{0:?} starts with a drive prefix")]
     Drive(String),
+    /// An invisible formatting character, such as a bidirectional override that makes
+    /// `evil\u{202e}txt.exe` show as `evilexe.txt`.
+    #[error("{0:?} holds an invisible formatting character (such as a bidi override)")]
+    Format(String),
+}
+
+/// Whether `c` is a Unicode format character (general category Cf): invisible, and able
+/// to make a name look like another (bidi overrides and isolates, zero-width characters).
+fn is_format(c: char) -> bool {
+    matches!(c as u32,
+        0x00AD | 0x0600..=0x0605 | 0x061C | 0x06DD | 0x070F | 0x0890..=0x0891 | 0x08E2
+        | 0x180E | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F
+        | 0xFEFF | 0xFFF9..=0xFFFB | 0x110BD | 0x110CD | 0x13430..=0x1343F
+        | 0x1BCA0..=0x1BCA3 | 0x1D173..=0x1D17A | 0xE0001 | 0xE0020..=0xE007F)
 }
 
 /// A checked relative path: `/`-separated normal components.
@@ -56,6 +70,9 @@ impl RelPath {
         }
         if s.chars().any(|c| c.is_control() || c == '\\') {
             return Err(PathError::BadCharacter(owned()));
+        }
+        if s.chars().any(is_format) {
+            return Err(PathError::Format(owned()));
         }
         let b = s.as_bytes();
         if b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':' {
@@ -117,6 +134,12 @@ mod tests {
             ("a\nb", PathError::BadCharacter("a\nb".into())),
             ("a\0b", PathError::BadCharacter("a\0b".into())),
             ("C:/x", PathError::Drive("C:/x".into())),
+            (
+                "evil\u{202e}txt.exe",
+                PathError::Format("evil\u{202e}txt.exe".into()),
+            ),
+            ("a\u{200b}b", PathError::Format("a\u{200b}b".into())),
+            ("d/\u{2066}x", PathError::Format("d/\u{2066}x".into())),
         ];
         for (s, e) in bad {
             assert_eq!(RelPath::parse(s), Err(e), "{s:?}");
