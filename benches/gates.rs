@@ -30,6 +30,7 @@ fn main() {
     b.warp(&["gate", "expose", "sink", &sink]);
     b.warp(&["gate", "expose", "echo", &echo]);
     a.warp(&["peers", "add", "bob", &b.id, "--addr", &b.addr()]);
+    b.warp(&["peers", "add", "alice", &a.id, "--addr", &a.addr()]);
     let (warp_sink, warp_echo) = (free_addr(), free_addr());
     a.warp(&["gate", "open", &warp_sink, "bob", "sink"]);
     a.warp(&["gate", "open", &warp_echo, "bob", "echo"]);

@@ -33,6 +33,7 @@ fn main() {
     let a = Node::start();
     let b = Node::start();
     a.warp(&["peers", "add", "bob", &b.id, "--addr", &b.addr()]);
+    b.warp(&["peers", "add", "alice", &a.id, "--addr", &a.addr()]);
     a.warp(&["ping", "bob", "-c", "3", "-i", "0.05"]);
 
     let mut warp_rates = Vec::new();
