@@ -443,3 +443,80 @@ fn the_hub_and_a_gate_keep_accepting_after_running_out_of_descriptors() {
     let own = format!("127.0.0.1:{}", a.ws_port);
     assert_eq!(upgrade(&a, &own, None), 101, "the hub accepts again");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hostile_peer_flooding_warpdrive_frames_stays_under_the_memory_cap() {
+    use support::hostile::{rss, HostileKey};
+    let a = TestNode::start();
+    let addr: std::net::SocketAddr = a.addr().parse().unwrap();
+
+    // A key not in the book gets no channel at all.
+    let stranger = HostileKey::new().connect(addr).await;
+    if let Ok(s) = stranger {
+        let r = s.channel("warpdrive", 1).await;
+        assert!(r.is_err(), "a stranger got a channel: {:?}", r.map(|x| x.2));
+    }
+
+    // A key in the book that sends what it likes.
+    let key = HostileKey::new();
+    let out = a.warp(&["peers", "add", "mallory", &key.id]);
+    assert!(out.status.success(), "{}", text(&out));
+    let h = key.connect(addr).await.unwrap();
+    let before = rss(a.pid());
+    let (mut streams, mut refused) = (Vec::new(), 0);
+    for _ in 0..24 {
+        match h.channel("warpdrive", 1).await.unwrap() {
+            (send, recv, protocols::channel::ChannelReply::Accepted) => streams.push((send, recv)),
+            (_, _, protocols::channel::ChannelReply::Refused(why)) => {
+                assert!(why.contains("warpdrive channels"), "{why}");
+                refused += 1;
+            }
+            (_, _, other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(refused, 8, "16 warpdrive channels per peer");
+    // Each declares an offer of 64 MiB and sends 48 MiB of it, then stalls.
+    let declared: u32 = (64 << 20) - 1;
+    let mut tasks = Vec::new();
+    for (mut send, recv) in streams {
+        tasks.push(tokio::spawn(async move {
+            let _recv = recv;
+            let mut head = vec![0x01];
+            head.extend_from_slice(&declared.to_be_bytes());
+            let chunk = vec![0u8; 1 << 20];
+            let flood = async {
+                send.write_all(&head).await?;
+                for _ in 0..48 {
+                    send.write_all(&chunk).await?;
+                }
+                Ok::<_, quinn::WriteError>(())
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(15), flood).await;
+            send
+        }));
+    }
+    let pid = a.pid();
+    let mut peak = 0;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline && tasks.iter().any(|t| !t.is_finished()) {
+        peak = peak.max(rss(pid));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    peak = peak.max(rss(pid));
+    // The cap (docs/security.md): 128 MiB of large frames in flight, plus the QUIC
+    // receive window and the node's own working memory.
+    let grown = peak.saturating_sub(before);
+    eprintln!(
+        "RSS {} MiB before the flood, {} MiB at its peak",
+        before >> 20,
+        peak >> 20
+    );
+    assert!(grown < 320 << 20, "the node grew by {} MiB", grown >> 20);
+    // The node still answers its owner.
+    let out = a.warp(&["peers"]);
+    assert!(
+        out.status.success() && text(&out).contains("mallory"),
+        "{}",
+        text(&out)
+    );
+}

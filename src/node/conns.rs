@@ -48,23 +48,37 @@ pub struct Conns {
     /// for it and share its connection instead of opening their own.
     dialing: Mutex<HashMap<PeerId, Arc<tokio::sync::Mutex<()>>>>,
     /// Gate channels open to each peer, at most [`GATE_CHANNELS`].
-    gate_slots: Mutex<HashMap<PeerId, Arc<tokio::sync::Semaphore>>>,
+    pub gate_slots: PeerSlots<GATE_CHANNELS>,
+    /// Warpdrive channels each peer has open to us, at most [`DRIVE_CHANNELS`].
+    pub drive_slots: PeerSlots<DRIVE_CHANNELS>,
 }
 
-impl Conns {
-    /// A place for one more gate channel to `peer`, held until dropped; `None` when
-    /// [`GATE_CHANNELS`] are open already.
-    pub fn gate_slot(&self, peer: PeerId) -> Option<tokio::sync::OwnedSemaphorePermit> {
+/// Warpdrive channels one peer may have open to this node at once (each offer and each
+/// download takes one while it runs).
+pub const DRIVE_CHANNELS: usize = 16;
+
+/// At most `N` things at once per peer.
+#[derive(Default)]
+pub struct PeerSlots<const N: usize> {
+    map: Mutex<HashMap<PeerId, Arc<tokio::sync::Semaphore>>>,
+}
+
+impl<const N: usize> PeerSlots<N> {
+    /// A place for one more for `peer`, held until dropped; `None` when `N` are taken.
+    pub fn take(&self, peer: PeerId) -> Option<tokio::sync::OwnedSemaphorePermit> {
         let sem = {
-            let mut slots = self.gate_slots.lock().unwrap_or_else(|p| p.into_inner());
-            slots
-                .entry(peer)
-                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(GATE_CHANNELS)))
+            let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+            // Forget peers with nothing held, so the map does not grow with every key seen.
+            map.retain(|_, s| s.available_permits() < N);
+            map.entry(peer)
+                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(N)))
                 .clone()
         };
         sem.try_acquire_owned().ok()
     }
+}
 
+impl Conns {
     /// The peers with a live connection.
     pub fn ids(&self) -> Vec<PeerId> {
         let map = self.map.lock().unwrap_or_else(|p| p.into_inner());

@@ -58,6 +58,13 @@ impl warpdrive::PeerNet for NodeNet {
 
 /// Serves a `warpdrive` channel from `peer`.
 pub async fn serve(node: Arc<Node>, peer: PeerId, mut ch: Channel) -> Result<(), String> {
+    let Some(_slot) = node.conns.drive_slots.take(peer) else {
+        let msg = format!(
+            "{} warpdrive channels of yours are open already",
+            super::conns::DRIVE_CHANNELS
+        );
+        return ch.decline(ChannelReply::Refused(msg)).await;
+    };
     ch.write(&ChannelReply::Accepted.encode()).await?;
     let (w, r) = halves(ch);
     warpdrive::serve::serve(node.drive().clone(), peer.to_string(), w, r).await

@@ -161,7 +161,10 @@ pub async fn open(node: Arc<Node>, g: Opened) -> Result<tokio::task::JoinHandle<
                     Ok(e) => e,
                     Err(e) => return warn!("gate {}: {e}", g.listen),
                 };
-                let Some(_slot) = entry.peer_id().and_then(|id| node.conns.gate_slot(id)) else {
+                let Some(_slot) = entry
+                    .peer_id()
+                    .and_then(|id| node.conns.gate_slots.take(id))
+                else {
                     warn!(
                         "gate {} ({from}): {} gate channels to {} are open already; refused",
                         g.listen,

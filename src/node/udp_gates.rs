@@ -144,7 +144,10 @@ async fn session(
         Ok(e) => e,
         Err(e) => return warn!("udp gate {}: {e}", g.listen),
     };
-    let Some(_slot) = entry.peer_id().and_then(|id| node.conns.gate_slot(id)) else {
+    let Some(_slot) = entry
+        .peer_id()
+        .and_then(|id| node.conns.gate_slots.take(id))
+    else {
         return warn!(
             "udp gate {} ({src}): {} gate channels to {} are open already",
             g.listen,

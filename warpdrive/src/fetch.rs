@@ -110,6 +110,7 @@ async fn transfer(
     let mut frames = FrameReader::new(r);
     let net = |e: WireError| match e {
         WireError::Io(e) => Stop::Retry(e.to_string()),
+        e @ WireError::Stalled(_) => Stop::Retry(e.to_string()),
         WireError::Decode(e) => Stop::Fail(format!("the sender sent a bad frame: {e}")),
     };
     wire::send(

@@ -18,6 +18,13 @@ use crate::net::{BoxRead, BoxWrite, Policy};
 use crate::offer::{id_text, Offer, Status};
 use crate::wire::{self, FrameReader, WireError};
 
+/// Most entries (files and directories) an offer received may hold: every entry is kept
+/// in the database until the offer is answered.
+pub const MAX_ENTRIES: usize = 100_000;
+
+/// Most offers from one peer that may wait for the user at once.
+pub const MAX_WAITING: usize = 32;
+
 /// Serves one channel from `peer` (its peer id) until it ends.
 pub async fn serve(
     drive: Arc<Drive>,
@@ -113,6 +120,29 @@ fn take_offer(
         return (
             ReplyCode::BadOffer,
             format!("an offer {text} exists already"),
+        );
+    }
+    if files.len() > MAX_ENTRIES {
+        return (
+            ReplyCode::BadOffer,
+            format!(
+                "an offer of {} entries is over this node's limit of {MAX_ENTRIES}: send it in parts, or as an archive",
+                files.len()
+            ),
+        );
+    }
+    let waiting = drive
+        .store
+        .all()
+        .iter()
+        .filter(|o| o.incoming && o.peer == peer && o.status == Status::Awaiting)
+        .count();
+    if waiting >= MAX_WAITING {
+        return (
+            ReplyCode::WrongState,
+            format!(
+                "{waiting} of your offers await the user already: wait for them to be answered"
+            ),
         );
     }
     if let Err(e) = crate::writer::check_tree(&files) {

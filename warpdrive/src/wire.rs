@@ -14,12 +14,30 @@ pub enum WireError {
     /// The peer sent something that is not a frame.
     #[error("{0}")]
     Decode(#[from] DecodeError),
+    /// A frame was started and then nothing came for this long.
+    #[error("no byte of the frame came for {0:?}")]
+    Stalled(std::time::Duration),
 }
+
+/// How much a frame's buffer grows at a time past the first reservation.
+const GROW_STEP: usize = 1 << 20;
+
+/// MiB that frames larger than a data frame (offers) may hold in this process at once,
+/// over all channels and peers; a large frame waits for its share before its body is read.
+pub const LARGE_FRAME_BUDGET_MIB: usize = 128;
+
+static LARGE_FRAMES: tokio::sync::Semaphore =
+    tokio::sync::Semaphore::const_new(LARGE_FRAME_BUDGET_MIB);
+
+/// How long a frame, once started, may go without a byte.
+pub const FRAME_STALL: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Reads frames from one stream, reusing one body buffer.
 pub struct FrameReader<R> {
     inner: R,
     body: Vec<u8>,
+    /// The share of [`LARGE_FRAME_BUDGET_MIB`] the frame being read holds.
+    large: Option<tokio::sync::SemaphorePermit<'static>>,
 }
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
@@ -28,6 +46,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         FrameReader {
             inner,
             body: Vec::new(),
+            large: None,
         }
     }
 
@@ -36,19 +55,44 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         let mut head = [0u8; HEADER_LEN];
         match self.inner.read(&mut head[..1]).await? {
             0 => return Ok(None),
-            _ => self.inner.read_exact(&mut head[1..]).await?,
+            _ => match tokio::time::timeout(FRAME_STALL, self.inner.read_exact(&mut head[1..]))
+                .await
+            {
+                Ok(r) => r?,
+                Err(_) => return Err(WireError::Stalled(FRAME_STALL)),
+            },
         };
         let header = Header::decode(&head)?;
         self.body.clear();
-        self.body.reserve(header.len);
-        // Reads into spare capacity: no zero-filling of up to 1 MiB per frame, and never
-        // past the reserved length (so never a reallocation).
+        if self.body.capacity() > GROW_STEP {
+            // Memory of a large frame before is given back, not kept for the next.
+            self.body = Vec::new();
+        }
+        self.large = None;
+        if header.len > GROW_STEP {
+            let mib = header.len.div_ceil(1 << 20) as u32;
+            let share = tokio::time::timeout(FRAME_STALL, LARGE_FRAMES.acquire_many(mib));
+            match share.await {
+                Ok(Ok(p)) => self.large = Some(p),
+                Ok(Err(_)) | Err(_) => return Err(WireError::Stalled(FRAME_STALL)),
+            }
+        }
+        // A data frame's room is taken at once (at most 1 MiB); a larger frame's grows
+        // with the bytes that arrive, so a declared length costs nothing until it is sent.
+        self.body.reserve(header.len.min(GROW_STEP));
+        // Reads into spare capacity: no zero-filling of the buffer.
         while self.body.len() < header.len {
-            let left = (header.len - self.body.len()) as u64;
-            let n = (&mut self.inner)
-                .take(left)
-                .read_buf(&mut self.body)
-                .await?;
+            let left = header.len - self.body.len();
+            if self.body.capacity() == self.body.len() {
+                self.body.reserve(left.min(GROW_STEP));
+            }
+            let room = (self.body.capacity() - self.body.len()).min(left) as u64;
+            let mut limited = (&mut self.inner).take(room);
+            let n = match tokio::time::timeout(FRAME_STALL, limited.read_buf(&mut self.body)).await
+            {
+                Ok(r) => r?,
+                Err(_) => return Err(WireError::Stalled(FRAME_STALL)),
+            };
             if n == 0 {
                 return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
             }
