@@ -520,3 +520,44 @@ async fn a_hostile_peer_flooding_warpdrive_frames_stays_under_the_memory_cap() {
         text(&out)
     );
 }
+
+#[test]
+fn ping_answers_while_a_gate_is_saturated() {
+    let echo = echo_server();
+    let a = TestNode::start();
+    let b = TestNode::start();
+    a.meet("bob", &b, "alice");
+    assert!(b.warp(&["gate", "expose", "echo", &echo]).status.success());
+    let listen = free_tcp();
+    assert!(a
+        .warp(&["gate", "open", &listen, "bob", "echo"])
+        .status
+        .success());
+    wait_until("the gate works", Duration::from_secs(10), || {
+        echoed(&listen, b"x").is_ok()
+    });
+    // 300 connections held open, each proven spliced by one echo: the gate carries 256 at
+    // once and resets the rest.
+    let (mut held, mut reset) = (Vec::new(), 0);
+    for _ in 0..300 {
+        let mut c = TcpStream::connect(&listen).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        let mut one = [0u8; 1];
+        match c.write_all(b"y").and_then(|_| c.read_exact(&mut one)) {
+            Ok(()) => held.push(c),
+            Err(_) => reset += 1,
+        }
+    }
+    assert_eq!((held.len(), reset), (256, 44));
+    let out = a.warp(&["ping", "bob", "-c", "2", "-i", "0.2"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        a.log().contains("256 connections are open already"),
+        "{}",
+        a.log()
+    );
+    drop(held);
+    wait_until("the gate serves again", Duration::from_secs(10), || {
+        echoed(&listen, b"z").is_ok_and(|b| b == b"z")
+    });
+}
