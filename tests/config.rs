@@ -48,10 +48,7 @@ fn wait_until(what: &str, f: impl Fn() -> bool) {
 }
 
 fn write_config(node: &TestNode, text: &str) {
-    // Write then rename, as editors do, so the node never reads half a file.
-    let tmp = node.home.path().join("warp.toml.tmp");
-    std::fs::write(&tmp, text).unwrap();
-    std::fs::rename(&tmp, node.home.path().join("warp.toml")).unwrap();
+    node.write_config(text);
 }
 
 #[test]

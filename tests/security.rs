@@ -74,9 +74,26 @@ fn echoed(addr: &str, msg: &[u8]) -> Result<Vec<u8>, String> {
 }
 
 fn write_config(node: &TestNode, text: &str) {
-    let tmp = node.home.path().join("warp.toml.tmp");
-    std::fs::write(&tmp, text).unwrap();
-    std::fs::rename(&tmp, node.home.path().join("warp.toml")).unwrap();
+    node.write_config(text);
+}
+
+/// Alice and bob know each other; bob exposes an echo service as `echo` and alice opens
+/// it on the returned address, which works.
+fn echo_gate() -> (TestNode, TestNode, String) {
+    let echo = echo_server();
+    let a = TestNode::start();
+    let b = TestNode::start();
+    a.meet("bob", &b, "alice");
+    assert!(b.warp(&["gate", "expose", "echo", &echo]).status.success());
+    let listen = free_tcp();
+    assert!(a
+        .warp(&["gate", "open", &listen, "bob", "echo"])
+        .status
+        .success());
+    wait_until("the gate works", Duration::from_secs(10), || {
+        echoed(&listen, b"x").is_ok()
+    });
+    (a, b, listen)
 }
 
 #[test]
@@ -403,19 +420,7 @@ fn received_files_never_keep_setuid_setgid_or_sticky_bits() {
 
 #[test]
 fn the_hub_and_a_gate_keep_accepting_after_running_out_of_descriptors() {
-    let echo = echo_server();
-    let a = TestNode::start();
-    let b = TestNode::start();
-    a.meet("bob", &b, "alice");
-    assert!(b.warp(&["gate", "expose", "echo", &echo]).status.success());
-    let listen = free_tcp();
-    assert!(a
-        .warp(&["gate", "open", &listen, "bob", "echo"])
-        .status
-        .success());
-    wait_until("the gate works", Duration::from_secs(10), || {
-        echoed(&listen, b"x").is_ok()
-    });
+    let (a, _b, listen) = echo_gate();
     let limited = std::process::Command::new("prlimit")
         .args(["--nofile=160:160", "--pid", &a.pid().to_string()])
         .status()
@@ -523,19 +528,7 @@ async fn a_hostile_peer_flooding_warpdrive_frames_stays_under_the_memory_cap() {
 
 #[test]
 fn ping_answers_while_a_gate_is_saturated() {
-    let echo = echo_server();
-    let a = TestNode::start();
-    let b = TestNode::start();
-    a.meet("bob", &b, "alice");
-    assert!(b.warp(&["gate", "expose", "echo", &echo]).status.success());
-    let listen = free_tcp();
-    assert!(a
-        .warp(&["gate", "open", &listen, "bob", "echo"])
-        .status
-        .success());
-    wait_until("the gate works", Duration::from_secs(10), || {
-        echoed(&listen, b"x").is_ok()
-    });
+    let (a, _b, listen) = echo_gate();
     // 300 connections held open, each proven spliced by one echo: the gate carries 256 at
     // once and resets the rest.
     let (mut held, mut reset) = (Vec::new(), 0);

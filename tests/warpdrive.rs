@@ -183,10 +183,10 @@ fn a_file_and_a_tree_arrive_identical_after_acceptance() {
         sha(&src.path().join("single.bin")),
         sha(&dest.path().join("single.bin"))
     );
-    // No .part left behind, and the sender heard the receiver's verdict.
+    // No partial file left behind, and the sender heard the receiver's verdict.
     assert!(walk(dest.path())
         .iter()
-        .all(|p| !p.to_string_lossy().ends_with(".part")));
+        .all(|p| !p.to_string_lossy().ends_with("part")));
     let sent = wait_offer(&a, Duration::from_secs(5), |o| o["status"] == "completed");
     assert_eq!(sent["bytes_done"], sent["bytes"]);
 }
@@ -388,7 +388,10 @@ fn a_sender_killed_mid_transfer_is_resumed_by_the_receiver() {
 fn an_altered_part_file_is_detected_and_fetched_again() {
     let (_a, mut b, _src, file, id) = slow_transfer();
     kill_midway(&mut b);
-    let part = b.home.path().join("incoming/movie.bin.part");
+    let part = b
+        .home
+        .path()
+        .join(format!("incoming/.movie.bin.{}.warp-part", &id[..12]));
     let len = std::fs::metadata(&part).unwrap().len();
     assert!(len > 3 * MIB, "only {len} bytes in the .part");
     // Flip a byte inside the second chunk.
@@ -410,6 +413,30 @@ fn an_altered_part_file_is_detected_and_fetched_again() {
         "{}",
         b.log()
     );
+}
+
+#[test]
+fn cancelling_removes_the_partial_file_and_a_users_own_part_file_is_untouched() {
+    let (_a, b, _src, _file, id) = slow_transfer();
+    // The user's own file of the name an older warp would have used.
+    let users = b.home.path().join("incoming/movie.bin.part");
+    std::fs::write(&users, b"my notes").unwrap();
+    wait_offer(&b, Duration::from_secs(30), |o| {
+        o["bytes_done"].as_u64().unwrap() >= 4 * MIB
+    });
+    let part = b
+        .home
+        .path()
+        .join(format!("incoming/.movie.bin.{}.warp-part", &id[..12]));
+    assert!(part.exists(), "the partial file has warp's private name");
+    let out = b.warp(&["offers", "cancel", &id]);
+    assert!(text(&out).contains("cancelled here"), "{}", text(&out));
+    assert!(
+        !part.exists(),
+        "the partial file (and its reserved disk) stayed"
+    );
+    assert_eq!(std::fs::read(&users).unwrap(), b"my notes");
+    assert!(!b.home.path().join("incoming/movie.bin").exists());
 }
 
 #[test]

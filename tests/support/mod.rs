@@ -155,6 +155,14 @@ impl TestNode {
         other.add_peer(back, self);
     }
 
+    /// Saves the node's `warp.toml`: written then renamed, as editors do, so the node
+    /// never reads half a file.
+    pub fn write_config(&self, text: &str) {
+        let tmp = self.home.path().join("warp.toml.tmp");
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, self.home.path().join("warp.toml")).unwrap();
+    }
+
     /// The address peers dial.
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)

@@ -24,6 +24,12 @@ pub const CHUNK_SIZE: u32 = 1 << 20;
 /// Chunks per file at most before the chunk size doubles.
 const MAX_CHUNKS: u64 = 1 << 16;
 
+/// How long an ended offer (completed, failed, rejected, cancelled) stays listed.
+pub const RETENTION: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+
+/// How often ended offers past [`RETENTION`] are forgotten while the node runs.
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// The chunk size for files up to `largest` bytes: [`CHUNK_SIZE`], doubled until the
 /// largest file has at most 65 536 chunks (1 MiB chunks up to 64 GiB files).
 pub fn chunk_size_for(largest: u64) -> u32 {
@@ -70,6 +76,19 @@ impl Drive {
     /// become `interrupted` (accept again to resume) for the others; outgoing offers
     /// that were sending wait for the receiver to ask again.
     pub fn resume(self: &Arc<Self>) {
+        self.prune();
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(PRUNE_EVERY);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                match weak.upgrade() {
+                    Some(d) => d.prune(),
+                    None => return,
+                }
+            }
+        });
         for o in self.store.all() {
             match (o.incoming, o.status) {
                 (true, Status::Accepted | Status::InProgress) => {
@@ -125,8 +144,13 @@ impl Drive {
         Some(o)
     }
 
-    /// Ends an offer with `status` and `reason` unless it has ended already.
+    /// Ends an offer with `status` and `reason` unless it has ended already. A received
+    /// offer that is rejected or cancelled loses its partial files (and the disk they
+    /// reserved) here; its entries are dropped from the store.
     pub(crate) fn end(&self, id: &str, status: Status, reason: &str) -> Option<Offer> {
+        if matches!(status, Status::Rejected | Status::Cancelled) {
+            self.discard_parts(id);
+        }
         let o = self.update(id, |o| {
             if !o.status.is_final() {
                 o.status = status;
@@ -135,6 +159,48 @@ impl Drive {
         });
         let _ = self.store.flush();
         o
+    }
+
+    /// Removes the partial files of the received offer `id`, if it has any.
+    fn discard_parts(&self, id: &str) {
+        let Some(o) = self
+            .store
+            .get(id)
+            .filter(|o| o.incoming && !o.dir.is_empty())
+        else {
+            return;
+        };
+        let (Ok(entries), Ok(target)) = (
+            self.store.entries(id),
+            crate::target::Target::new(std::path::Path::new(&o.dir), id),
+        ) else {
+            return;
+        };
+        for f in &entries.files {
+            if let Ok(part) = target.part_path(&f.path) {
+                if std::fs::remove_file(&part).is_ok() {
+                    info!("offer {id}: removed {}", part.display());
+                }
+            }
+        }
+    }
+
+    /// Bytes the offer's entries take in the database (0 once it has completed, been
+    /// rejected or cancelled).
+    pub fn stored_bytes(&self, id: &str) -> usize {
+        self.store.entries_len(id)
+    }
+
+    /// Forgets offers that ended more than [`RETENTION`] ago.
+    pub fn prune(&self) {
+        let cutoff = crate::offer::now().saturating_sub(RETENTION.as_secs());
+        for o in self.store.all() {
+            if o.status.is_final() && o.updated_at < cutoff {
+                if let Err(e) = self.store.remove(&o.id) {
+                    warn!("offer {}: cannot forget: {e}", o.id);
+                }
+            }
+        }
     }
 
     /// Offers `paths` to `peer`: scans and hashes them, records the offer (durably)

@@ -52,7 +52,7 @@ async fn attempts(drive: &Arc<Drive>, id: &str) -> Result<(), String> {
     let o = drive.find(id)?;
     let entries = drive.store.entries(id)?;
     let files = Arc::new(entries.files);
-    let target = Target::new(std::path::Path::new(&o.dir))?;
+    let target = Target::new(std::path::Path::new(&o.dir), &o.id)?;
     let progress = Arc::new(Progress::default());
     progress.transferred.store(o.transferred, Relaxed);
     let mut backoff = BACKOFF.0;

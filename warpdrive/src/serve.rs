@@ -25,6 +25,10 @@ pub const MAX_ENTRIES: usize = 100_000;
 /// Most offers from one peer that may wait for the user at once.
 pub const MAX_WAITING: usize = 32;
 
+/// Most bytes the entries of one peer's offers may take in this node's database (offers
+/// that completed, were rejected or cancelled no longer count).
+pub const MAX_STORED: usize = 64 << 20;
+
 /// Serves one channel from `peer` (its peer id) until it ends.
 pub async fn serve(
     drive: Arc<Drive>,
@@ -131,11 +135,15 @@ fn take_offer(
             ),
         );
     }
-    let waiting = drive
+    let from_peer: Vec<Offer> = drive
         .store
         .all()
+        .into_iter()
+        .filter(|o| o.incoming && o.peer == peer)
+        .collect();
+    let waiting = from_peer
         .iter()
-        .filter(|o| o.incoming && o.peer == peer && o.status == Status::Awaiting)
+        .filter(|o| o.status == Status::Awaiting)
         .count();
     if waiting >= MAX_WAITING {
         return (
@@ -164,6 +172,21 @@ fn take_offer(
         Ok(f) => f,
         Err(e) => return (ReplyCode::BadOffer, e),
     };
+    let stored: usize = from_peer
+        .iter()
+        .map(|o| drive.store.entries_len(&o.id))
+        .sum();
+    if stored + frame.len() > MAX_STORED {
+        return (
+            ReplyCode::WrongState,
+            format!(
+                "your offers hold {} KiB here already; this one ({} KiB) would pass the {} MiB limit: wait for them to be answered",
+                stored >> 10,
+                frame.len() >> 10,
+                MAX_STORED >> 20
+            ),
+        );
+    }
     if let Err(e) = drive.store.create(&offer, &frame, None) {
         return (ReplyCode::Io, e);
     }

@@ -4,7 +4,7 @@
 
 use protocols::warpdrive::{Info, Message};
 
-use crate::offer::Offer;
+use crate::offer::{Offer, Status};
 
 /// The offer store.
 #[derive(Clone)]
@@ -66,13 +66,49 @@ impl Store {
             .map_err(|e| e.to_string())
     }
 
-    /// Writes an offer's record (not flushed).
+    /// Writes an offer's record (not flushed). An offer that completed, was rejected or
+    /// was cancelled will never move bytes again: its entries and local paths are dropped
+    /// (a failed one keeps them, as it may be accepted again to resume).
     pub fn put(&self, offer: &Offer) -> Result<(), String> {
         let text = recon::to_string(offer).map_err(|e| e.to_string())?;
         self.offers
             .insert(offer.id.as_bytes(), text.as_bytes())
             .map_err(|e| e.to_string())?;
+        if matches!(
+            offer.status,
+            Status::Completed | Status::Rejected | Status::Cancelled
+        ) {
+            self.drop_entries(&offer.id)?;
+        }
         Ok(())
+    }
+
+    fn drop_entries(&self, id: &str) -> Result<(), String> {
+        self.frames
+            .remove(id.as_bytes())
+            .map_err(|e| e.to_string())?;
+        self.sources
+            .remove(id.as_bytes())
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    /// Forgets an offer entirely (durable when this returns).
+    pub fn remove(&self, id: &str) -> Result<(), String> {
+        self.drop_entries(id)?;
+        self.offers
+            .remove(id.as_bytes())
+            .map_err(|e| e.to_string())?;
+        self.flush()
+    }
+
+    /// Bytes the offer's stored entries take (0 when dropped).
+    pub fn entries_len(&self, id: &str) -> usize {
+        self.frames
+            .get(id.as_bytes())
+            .ok()
+            .flatten()
+            .map_or(0, |v| v.len())
     }
 
     /// Makes every write so far durable.

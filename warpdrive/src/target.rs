@@ -1,7 +1,9 @@
 //! The receiving side's file system: everything an offer writes stays under the download
 //! directory. Paths were already checked (relative, normal components); here no existing
 //! component on the way may be a symbolic link or a non-directory, files are opened with
-//! `O_NOFOLLOW`, and a file arrives as `<name>.part` and takes its name only once verified.
+//! `O_NOFOLLOW`, and a file arrives under a name private to warp and to its offer,
+//! `.<name>.<offer>.warp-part`, and takes its name only once verified: a file of the user's
+//! such as `<name>.part` is never mistaken for warp's.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
@@ -9,21 +11,31 @@ use std::path::{Path, PathBuf};
 
 use protocols::warpdrive::RelPath;
 
-/// The download directory.
+/// The download directory of one offer.
 #[derive(Clone, Debug)]
 pub struct Target {
     root: PathBuf,
+    /// The start of the offer's id, in the names of its partial files.
+    tag: String,
 }
 
 /// The suffix of a file still arriving.
-pub const PART: &str = ".part";
+pub const PART: &str = ".warp-part";
+
+/// Characters of the offer id in a partial file's name.
+const TAG_LEN: usize = 12;
+
+/// Bytes of the entry's own name kept in its partial file's name, so that the whole name
+/// stays within `NAME_MAX` (255).
+const NAME_KEPT: usize = 255 - 2 - TAG_LEN - PART.len();
 
 impl Target {
-    /// Uses (and creates) `root`.
-    pub fn new(root: &Path) -> Result<Target, String> {
+    /// Uses (and creates) `root` for the offer `offer` (its id).
+    pub fn new(root: &Path, offer: &str) -> Result<Target, String> {
         std::fs::create_dir_all(root).map_err(|e| format!("{}: {e}", root.display()))?;
         Ok(Target {
             root: root.to_path_buf(),
+            tag: offer.chars().take(TAG_LEN).collect(),
         })
     }
 
@@ -64,12 +76,15 @@ impl Target {
         }
     }
 
-    /// The `.part` path of `rel`.
+    /// The partial file's path of `rel`: `.<name>.<offer>.warp-part` beside it.
     pub fn part_path(&self, rel: &RelPath) -> Result<PathBuf, String> {
         let p = self.path(rel)?;
-        let mut name = p.file_name().unwrap_or_default().to_os_string();
-        name.push(PART);
-        let part = p.with_file_name(name);
+        let full = rel.components().last().unwrap_or_default();
+        let mut cut = full.len().min(NAME_KEPT);
+        while !full.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let part = p.with_file_name(format!(".{}.{}{PART}", &full[..cut], self.tag));
         if let Ok(m) = std::fs::symlink_metadata(&part) {
             if !m.is_file() {
                 return Err(format!("{}: exists and is not a file", part.display()));
@@ -94,5 +109,28 @@ impl Target {
             .open(&part)
             .map_err(|e| format!("{}: {e}", part.display()))?;
         Ok((f, part))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_names_are_private_to_warp_and_the_offer_and_fit_name_max() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Target::new(dir.path(), "0123456789abcdef0123").unwrap();
+        let rel = RelPath::parse("docs/report").unwrap();
+        assert_eq!(
+            t.part_path(&rel).unwrap(),
+            dir.path().join("docs/.report.0123456789ab.warp-part")
+        );
+        let long = "é".repeat(127);
+        let p = t.part_path(&RelPath::parse(&long).unwrap()).unwrap();
+        let name = p.file_name().unwrap().to_str().unwrap();
+        assert!(
+            name.len() <= 255 && name.ends_with(".0123456789ab.warp-part"),
+            "{name}"
+        );
     }
 }

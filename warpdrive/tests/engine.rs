@@ -269,3 +269,72 @@ async fn a_symlink_in_the_download_directory_is_never_written_through() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(a.drive.find(&o.id).unwrap().status, Status::Failed);
 }
+
+/// An offer `n` of `dirs` empty directories (`d0`, `d1`... padded to `width` characters).
+fn offer_of_dirs(n: u8, dirs: usize, width: usize) -> Vec<u8> {
+    use protocols::warpdrive::{Info, Kind, RelPath};
+    let files = (0..dirs)
+        .map(|i| Info {
+            path: RelPath::parse(&format!("d{i:0width$}")).unwrap(),
+            kind: Kind::Dir,
+            mode: 0o755,
+            mtime: 0,
+            mtime_ns: 0,
+            size: 0,
+            sha256: [0; 32],
+            chunks: Vec::new(),
+        })
+        .collect();
+    Message::SendOffer {
+        id: [n; 16],
+        chunk_size: 1 << 20,
+        files,
+    }
+    .encode()
+    .unwrap()
+}
+
+#[tokio::test]
+async fn offers_past_a_peers_quotas_are_refused_and_ending_one_frees_its_room() {
+    let b = side("bob", Policy::Ask);
+    let reply = |m: Option<Message>| match m {
+        Some(Message::Reply { code, message }) => (code, message),
+        other => panic!("{other:?}"),
+    };
+    // Over the entry limit.
+    let (code, why) = reply(raw(&b, "mallory", &offer_of_dirs(200, 100_001, 1)).await);
+    assert_eq!(code, ReplyCode::BadOffer);
+    assert!(why.contains("100000"), "{why}");
+    // 32 offers wait; the 33rd is refused.
+    for n in 0..32 {
+        let (code, why) = reply(raw(&b, "mallory", &offer_of_dirs(n, 1, 1)).await);
+        assert_eq!(code, ReplyCode::Ok, "{why}");
+    }
+    let (code, why) = reply(raw(&b, "mallory", &offer_of_dirs(32, 1, 1)).await);
+    assert_eq!(code, ReplyCode::WrongState);
+    assert!(why.contains("await the user"), "{why}");
+    // Another peer is not held back by mallory's.
+    let (code, why) = reply(raw(&b, "alice", &offer_of_dirs(33, 1, 1)).await);
+    assert_eq!(code, ReplyCode::Ok, "{why}");
+    // Rejecting one makes room, and its entries leave the store.
+    let first = warpdrive::offer::id_text(&[0; 16]);
+    b.drive.reject(&first).await.unwrap();
+    assert_eq!(b.drive.stored_bytes(&first), 0, "entries kept");
+    let (code, why) = reply(raw(&b, "mallory", &offer_of_dirs(32, 1, 1)).await);
+    assert_eq!(code, ReplyCode::Ok, "{why}");
+
+    // Stored bytes: a few large offers pass the 64 MiB a peer may hold.
+    let c = side("carol", Policy::Ask);
+    let mut refused = None;
+    for n in 0..8 {
+        let (code, why) = reply(raw(&c, "mallory", &offer_of_dirs(n, 90_000, 200)).await);
+        if code != ReplyCode::Ok {
+            refused = Some((n, code, why));
+            break;
+        }
+    }
+    let (n, code, why) = refused.expect("the byte quota never refused");
+    assert!(n >= 1, "the first large offer is within the quota");
+    assert_eq!(code, ReplyCode::WrongState);
+    assert!(why.contains("64 MiB"), "{why}");
+}
