@@ -26,11 +26,19 @@ pub fn control_socket(dir: &std::path::Path) -> PathBuf {
     dir.join("control.sock")
 }
 
+/// How often the database's writes are made durable, at most.
+pub const FLUSH_EVERY_MS: u64 = 100;
+
 /// Opens the node's database (`db` in the data directory); errors name it and say what to
 /// do about a corrupt one.
 pub fn open_db(dir: &std::path::Path) -> Result<sled::Db, String> {
     let path = dir.join("db");
-    sled::open(&path).map_err(|e| match e {
+    // Writes reach the disk within 100 ms (sled's default is 500 ms): a crash loses at
+    // most the last 100 ms of durable lane updates and offer progress.
+    let config = sled::Config::new()
+        .path(&path)
+        .flush_every_ms(Some(FLUSH_EVERY_MS));
+    config.open().map_err(|e| match e {
         sled::Error::Corruption { .. } => format!(
             "database {}: corrupt ({e}). Move it aside to start with empty books (peers, gates, flows, offers); the identity is kept",
             path.display()

@@ -9,7 +9,12 @@ use std::sync::{Arc, Mutex, RwLock};
 use serde::Deserialize;
 
 use super::lane::{Kind, Lane};
-use super::store::Durable;
+use super::store::{Durable, Usage};
+
+/// Agents that may exist at once. Past it, agents nobody links
+/// to and whose lanes hold nothing that would be lost (durable lanes are in sled) are
+/// evicted; if none can be, new agents are refused.
+pub const MAX_AGENTS: usize = 200_000;
 
 /// A lane a declared agent has.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -110,6 +115,8 @@ pub enum Missing {
     Node,
     /// The agent has no such lane.
     Lane,
+    /// No room for another agent ([`MAX_AGENTS`]).
+    Full,
 }
 
 /// Every agent of the node.
@@ -117,6 +124,8 @@ pub struct Agents {
     agents: Mutex<HashMap<Arc<str>, Agent>>,
     routes: RwLock<Vec<Arc<AgentSpec>>>,
     tree: sled::Tree,
+    /// What the durable lanes keep, over all agents.
+    pub usage: Usage,
 }
 
 impl Agents {
@@ -125,6 +134,7 @@ impl Agents {
         Agents {
             agents: Mutex::new(HashMap::new()),
             routes: RwLock::new(routes.into_iter().map(Arc::new).collect()),
+            usage: Usage::of(&tree),
             tree,
         }
     }
@@ -167,6 +177,14 @@ impl Agents {
                 .find(|r| matches(&r.route, node))
                 .cloned()
                 .ok_or(Missing::Node)?;
+            // (The node's own agents, such as `/hub`, count too: they are few.)
+            if agents.len() >= MAX_AGENTS {
+                // Evict what nobody uses and nothing would miss.
+                agents.retain(|_, a| a.spec.is_none() || !a.lanes.values().all(|l| l.idle()));
+                if agents.len() >= MAX_AGENTS {
+                    return Err(Missing::Full);
+                }
+            }
             agents.insert(
                 Arc::from(node),
                 Agent {
@@ -185,7 +203,9 @@ impl Agents {
             .iter()
             .find(|l| l.name == lane)
             .ok_or(Missing::Lane)?;
-        let durable = ls.durable.then(|| Durable::new(&self.tree, node, lane));
+        let durable = ls
+            .durable
+            .then(|| Durable::new(&self.tree, node, lane, &self.usage));
         let l = Arc::new(Lane::new(node, lane, ls.kind, durable, None));
         agent.lanes.insert(Arc::from(lane), l.clone());
         Ok(l)
@@ -204,5 +224,56 @@ mod tests {
         assert!(!matches("/unit/:id", "/units/5"));
         assert!(matches("/a/:x/b", "/a/1/b"));
         assert!(check(&default_agents()).is_ok());
+    }
+
+    #[test]
+    fn past_the_agent_cap_idle_agents_are_evicted_and_busy_ones_refuse_more() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path().join("db")).unwrap();
+        let volatile = AgentSpec {
+            route: "/v/:id".into(),
+            lanes: vec![LaneSpec {
+                name: "x".into(),
+                kind: Kind::Value,
+                durable: false,
+            }],
+        };
+        let agents = Agents::new(db.open_tree("lanes").unwrap(), vec![volatile]);
+        for i in 0..MAX_AGENTS {
+            agents.lane(&format!("/v/{i}"), "x").unwrap();
+        }
+        // Every one is idle and empty: room is made.
+        agents.lane("/v/new", "x").unwrap();
+        assert!(agents.lock().len() < MAX_AGENTS);
+        // Agents holding state that only lives in memory are kept; when they fill the
+        // cap, new ones are refused.
+        for i in 0..MAX_AGENTS {
+            agents
+                .lane(&format!("/w/{i}"), "x")
+                .or_else(|_| agents.lane(&format!("/v/s{i}"), "x"))
+                .unwrap()
+                .set(recon::Value::from(1));
+        }
+        assert_eq!(agents.lane("/v/one-more", "x").err(), Some(Missing::Full));
+    }
+
+    #[test]
+    fn durable_lanes_stop_taking_writes_when_full() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path().join("db")).unwrap();
+        let agents = Agents::new(db.open_tree("lanes").unwrap(), default_agents());
+        let lane = agents.lane("/unit/1", "map").unwrap();
+        let big = "x".repeat(1 << 20);
+        for i in 0..70 {
+            let body = recon::parse(&format!("@update(key:{i})\"{big}\"")).unwrap();
+            lane.command(body);
+        }
+        let used = agents.usage.bytes();
+        assert!(used >= super::super::store::MAX_DURABLE_BYTES, "{used}");
+        assert!(
+            used < super::super::store::MAX_DURABLE_BYTES + (2 << 20),
+            "{used}"
+        );
+        assert!(lane.keys().len() < 70);
     }
 }

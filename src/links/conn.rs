@@ -206,6 +206,7 @@ impl Conn {
                         let tag = match m {
                             Missing::Node => "nodeNotFound",
                             Missing::Lane => "laneNotFound",
+                            Missing::Full => "tooManyAgents",
                         };
                         let body =
                             Value::Record(recon::Record::new().with_attr(tag, Value::Extant));

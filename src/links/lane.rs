@@ -49,6 +49,10 @@ pub struct Lane {
     handler: Option<Handler>,
 }
 
+/// Entries a client may put in a map lane by its commands (the node's own lanes, written
+/// by the node, are not limited).
+pub const MAX_MAP_ENTRIES: usize = 10_000;
+
 /// A map lane command or event.
 enum MapOp {
     Update(Value, Value),
@@ -197,18 +201,55 @@ impl Lane {
         }
     }
 
+    /// Whether nothing would be lost by dropping the lane now: nobody links to it, and its
+    /// state is kept in sled or there is none.
+    pub fn idle(&self) -> bool {
+        let unlinked = self
+            .subs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .all(|s| s.sink.strong_count() == 0);
+        let stateless = self.durable.is_some()
+            || match self.kind {
+                Kind::Value => {
+                    *self.value.lock().unwrap_or_else(|p| p.into_inner()) == Value::Extant
+                }
+                Kind::Map => self
+                    .map
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .is_empty(),
+                Kind::Command | Kind::Supply => true,
+            };
+        unlinked && stateless
+    }
+
     /// A command from a client (the body parsed once, whatever the number of receivers).
+    /// A durable lane takes no writes while the hub's durable lanes are full
+    /// ([`MAX_DURABLE_BYTES`](super::store::MAX_DURABLE_BYTES)); a map lane takes no new
+    /// key past [`MAX_MAP_ENTRIES`].
     pub fn command(self: &Arc<Self>, body: Value) {
         if let Some(h) = &self.handler {
             return h(self, body);
         }
+        let full = self.durable.as_ref().is_some_and(|d| d.full());
         match self.kind {
+            Kind::Value if full => {}
             Kind::Value => self.set(body),
-            Kind::Map => {
-                if let Some(op) = map_op(&body) {
-                    self.apply(op);
+            Kind::Map => match map_op(&body) {
+                Some(MapOp::Update(k, v)) => {
+                    let grows = {
+                        let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+                        !map.contains_key(&k) && map.len() >= MAX_MAP_ENTRIES
+                    };
+                    if !grows && !full {
+                        self.apply(MapOp::Update(k, v));
+                    }
                 }
-            }
+                Some(op) => self.apply(op),
+                None => {}
+            },
             Kind::Command | Kind::Supply => self.emit(body),
         }
     }

@@ -19,6 +19,12 @@ pub const MAX_QUEUED: usize = 65_536;
 /// sees every change, one that falls behind sees the latest ones.
 pub const VALUE_BUFFER: usize = 256;
 
+/// Bytes of frames a connection may have pending. Past it a value link drops its oldest
+/// events, and a command, supply or map event marks the client too slow (it is closed):
+/// frames are shared between connections, but a client that never reads must not pin
+/// more than this.
+pub const MAX_BYTES: usize = 16 << 20;
+
 /// A frame ready to send, shared (not copied) by every connection it goes to.
 pub type Frame = tokio_tungstenite::tungstenite::Utf8Bytes;
 
@@ -43,6 +49,8 @@ pub struct Outbox {
     maps: IndexMap<LinkId, IndexMap<MapSlot, Frame>>,
     queues: IndexMap<LinkId, VecDeque<Frame>>,
     queued: usize,
+    /// Bytes of every frame pending.
+    bytes: usize,
     /// Set when the client fell too far behind.
     pub overflowed: bool,
     /// A close frame (code, reason) to send once everything before it is sent.
@@ -52,6 +60,7 @@ pub struct Outbox {
 impl Outbox {
     /// A link or auth frame: always sent, in order, before lane events.
     pub fn control(&mut self, f: Frame) {
+        self.bytes += f.len();
         self.control.push_back(f);
     }
 
@@ -62,9 +71,21 @@ impl Outbox {
         let full = self.value_count >= MAX_QUEUED;
         let q = self.values.entry(link).or_default();
         if q.len() >= VALUE_BUFFER || (full && !q.is_empty()) {
-            q.pop_front();
+            if let Some(old) = q.pop_front() {
+                self.bytes -= old.len();
+            }
             self.value_count -= 1;
         }
+        while self.bytes + f.len() > MAX_BYTES {
+            let Some(old) = q.pop_front() else { break };
+            self.bytes -= old.len();
+            self.value_count -= 1;
+        }
+        if self.bytes + f.len() > MAX_BYTES {
+            self.overflowed = true;
+            return;
+        }
+        self.bytes += f.len();
         q.push_back(f);
         self.value_count += 1;
     }
@@ -73,35 +94,50 @@ impl Outbox {
     pub fn map(&mut self, link: LinkId, key: Value, f: Frame) {
         let pending = self.maps.entry(link).or_default();
         // Moved to the end, so it follows a clear queued before it.
-        pending.shift_remove(&MapSlot::Key(key.clone()));
+        if let Some(old) = pending.shift_remove(&MapSlot::Key(key.clone())) {
+            self.bytes -= old.len();
+        }
+        if self.bytes + f.len() > MAX_BYTES {
+            self.overflowed = true;
+            return;
+        }
+        self.bytes += f.len();
         pending.insert(MapSlot::Key(key), f);
     }
 
     /// A map link's `@clear`: every pending key event before it is dropped.
     pub fn map_clear(&mut self, link: LinkId, f: Frame) {
         let pending = self.maps.entry(link).or_default();
+        self.bytes -= pending.values().map(|f| f.len()).sum::<usize>();
         pending.clear();
+        self.bytes += f.len();
         pending.insert(MapSlot::Clear, f);
     }
 
     /// An event of a command or supply link, queued.
     pub fn queue(&mut self, link: LinkId, f: Frame) {
-        if self.queued >= MAX_QUEUED {
+        if self.queued >= MAX_QUEUED || self.bytes + f.len() > MAX_BYTES {
             self.overflowed = true;
             return;
         }
+        self.bytes += f.len();
         self.queues.entry(link).or_default().push_back(f);
         self.queued += 1;
     }
 
     /// Forgets what a closed link had pending.
     pub fn forget(&mut self, link: LinkId) {
+        let size = |q: &VecDeque<Frame>| q.iter().map(|f| f.len()).sum::<usize>();
         if let Some(q) = self.values.shift_remove(&link) {
             self.value_count -= q.len();
+            self.bytes -= size(&q);
         }
-        self.maps.shift_remove(&link);
+        if let Some(m) = self.maps.shift_remove(&link) {
+            self.bytes -= m.values().map(|f| f.len()).sum::<usize>();
+        }
         if let Some(q) = self.queues.shift_remove(&link) {
             self.queued -= q.len();
+            self.bytes -= size(&q);
         }
     }
 
@@ -115,6 +151,12 @@ impl Outbox {
 
     /// Takes up to `max` frames in sending order: control frames, then lane events.
     pub fn drain(&mut self, max: usize, out: &mut Vec<Frame>) {
+        let before = out.len();
+        self.drain_in_order(max, out);
+        self.bytes -= out[before..].iter().map(|f| f.len()).sum::<usize>();
+    }
+
+    fn drain_in_order(&mut self, max: usize, out: &mut Vec<Frame>) {
         while out.len() < max {
             let Some(f) = self.control.pop_front() else {
                 break;
@@ -244,5 +286,33 @@ mod tests {
         assert!(o.overflowed);
         o.forget(1);
         assert!(o.is_empty());
+    }
+
+    #[test]
+    fn pending_bytes_are_bounded_whatever_the_frame_sizes() {
+        let big = Frame::from("x".repeat(1 << 20));
+        // A value link keeps what fits and drops its oldest events.
+        let mut o = Outbox::default();
+        for _ in 0..VALUE_BUFFER {
+            o.value(1, big.clone());
+        }
+        assert!(!o.overflowed);
+        assert_eq!(o.bytes, MAX_BYTES);
+        // A supply link past the bound marks the client too slow.
+        o.queue(2, big.clone());
+        assert!(o.overflowed);
+        let mut out = Vec::new();
+        o.drain(usize::MAX, &mut out);
+        assert_eq!(out.len(), MAX_BYTES >> 20);
+        assert_eq!(o.bytes, 0);
+        // Map events and forgetting keep the count exact.
+        let mut o = Outbox::default();
+        o.map(3, Value::from(1), big.clone());
+        o.map(3, Value::from(1), f("small"));
+        o.queue(4, f("q"));
+        assert_eq!(o.bytes, 6);
+        o.forget(3);
+        o.forget(4);
+        assert_eq!(o.bytes, 0);
     }
 }
