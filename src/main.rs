@@ -1,28 +1,7 @@
 //! `warp`: one binary that runs a node and talks to it.
 
-mod accept_backoff;
-mod api_token;
-mod cli;
-mod config;
-mod control;
-mod flow_book;
-mod flow_cmd;
-mod gate_book;
-mod gate_cmd;
-mod home;
-mod identity;
-mod impair;
-mod links;
-mod loopback;
-mod node;
-mod offers_cmd;
-mod peers_cmd;
-mod ping_cmd;
-mod private_file;
-mod recon_cmd;
-mod speed_cmd;
-mod store;
-mod tls;
+use warp::{cli, home, identity, node};
+use warp::{flow_cmd, gate_cmd, offers_cmd, peers_cmd, ping_cmd, recon_cmd, speed_cmd};
 
 use std::process::ExitCode;
 

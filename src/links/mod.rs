@@ -7,6 +7,7 @@ mod conn;
 pub mod lane;
 pub mod outbox;
 mod server;
+pub mod session;
 pub mod store;
 
 use std::net::SocketAddr;

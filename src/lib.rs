@@ -1,0 +1,27 @@
+//! warp as a library: the node (transport, peers, services, link hub, command layer, REST,
+//! control socket) and the command line that drives it. The `warp` binary is a thin
+//! `main` over this; tests and fuzz targets use its parts directly.
+
+pub mod accept_backoff;
+pub mod api_token;
+pub mod cli;
+pub mod config;
+pub mod control;
+pub mod flow_book;
+pub mod flow_cmd;
+pub mod gate_book;
+pub mod gate_cmd;
+pub mod home;
+pub mod identity;
+pub mod impair;
+pub mod links;
+pub mod loopback;
+pub mod node;
+pub mod offers_cmd;
+pub mod peers_cmd;
+pub mod ping_cmd;
+pub mod private_file;
+pub mod recon_cmd;
+pub mod speed_cmd;
+pub mod store;
+pub mod tls;
