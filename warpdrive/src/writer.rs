@@ -314,6 +314,16 @@ fn reserve(file: &File, size: u64) -> std::io::Result<()> {
     if size == 0 {
         return Ok(());
     }
+    let have = file.metadata().map_or(0, |m| m.len());
+    if let Some((free, total)) = space(file) {
+        let keep = keep_free(total);
+        let more = size.saturating_sub(have);
+        if more > 0 && free.saturating_sub(keep) < more {
+            return Err(std::io::Error::other(format!(
+                "not enough free space for {size} bytes: {free} bytes free, and warp leaves {keep} free (5% of the disk, at most 1 GiB)"
+            )));
+        }
+    }
     // SAFETY: a plain system call on an open descriptor; no memory is passed.
     let r = unsafe {
         libc::fallocate(
@@ -334,6 +344,24 @@ fn reserve(file: &File, size: u64) -> std::io::Result<()> {
         ))),
         _ => Err(e),
     }
+}
+
+/// Bytes a download leaves free on the disk it writes to: 5% of its size, at most 1 GiB,
+/// so an offer never fills the disk the user's other programs need.
+fn keep_free(total: u64) -> u64 {
+    (total / 20).min(1 << 30)
+}
+
+/// Free bytes (for an unprivileged user) and total bytes of the file system of `file`.
+fn space(file: &File) -> Option<(u64, u64)> {
+    use std::os::fd::AsRawFd;
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is a valid, writable statvfs for the call to fill.
+    if unsafe { libc::fstatvfs(file.as_raw_fd(), &mut st) } != 0 {
+        return None;
+    }
+    let unit = st.f_frsize as u64;
+    Some((st.f_bavail as u64 * unit, st.f_blocks as u64 * unit))
 }
 
 /// The mode a received entry gets: the sender's permission bits (never setuid, setgid or
@@ -457,5 +485,18 @@ mod tests {
         assert_eq!(m & 0o7000, 0);
         assert_eq!(m & super::umask(), 0);
         assert_eq!(super::local_mode(0o644) & 0o600, 0o600 & !super::umask());
+    }
+
+    #[test]
+    fn a_reservation_leaves_part_of_the_disk_free() {
+        assert_eq!(super::keep_free(100 << 20), 5 << 20);
+        assert_eq!(super::keep_free(1 << 40), 1 << 30);
+        let dir = tempfile::tempdir().unwrap();
+        let f = std::fs::File::create(dir.path().join("x")).unwrap();
+        let (free, total) = super::space(&f).unwrap();
+        assert!(free <= total && total > 0);
+        let e = super::reserve(&f, free).unwrap_err();
+        assert!(e.to_string().contains("warp leaves"), "{e}");
+        super::reserve(&f, 4096).unwrap();
     }
 }
