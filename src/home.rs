@@ -29,14 +29,19 @@ pub fn control_socket(dir: &std::path::Path) -> PathBuf {
 /// How often the database's writes are made durable, at most.
 pub const FLUSH_EVERY_MS: u64 = 100;
 
+/// The database's page cache.
+pub const CACHE_BYTES: u64 = 64 << 20;
+
 /// Opens the node's database (`db` in the data directory); errors name it and say what to
 /// do about a corrupt one.
 pub fn open_db(dir: &std::path::Path) -> Result<sled::Db, String> {
     let path = dir.join("db");
     // Writes reach the disk within 100 ms (sled's default is 500 ms): a crash loses at
     // most the last 100 ms of durable lane updates and offer progress.
+    // Its page cache is bounded too (sled's default is 1 GiB).
     let config = sled::Config::new()
         .path(&path)
+        .cache_capacity(CACHE_BYTES)
         .flush_every_ms(Some(FLUSH_EVERY_MS));
     config.open().map_err(|e| match e {
         sled::Error::Corruption { .. } => format!(

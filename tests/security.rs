@@ -554,3 +554,118 @@ fn ping_answers_while_a_gate_is_saturated() {
         echoed(&listen, b"z").is_ok_and(|b| b == b"z")
     });
 }
+
+/// A WebSocket client of the node's link hub.
+async fn ws_client(node: &TestNode) -> tokio_tungstenite::WebSocketStream<tokio::net::TcpStream> {
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", node.ws_port))
+        .await
+        .unwrap();
+    let url = format!("ws://127.0.0.1:{}/", node.ws_port);
+    tokio_tungstenite::client_async(url, tcp).await.unwrap().0
+}
+
+/// Bytes of every file under `dir`.
+fn du(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| match e.file_type() {
+                    Ok(t) if t.is_dir() => du(&e.path()),
+                    _ => e.metadata().map_or(0, |m| m.len()),
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_flooding_durable_lanes_stays_under_the_caps() {
+    use futures_util::SinkExt;
+    use support::hostile::rss;
+    use tokio_tungstenite::tungstenite::Message;
+    let a = TestNode::start();
+    let mut ws = ws_client(&a).await;
+    let before = rss(a.pid());
+    let db = a.home.path().join("db");
+    let db_before = du(&db);
+    // 320 MiB of map entries over 320 agents, in commands of 1 MiB less a little.
+    let big = "x".repeat((1 << 20) - 200);
+    for i in 0..320 {
+        let frame = format!(r#"@command(node:"/unit/{i}",lane:map)@update(key:{i})"{big}""#);
+        ws.send(Message::Text(frame.into())).await.unwrap();
+    }
+    // A ping through the hub: answered once every command before it was applied.
+    ws.send(Message::Text(
+        r#"@sync(node:"/unit/last",lane:info)"#.into(),
+    ))
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        use futures_util::StreamExt;
+        let m = tokio::time::timeout(Duration::from_secs(60), ws.next())
+            .await
+            .expect("the hub answers")
+            .unwrap()
+            .unwrap();
+        if let Message::Text(t) = m {
+            if t.as_str().starts_with("@synced") {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline);
+    }
+    // sled writes its log in the background: wait for the files to settle.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (grown, db_grown) = (rss(a.pid()).saturating_sub(before), du(&db) - db_before);
+    eprintln!(
+        "after 320 MiB of durable writes: RSS +{} MiB, db/ +{} MiB",
+        grown >> 20,
+        db_grown >> 20
+    );
+    assert!(grown < 200 << 20, "RSS grew {} MiB", grown >> 20);
+    assert!(db_grown < 250 << 20, "db/ grew {} MiB", db_grown >> 20);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_never_reads_is_closed_before_it_costs_much() {
+    use futures_util::{SinkExt, StreamExt};
+    use support::hostile::rss;
+    use tokio_tungstenite::tungstenite::Message;
+    let a = TestNode::start();
+    let mut sleeper = ws_client(&a).await;
+    sleeper
+        .send(Message::Text(r#"@link(node:"/unit/1",lane:events)"#.into()))
+        .await
+        .unwrap();
+    let mut writer = ws_client(&a).await;
+    let before = rss(a.pid());
+    let big = "y".repeat((1 << 20) - 200);
+    let mut peak = 0;
+    for _ in 0..200 {
+        let frame = format!(r#"@command(node:"/unit/1",lane:events)"{big}""#);
+        writer.send(Message::Text(frame.into())).await.unwrap();
+        peak = peak.max(rss(a.pid()));
+    }
+    let grown = peak.saturating_sub(before);
+    eprintln!(
+        "200 MiB of events to a client that never reads: RSS +{} MiB",
+        grown >> 20
+    );
+    assert!(grown < 120 << 20, "RSS grew {} MiB", grown >> 20);
+    // The sleeper, once it reads, finds itself closed as too slow.
+    let closed = async {
+        while let Some(m) = sleeper.next().await {
+            match m {
+                Ok(Message::Close(Some(c))) => return Some(u16::from(c.code)),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+        None
+    };
+    let code = tokio::time::timeout(Duration::from_secs(30), closed)
+        .await
+        .expect("closed");
+    assert_eq!(code, Some(1008));
+}
