@@ -126,6 +126,8 @@ pub struct Agents {
     tree: sled::Tree,
     /// What the durable lanes keep, over all agents.
     pub usage: Usage,
+    /// What every lane's state takes in memory (estimated), over all agents.
+    pub memory: Usage,
 }
 
 impl Agents {
@@ -135,6 +137,7 @@ impl Agents {
             agents: Mutex::new(HashMap::new()),
             routes: RwLock::new(routes.into_iter().map(Arc::new).collect()),
             usage: Usage::of(&tree),
+            memory: Usage::default(),
             tree,
         }
     }
@@ -206,7 +209,7 @@ impl Agents {
         let durable = ls
             .durable
             .then(|| Durable::new(&self.tree, node, lane, &self.usage));
-        let l = Arc::new(Lane::new(node, lane, ls.kind, durable, None));
+        let l = Arc::new(Lane::new(node, lane, ls.kind, durable, None, &self.memory));
         agent.lanes.insert(Arc::from(lane), l.clone());
         Ok(l)
     }
@@ -255,6 +258,57 @@ mod tests {
                 .set(recon::Value::from(1));
         }
         assert_eq!(agents.lane("/v/one-more", "x").err(), Some(Missing::Full));
+    }
+
+    #[test]
+    fn lane_state_in_memory_is_counted_exactly_and_capped() {
+        use crate::links::lane::MAX_STATE_BYTES;
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path().join("db")).unwrap();
+        let spec = AgentSpec {
+            route: "/v/:id".into(),
+            lanes: vec![LaneSpec {
+                name: "m".into(),
+                kind: Kind::Map,
+                durable: false,
+            }],
+        };
+        let agents = Agents::new(db.open_tree("lanes").unwrap(), vec![spec]);
+        // Text is shared, so 1 MiB values cost the test little; the hub counts them whole.
+        let big = recon::Value::text("z".repeat(1 << 20));
+        let update = |key: i64| {
+            let mut r = recon::Record::new().with_attr(
+                "update",
+                recon::Record::new().with_slot("key", recon::Value::from(key)),
+            );
+            r.push(recon::Item::Value(big.clone()));
+            recon::Value::Record(r)
+        };
+        let lane = agents.lane("/v/1", "m").unwrap();
+        lane.command(update(1));
+        lane.command(update(1));
+        lane.command(update(2));
+        let two = agents.memory.bytes();
+        assert!(two > 2 << 20 && two < (2 << 20) + 1024, "{two}");
+        lane.remove(&recon::Value::from(1));
+        lane.command(recon::parse("@clear").unwrap());
+        assert_eq!(agents.memory.bytes(), 0);
+        // Past the cap, commands are dropped.
+        for i in 0..(MAX_STATE_BYTES >> 20) as i64 + 40 {
+            agents
+                .lane(&format!("/v/{}", i % 50), "m")
+                .unwrap()
+                .command(update(i));
+        }
+        let used = agents.memory.bytes();
+        assert!(
+            used >= MAX_STATE_BYTES && used < MAX_STATE_BYTES + (2 << 20),
+            "{used}"
+        );
+        // A lane's state leaves the count with it.
+        drop(lane);
+        agents.lock().clear();
+        assert_eq!(agents.memory.bytes(), 0);
     }
 
     #[test]

@@ -10,7 +10,33 @@ use recon::{Item, Value};
 use serde::{Deserialize, Serialize};
 
 use super::outbox::{Frame, LinkId, Sink};
-use super::store::Durable;
+use super::store::{Durable, Usage};
+
+/// Bytes (estimated by [`footprint`]) that the state of every value and map lane of the
+/// hub may take in memory, durable or not; client commands that would add more are
+/// dropped while it is over.
+pub const MAX_STATE_BYTES: usize = 256 << 20;
+
+/// About how many bytes `v` takes in memory: its text and data, and a constant per part.
+pub fn footprint(v: &Value) -> usize {
+    const PART: usize = 16;
+    match v {
+        Value::Text(t) => PART + t.len(),
+        Value::Data(d) => PART + d.len(),
+        Value::BigInt(_) => 2 * PART,
+        Value::Record(r) => {
+            2 * PART
+                + r.iter()
+                    .map(|item| match item {
+                        Item::Attr(name, v) => PART + name.len() + footprint(v),
+                        Item::Slot(k, v) => footprint(k) + footprint(v),
+                        Item::Value(v) => footprint(v),
+                    })
+                    .sum::<usize>()
+        }
+        _ => PART,
+    }
+}
 
 /// What a lane is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,11 +73,36 @@ pub struct Lane {
     durable: Option<Durable>,
     /// Commands go here instead of changing the lane (`None`: commands change it).
     handler: Option<Handler>,
+    /// The hub's count of lane state in memory, which this lane adds to.
+    state: Usage,
 }
 
 /// Entries a client may put in a map lane by its commands (the node's own lanes, written
 /// by the node, are not limited).
 pub const MAX_MAP_ENTRIES: usize = 10_000;
+
+/// About how many bytes a map's entries take.
+fn map_footprint(map: &IndexMap<Value, Value>) -> usize {
+    map.iter().map(|(k, v)| footprint(k) + footprint(v)).sum()
+}
+
+/// About how many bytes a lane's state takes: a value lane's value, a map lane's entries.
+fn state_footprint(kind: Kind, value: &Value, map: &IndexMap<Value, Value>) -> usize {
+    match kind {
+        Kind::Value => footprint(value),
+        Kind::Map => map_footprint(map),
+        Kind::Command | Kind::Supply => 0,
+    }
+}
+
+/// A lane's state leaves the hub's count with it.
+impl Drop for Lane {
+    fn drop(&mut self) {
+        let value = self.value.get_mut().unwrap_or_else(|p| p.into_inner());
+        let map = self.map.get_mut().unwrap_or_else(|p| p.into_inner());
+        self.state.sub(state_footprint(self.kind, value, map));
+    }
+}
 
 /// A map lane command or event.
 enum MapOp {
@@ -122,13 +173,15 @@ fn remove_body(key: &Value) -> Value {
 }
 
 impl Lane {
-    /// A lane of `node` called `name`; a durable one starts from what was stored.
+    /// A lane of `node` called `name`; a durable one starts from what was stored. Its
+    /// state is counted in `state`.
     pub fn new(
         node: &str,
         name: &str,
         kind: Kind,
         durable: Option<Durable>,
         handler: Option<Handler>,
+        state: &Usage,
     ) -> Lane {
         let (value, map) = match &durable {
             Some(d) if kind == Kind::Value => {
@@ -137,6 +190,7 @@ impl Lane {
             Some(d) if kind == Kind::Map => (Value::Extant, d.load_map()),
             _ => (Value::Extant, IndexMap::new()),
         };
+        state.add(state_footprint(kind, &value, &map));
         Lane {
             headers: Headers {
                 node: node.into(),
@@ -150,6 +204,7 @@ impl Lane {
             subs: Mutex::new(Vec::new()),
             durable,
             handler,
+            state: state.clone(),
         }
     }
 
@@ -233,7 +288,8 @@ impl Lane {
         if let Some(h) = &self.handler {
             return h(self, body);
         }
-        let full = self.durable.as_ref().is_some_and(|d| d.full());
+        let full = self.durable.as_ref().is_some_and(|d| d.full())
+            || self.state.bytes() >= MAX_STATE_BYTES;
         match self.kind {
             Kind::Value if full => {}
             Kind::Value => self.set(body),
@@ -261,6 +317,8 @@ impl Lane {
             if *cur == v {
                 return;
             }
+            self.state.sub(footprint(&cur));
+            self.state.add(footprint(&v));
             *cur = v.clone();
         }
         if let Some(d) = &self.durable {
@@ -305,29 +363,36 @@ impl Lane {
             match op {
                 MapOp::Update(k, v) => {
                     if map.get(&k) != Some(&v) {
-                        map.insert(k.clone(), v.clone());
+                        self.state.add(footprint(&k) + footprint(&v));
+                        if let Some(old) = map.insert(k.clone(), v.clone()) {
+                            self.state.sub(footprint(&k) + footprint(&old));
+                        }
                         changes.push((k, Some(v)));
                     }
                 }
                 MapOp::Remove(k) => {
-                    if map.shift_remove(&k).is_some() {
+                    if let Some(old) = map.shift_remove(&k) {
+                        self.state.sub(footprint(&k) + footprint(&old));
                         changes.push((k, None));
                     }
                 }
                 MapOp::Clear => {
                     cleared = !map.is_empty();
+                    self.state.sub(map_footprint(&map));
                     map.clear();
                 }
                 MapOp::Take(n) => {
                     while map.len() > n {
-                        if let Some((k, _)) = map.pop() {
+                        if let Some((k, old)) = map.pop() {
+                            self.state.sub(footprint(&k) + footprint(&old));
                             changes.push((k, None));
                         }
                     }
                 }
                 MapOp::Drop(n) => {
                     for _ in 0..n.min(map.len()) {
-                        if let Some((k, _)) = map.shift_remove_index(0) {
+                        if let Some((k, old)) = map.shift_remove_index(0) {
+                            self.state.sub(footprint(&k) + footprint(&old));
                             changes.push((k, None));
                         }
                     }

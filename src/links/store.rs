@@ -37,6 +37,18 @@ impl Usage {
         self.bytes() >= MAX_DURABLE_BYTES
     }
 
+    /// Counts `n` more bytes.
+    pub fn add(&self, n: usize) {
+        self.0.fetch_add(n, Relaxed);
+    }
+
+    /// Counts `n` bytes fewer.
+    pub fn sub(&self, n: usize) {
+        let _ = self
+            .0
+            .fetch_update(Relaxed, Relaxed, |b| Some(b.saturating_sub(n)));
+    }
+
     /// Accounts for `key` written with `new` over `old`.
     fn wrote(&self, key: usize, old: Option<sled::IVec>, new: Option<usize>) {
         if let Some(o) = old {

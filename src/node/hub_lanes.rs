@@ -22,7 +22,11 @@ fn read_only() -> Option<Handler> {
 
 /// Makes the `/hub` lanes and keeps them current until the node stops.
 pub fn start(node: &Arc<Node>, local: std::net::SocketAddr) -> tokio::task::JoinHandle<()> {
-    let lane = |name: &str, kind, handler| Arc::new(Lane::new("/hub", name, kind, None, handler));
+    // The node's own lanes are not counted against what clients may store.
+    let uncounted = crate::links::store::Usage::default();
+    let lane = |name: &str, kind, handler| {
+        Arc::new(Lane::new("/hub", name, kind, None, handler, &uncounted))
+    };
     let info = lane("info", Kind::Value, read_only());
     let peers = lane("peers", Kind::Map, read_only());
     let offers = lane("offers", Kind::Map, read_only());
