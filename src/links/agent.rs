@@ -301,10 +301,8 @@ mod tests {
                 .command(update(i));
         }
         let used = agents.memory.bytes();
-        assert!(
-            used >= MAX_STATE_BYTES && used < MAX_STATE_BYTES + (2 << 20),
-            "{used}"
-        );
+        let near_cap = MAX_STATE_BYTES..MAX_STATE_BYTES + (2 << 20);
+        assert!(near_cap.contains(&used), "{used}");
         // A lane's state leaves the count with it.
         drop(lane);
         agents.lock().clear();
