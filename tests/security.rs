@@ -669,3 +669,99 @@ async fn a_client_that_never_reads_is_closed_before_it_costs_much() {
         .expect("closed");
     assert_eq!(code, Some(1008));
 }
+
+#[test]
+fn a_datagram_gate_carries_at_most_256_sources_at_once() {
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let target = server.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        server
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        while let Ok((n, from)) = server.recv_from(&mut buf) {
+            let _ = server.send_to(&buf[..n], from);
+        }
+    });
+    let a = TestNode::start();
+    let b = TestNode::start();
+    a.meet("bob", &b, "alice");
+    assert!(b
+        .warp(&["gate", "expose", "echo", &target, "--udp"])
+        .status
+        .success());
+    let listen = format!("127.0.0.1:{}", support::free_port());
+    let out = a.warp(&["gate", "open", &listen, "bob", "echo", "--udp"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let sources: Vec<std::net::UdpSocket> = (0..300)
+        .map(|_| {
+            let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            s.set_nonblocking(true).unwrap();
+            s
+        })
+        .collect();
+    // One source after another (a burst would overflow the gate's socket buffer), each
+    // answered through its own session.
+    let answer = |i: usize, s: &std::net::UdpSocket, within: Duration| {
+        let deadline = Instant::now() + within;
+        let mut buf = [0u8; 64];
+        loop {
+            if let Ok(n) = s.recv(&mut buf) {
+                assert_eq!(&buf[..n], format!("d{i}").as_bytes());
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    };
+    for (i, s) in sources[..256].iter().enumerate() {
+        s.send_to(format!("d{i}").as_bytes(), &listen).unwrap();
+        assert!(
+            answer(i, s, Duration::from_secs(10)),
+            "source {i} unanswered"
+        );
+    }
+    for (i, s) in sources.iter().enumerate().skip(256) {
+        s.send_to(format!("d{i}").as_bytes(), &listen).unwrap();
+    }
+    wait_until("the node says why", Duration::from_secs(10), || {
+        a.log().contains("256 sessions are open")
+    });
+    // The first sources' sessions still carry datagrams; the others got nothing.
+    sources[0].send_to(b"d0", &listen).unwrap();
+    assert!(answer(0, &sources[0], Duration::from_secs(10)));
+    for (i, s) in sources.iter().enumerate().skip(256) {
+        assert!(
+            !answer(i, s, Duration::from_millis(10)),
+            "source {i} got through"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_message_over_the_cap_closes_1009() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let a = TestNode::start();
+    let mut ws = ws_client(&a).await;
+    let big = format!(
+        r#"@command(node:"/unit/1",lane:events)"{}""#,
+        "x".repeat(2 << 20)
+    );
+    let _ = ws.send(Message::Text(big.into())).await;
+    let code = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(m) = ws.next().await {
+            match m {
+                Ok(Message::Close(Some(c))) => return Some(u16::from(c.code)),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+        None
+    })
+    .await
+    .expect("closed within 10 s");
+    assert_eq!(code, Some(1009));
+}
