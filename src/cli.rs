@@ -140,6 +140,13 @@ pub enum PeersAction {
         /// Alias or peer id.
         peer: String,
     },
+    /// Give a peer a new alias; gates and flows that name it follow.
+    Rename {
+        /// Its alias or peer id now.
+        peer: String,
+        /// The new alias.
+        alias: String,
+    },
     /// Set a peer's policy: `warp peers set <peer> policy ask|trust|block`.
     Set {
         /// Alias or peer id.
@@ -353,9 +360,9 @@ pub enum OffersAction {
 pub struct PingArgs {
     /// Alias or peer id.
     pub peer: String,
-    /// Probes to send.
-    #[arg(short = 'c', long, default_value_t = 4)]
-    pub count: u32,
+    /// Probes to send; without it, until Ctrl-C (which prints the summary), like ping(8).
+    #[arg(short = 'c', long)]
+    pub count: Option<u32>,
     /// Seconds between probes.
     #[arg(short = 'i', long, default_value_t = 1.0)]
     pub interval: f64,
@@ -406,4 +413,17 @@ pub struct ReconArgs {
     /// Print JSON instead of Recon (the mapping is in docs/recon.md).
     #[arg(long)]
     pub json: bool,
+    /// The input's language: Recon, or JSON (Recon is not JSON: `{"a": 1}` reads as
+    /// markup in Recon).
+    #[arg(long, value_enum, default_value = "recon")]
+    pub from: InputFormat,
+}
+
+/// What `warp recon` reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum InputFormat {
+    /// Recon.
+    Recon,
+    /// JSON, mapped to Recon as docs/recon.md says.
+    Json,
 }

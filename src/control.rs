@@ -32,6 +32,13 @@ pub enum Request {
         /// Alias or id.
         peer: String,
     },
+    /// Give a peer a new alias; gates and flows that name it follow.
+    PeerRename {
+        /// Alias or id.
+        peer: String,
+        /// The new alias.
+        alias: String,
+    },
     /// Set a peer's policy.
     PeerPolicy {
         /// Alias or id.
@@ -301,9 +308,7 @@ impl Client {
 
     /// Connects to the running node and sends `req`, for commands that need a node.
     pub async fn request(dir: &Path, req: &Request) -> Result<Client, String> {
-        let mut client = Client::connect(dir)
-            .await
-            .ok_or("no node is running: start one with `warp node`")?;
+        let mut client = Client::connect(dir).await.ok_or_else(|| not_running(dir))?;
         client.send(req).await.map_err(|e| e.to_string())?;
         Ok(client)
     }
@@ -326,4 +331,12 @@ impl Client {
         }
         recon::from_str(line.trim_end()).map_err(std::io::Error::other)
     }
+}
+
+/// Why a command that needs a node cannot run: which data directory was looked in.
+pub fn not_running(dir: &Path) -> String {
+    format!(
+        "no node is running with data directory {} (start one with `warp node`, or set WARP_HOME to the directory of the one you mean)",
+        dir.display()
+    )
 }

@@ -14,6 +14,7 @@ pub mod gate_cmd;
 pub mod home;
 pub mod identity;
 pub mod impair;
+pub mod interfaces;
 pub mod links;
 pub mod loopback;
 pub mod node;

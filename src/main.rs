@@ -9,6 +9,15 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
+    if !matches!(args.command, cli::Command::Node(_)) {
+        // A command whose output goes to a closed pipe (`warp offers | head`) ends
+        // quietly, as cat and grep do, instead of panicking on the failed print. The node
+        // keeps Rust's default (ignored), as it writes to sockets whose peers may vanish.
+        // SAFETY: setting a signal's disposition to the default; no handler runs.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     match args.command {
         cli::Command::Recon(opts) => recon_cmd::run(&opts),
         cli::Command::Id => with_home(|dir| {

@@ -13,6 +13,7 @@ pub async fn run(dir: &Path, args: PeersArgs) -> Result<ExitCode, String> {
         None => Request::Peers,
         Some(PeersAction::Add { alias, id, addrs }) => Request::PeerAdd { alias, id, addrs },
         Some(PeersAction::Rm { peer }) => Request::PeerRemove { peer },
+        Some(PeersAction::Rename { peer, alias }) => Request::PeerRename { peer, alias },
         Some(PeersAction::Set { peer, value, .. }) => Request::PeerPolicy {
             peer,
             policy: value,
@@ -23,10 +24,12 @@ pub async fn run(dir: &Path, args: PeersArgs) -> Result<ExitCode, String> {
             client.send(&req).await.map_err(|e| e.to_string())?;
             client.next().await.map_err(|e| e.to_string())?
         }
-        None => offline(dir, req)?,
+        None => offline(dir, req.clone())?,
     };
+    let removing = matches!(req, Request::PeerRemove { .. });
     match resp {
         Response::Peers(list) => print_table(&list),
+        Response::Peer(e) if removing => println!("removed {}  {}", e.alias, e.id),
         Response::Peer(e) => println!(
             "{}  {}  {}  policy {}",
             e.alias,
@@ -47,7 +50,10 @@ fn offline(dir: &Path, req: Request) -> Result<Response, String> {
             .to_string()
     })?;
     let db = crate::home::open_db(dir)?;
-    let book = PeerBook::open(&db).map_err(|e| e.to_string())?;
+    let me = crate::identity::Identity::load_or_create(dir)
+        .map(|i| i.peer_id())
+        .ok();
+    let book = PeerBook::open(&db, me).map_err(|e| e.to_string())?;
     let one = |r: Result<PeerEntry, crate::store::BookError>| {
         r.map_or_else(|e| Response::Error(e.to_string()), Response::Peer)
     };
@@ -68,8 +74,12 @@ fn offline(dir: &Path, req: Request) -> Result<Response, String> {
             Err(e) => Response::Error(format!("{e}")),
         },
         Request::PeerRemove { peer } => one(book.remove(&peer)),
+        Request::PeerRename { .. } => Response::Error(format!(
+            "{} to rename a peer (its gates and flows follow it)",
+            crate::control::not_running(dir)
+        )),
         Request::PeerPolicy { peer, policy } => one(book.set_policy(&peer, policy)),
-        _ => Response::Error("no node is running: start one with `warp node`".into()),
+        _ => Response::Error(crate::control::not_running(dir)),
     })
 }
 

@@ -1,4 +1,5 @@
-//! `warp ping`: one line per probe and a summary like ping(8).
+//! `warp ping`: one line per probe and a summary like ping(8), after `-c` probes or on
+//! Ctrl-C.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -13,15 +14,22 @@ pub async fn run(dir: &Path, args: PingArgs) -> Result<ExitCode, String> {
     }
     let req = Request::Ping {
         peer: args.peer.clone(),
-        count: args.count,
+        count: args.count.unwrap_or(u32::MAX),
         interval_ms: (args.interval * 1000.0) as u64,
         size: args.size,
     };
     let mut client = Client::request(dir, &req).await?;
     let mut rtts: Vec<f64> = Vec::new();
     let mut sent = 0u32;
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
     loop {
-        match client.next().await.map_err(|e| e.to_string())? {
+        let next = tokio::select! {
+            n = client.next() => n.map_err(|e| e.to_string())?,
+            // Ctrl-C: the summary of what was sent so far, as ping(8) prints it.
+            _ = &mut interrupted => break,
+        };
+        match next {
             Response::PingStart { id, remote } => {
                 println!(
                     "PING {} ({id}) via {remote}: {} bytes",

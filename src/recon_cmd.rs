@@ -3,7 +3,15 @@
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
-use crate::cli::ReconArgs;
+use crate::cli::{InputFormat, ReconArgs};
+
+/// Whether `text` is a JSON object or array (where Recon and JSON disagree).
+fn looks_like_json(text: &str) -> bool {
+    let t = text.trim_start();
+    (t.starts_with('{') || t.starts_with('['))
+        && t.contains('"')
+        && serde_json::from_str::<serde_json::Value>(text).is_ok()
+}
 
 /// Runs `warp recon`.
 pub fn run(args: &ReconArgs) -> ExitCode {
@@ -24,12 +32,31 @@ pub fn run(args: &ReconArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let value = match recon::parse(text) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("{name}:{}:{}: {}", e.line, e.column, e.kind);
-            return ExitCode::FAILURE;
-        }
+    let value = match args.from {
+        InputFormat::Json => match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(j) => recon::from_json(&j),
+            Err(e) => {
+                eprintln!("{name}:{}:{}: {e}", e.line(), e.column());
+                return ExitCode::FAILURE;
+            }
+        },
+        InputFormat::Recon => match recon::parse(text) {
+            Ok(v) => {
+                if looks_like_json(text) {
+                    eprintln!(
+                        "warp recon: note: {name} is JSON, which Recon reads differently (as markup); use --from json to read it as JSON"
+                    );
+                }
+                v
+            }
+            Err(e) => {
+                eprintln!("{name}:{}:{}: {}", e.line, e.column, e.kind);
+                if looks_like_json(text) {
+                    eprintln!("warp recon: {name} is JSON: use --from json");
+                }
+                return ExitCode::FAILURE;
+            }
+        },
     };
     let out = match (args.json, args.pretty) {
         (true, false) => recon::to_json(&value).to_string(),

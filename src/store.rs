@@ -101,9 +101,25 @@ pub enum BookError {
     /// The database failed.
     #[error("peer book: {0}")]
     Db(#[from] sled::Error),
-    /// No peer by that alias or id.
-    #[error("unknown peer {0:?}: add it with `warp peers add <alias> <peer-id>`")]
-    Unknown(String),
+    /// No peer by that alias or id (and the nearest alias, if one is close).
+    #[error(
+        "unknown peer {0:?}{hint}: add it with `warp peers add <alias> <peer-id>`",
+        hint = .1.as_ref().map(|n| format!(" (did you mean {n}?)")).unwrap_or_default()
+    )]
+    Unknown(String, Option<String>),
+    /// The id is in the book under another alias.
+    #[error(
+        "peer {id} is in the book as {alias}: `warp peers rename {alias} <new alias>` renames it"
+    )]
+    AlreadyAs {
+        /// The id.
+        id: String,
+        /// Its alias now.
+        alias: String,
+    },
+    /// The id is this node's own.
+    #[error("{0} is this node's own id: a node does not add itself")]
+    Own(String),
     /// The alias names another peer already.
     #[error("alias {0:?} is taken by another peer")]
     AliasTaken(String),
@@ -116,13 +132,32 @@ pub enum BookError {
 #[derive(Clone)]
 pub struct PeerBook {
     tree: sled::Tree,
+    /// This node's own id, which the book never takes.
+    me: Option<PeerId>,
+}
+
+/// How many single-character edits turn `a` into `b` (Levenshtein), for suggestions.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 impl PeerBook {
-    /// Opens the book in `db`.
-    pub fn open(db: &sled::Db) -> Result<PeerBook, BookError> {
+    /// Opens the book in `db` of the node whose id is `me`.
+    pub fn open(db: &sled::Db, me: Option<PeerId>) -> Result<PeerBook, BookError> {
         Ok(PeerBook {
             tree: db.open_tree("peers")?,
+            me,
         })
     }
 
@@ -155,7 +190,14 @@ impl PeerBook {
                 return Ok(e);
             }
         }
-        Err(BookError::Unknown(name.to_string()))
+        let nearest = self
+            .list()
+            .into_iter()
+            .map(|e| (edit_distance(name, &e.alias), e.alias))
+            .filter(|(d, a)| *d <= 2 && *d < a.len())
+            .min()
+            .map(|(_, a)| a);
+        Err(BookError::Unknown(name.to_string(), nearest))
     }
 
     /// The policy for a peer id; `ask` for peers not in the book.
@@ -183,10 +225,19 @@ impl PeerBook {
                 return Err(BookError::Invalid(format!("{a:?} is not host:port")));
             }
         }
+        if Some(id) == self.me {
+            return Err(BookError::Own(id.to_string()));
+        }
         if let Some(other) = self.list().into_iter().find(|e| e.alias == alias) {
             if other.peer_id() != Some(id) {
                 return Err(BookError::AliasTaken(alias.to_string()));
             }
+        }
+        if let Some(known) = self.get(&id).filter(|e| e.alias != alias) {
+            return Err(BookError::AlreadyAs {
+                id: id.to_string(),
+                alias: known.alias,
+            });
         }
         let policy = self.get(&id).map_or(Policy::Ask, |e| e.policy);
         let entry = PeerEntry {
@@ -209,12 +260,26 @@ impl PeerBook {
         Ok(e)
     }
 
+    /// Gives a peer a new alias.
+    pub fn rename(&self, name: &str, alias: &str) -> Result<PeerEntry, BookError> {
+        let mut e = self.resolve(name)?;
+        if alias.is_empty() || alias.parse::<PeerId>().is_ok() {
+            return Err(BookError::Invalid(format!("{alias:?} cannot be an alias")));
+        }
+        if self.list().iter().any(|o| o.alias == alias && o.id != e.id) {
+            return Err(BookError::AliasTaken(alias.to_string()));
+        }
+        e.alias = alias.to_string();
+        self.put(&e)?;
+        Ok(e)
+    }
+
     /// Sets a peer's policy. A peer id that is not in the book yet is added, with no
     /// address, under an alias made from the start of its id.
     pub fn set_policy(&self, name: &str, policy: Policy) -> Result<PeerEntry, BookError> {
         let mut e = match (self.resolve(name), name.parse::<PeerId>()) {
             (Ok(e), _) => e,
-            (Err(BookError::Unknown(_)), Ok(id)) => PeerEntry {
+            (Err(BookError::Unknown(..)), Ok(id)) if Some(id) != self.me => PeerEntry {
                 alias: self.free_alias(&id),
                 id: id.to_string(),
                 addrs: Vec::new(),
@@ -248,17 +313,17 @@ mod tests {
         let id = PeerId([3; 32]);
         {
             let db = sled::open(dir.path().join("db")).unwrap();
-            let book = PeerBook::open(&db).unwrap();
+            let book = PeerBook::open(&db, None).unwrap();
             book.add("bob", id, vec!["127.0.0.1:7470".into()]).unwrap();
             book.set_policy("bob", Policy::Trust).unwrap();
             assert!(matches!(
                 book.add("bob", PeerId([4; 32]), vec![]),
                 Err(BookError::AliasTaken(_))
             ));
-            assert!(matches!(book.resolve("carol"), Err(BookError::Unknown(_))));
+            assert!(matches!(book.resolve("carol"), Err(BookError::Unknown(..))));
         }
         let db = sled::open(dir.path().join("db")).unwrap();
-        let book = PeerBook::open(&db).unwrap();
+        let book = PeerBook::open(&db, None).unwrap();
         let e = book.resolve(&id.to_string()).unwrap();
         assert_eq!((e.alias.as_str(), e.policy), ("bob", Policy::Trust));
         assert_eq!(
@@ -271,17 +336,43 @@ mod tests {
     }
 
     #[test]
+    fn the_book_refuses_silent_renames_and_its_own_id_and_suggests_aliases() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path().join("db")).unwrap();
+        let me = PeerId([1; 32]);
+        let book = PeerBook::open(&db, Some(me)).unwrap();
+        let bob = PeerId([2; 32]);
+        book.add("bob", bob, vec!["127.0.0.1:1".into()]).unwrap();
+        assert!(matches!(
+            book.add("bob2", bob, vec![]),
+            Err(BookError::AlreadyAs { alias, .. }) if alias == "bob"
+        ));
+        assert_eq!(book.resolve("bob").unwrap().addrs, ["127.0.0.1:1"]);
+        assert!(matches!(book.add("me", me, vec![]), Err(BookError::Own(_))));
+        let e = book.resolve("bbo").unwrap_err().to_string();
+        assert!(e.contains("did you mean bob?"), "{e}");
+        assert!(!book
+            .resolve("zzzzzz")
+            .unwrap_err()
+            .to_string()
+            .contains("mean"));
+        book.rename("bob", "robert").unwrap();
+        assert_eq!(book.resolve("robert").unwrap().peer_id(), Some(bob));
+        assert!(book.resolve("bob").is_err());
+    }
+
+    #[test]
     fn a_policy_for_an_id_not_in_the_book_adds_it() {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::open(dir.path().join("db")).unwrap();
-        let book = PeerBook::open(&db).unwrap();
+        let book = PeerBook::open(&db, None).unwrap();
         let id = PeerId([9; 32]);
         let e = book.set_policy(&id.to_string(), Policy::Trust).unwrap();
         assert_eq!(e.alias, id.to_string()[..8]);
         assert_eq!(book.policy(&id), Policy::Trust);
         assert!(matches!(
             book.set_policy("carol", Policy::Trust),
-            Err(BookError::Unknown(_))
+            Err(BookError::Unknown(..))
         ));
     }
 }

@@ -1,4 +1,5 @@
-//! The Recon → JSON mapping used by `warp recon --json`.
+//! The Recon → JSON mapping used by `warp recon --json`, and the JSON → Recon mapping of
+//! `warp recon --from json` ([`from_json`]).
 //!
 //! | Recon | JSON |
 //! |---|---|
@@ -17,7 +18,7 @@
 
 use serde_json::{Map, Number, Value as Json};
 
-use crate::record::Item;
+use crate::record::{Item, Record};
 use crate::value::Value;
 use crate::writer::to_compact_string;
 
@@ -51,5 +52,55 @@ pub fn to_json(value: &Value) -> Json {
             }
             Json::Object(map)
         }
+    }
+}
+
+/// Maps JSON to Recon: `null` is extant; booleans, numbers and strings are themselves (an
+/// integer stays an integer); an array is a record of plain values; an object is a record
+/// whose members are slots with text keys, a key `"@name"` becoming an attribute — so that
+/// `from_json(&to_json(v))` gives back a record's attributes and text-keyed slots.
+pub fn from_json(json: &Json) -> Value {
+    match json {
+        Json::Null => Value::Extant,
+        Json::Bool(b) => Value::Bool(*b),
+        Json::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
+            (Some(i), _, _) => Value::Int(i),
+            (None, Some(u), _) => Value::UInt(u),
+            (_, _, f) => Value::Float(f.unwrap_or(f64::NAN)),
+        },
+        Json::String(s) => Value::text(s.as_str()),
+        Json::Array(items) => {
+            let mut r = Record::new();
+            for v in items {
+                r.push(Item::Value(from_json(v)));
+            }
+            Value::Record(r)
+        }
+        Json::Object(map) => {
+            let mut r = Record::new();
+            for (k, v) in map {
+                match k.strip_prefix('@') {
+                    Some(name) if !name.is_empty() => r.push(Item::Attr(name.into(), from_json(v))),
+                    _ => r.push(Item::Slot(Value::text(k.as_str()), from_json(v))),
+                }
+            }
+            Value::Record(r)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_reads_as_the_records_it_maps_from() {
+        let json: Json =
+            serde_json::from_str(r#"{"a": [1, 2, {"b": null}], "c": "x", "d": 1.5}"#).unwrap();
+        let v = from_json(&json);
+        assert_eq!(crate::to_compact_string(&v), r#"{a:{1,2,{b:}},c:x,d:1.5}"#);
+        assert_eq!(to_json(&v), json);
+        let tagged = crate::parse("@point{x:1,y:2}").unwrap();
+        assert_eq!(from_json(&to_json(&tagged)), tagged);
     }
 }

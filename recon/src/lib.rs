@@ -34,7 +34,7 @@ mod writer;
 
 pub use de::{from_str, from_value, DeError};
 pub use ident::{is_ident_char, is_ident_start, is_identifier};
-pub use json::to_json;
+pub use json::{from_json, to_json};
 pub use parser::tokens::MAX_INTEGER_DIGITS;
 pub use parser::{parse, peel_header, ErrorKind, Found, Header, ParseError, Parser, MAX_DEPTH};
 pub use record::{Item, Record};

@@ -252,6 +252,19 @@ pub(super) async fn handle(
             }
             send(r.map_or_else(|e| Response::Error(e.to_string()), Response::Peer));
         }
+        Request::PeerRename { peer, alias } => {
+            let old = match node.book.resolve(&peer) {
+                Ok(e) => e.alias,
+                Err(e) => return send(Response::Error(e.to_string())),
+            };
+            match node.book.rename(&peer, &alias) {
+                Ok(e) => {
+                    super::renames::follow(&node, &old, &alias).await;
+                    send(Response::Peer(e))
+                }
+                Err(e) => send(Response::Error(e.to_string())),
+            }
+        }
         Request::PeerPolicy { peer, policy } => {
             let r = node.book.set_policy(&peer, policy);
             if let (Ok(e), crate::store::Policy::Block) = (&r, policy) {
@@ -343,15 +356,17 @@ pub(super) fn resolve(
     name: &str,
 ) -> Result<crate::store::PeerEntry, crate::store::BookError> {
     match node.book.resolve(name) {
-        Err(crate::store::BookError::Unknown(n)) => match name.parse::<crate::identity::PeerId>() {
-            Ok(id) if node.conns.get(&id).is_some() => Ok(crate::store::PeerEntry {
-                alias: name.to_string(),
-                id: id.to_string(),
-                addrs: Vec::new(),
-                policy: crate::store::Policy::Ask,
-            }),
-            _ => Err(crate::store::BookError::Unknown(n)),
-        },
+        Err(crate::store::BookError::Unknown(n, near)) => {
+            match name.parse::<crate::identity::PeerId>() {
+                Ok(id) if node.conns.get(&id).is_some() => Ok(crate::store::PeerEntry {
+                    alias: name.to_string(),
+                    id: id.to_string(),
+                    addrs: Vec::new(),
+                    policy: crate::store::Policy::Ask,
+                }),
+                _ => Err(crate::store::BookError::Unknown(n, near)),
+            }
+        }
         other => other,
     }
 }

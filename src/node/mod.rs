@@ -13,6 +13,7 @@ mod local;
 mod local_dgram;
 mod own;
 mod ping;
+mod renames;
 mod rest;
 mod sink;
 mod udp_gates;
@@ -156,7 +157,7 @@ pub async fn run(dir: PathBuf, opts: NodeOptions) -> Result<(), String> {
     let identity = Identity::load_or_create(&dir).map_err(|e| format!("identity: {e}"))?;
     let api_token = crate::api_token::ApiToken::load_or_create(&dir).map_err(|e| e.to_string())?;
     let db = crate::home::open_db(&dir)?;
-    let book = PeerBook::open(&db).map_err(|e| e.to_string())?;
+    let book = PeerBook::open(&db, Some(identity.peer_id())).map_err(|e| e.to_string())?;
     let gates = crate::gate_book::GateBook::open(&db)?;
     let flow_book = crate::flow_book::FlowBook::open(&db)?;
     // The configuration is read now (the watcher applies later saves), so the hub never
@@ -181,8 +182,12 @@ pub async fn run(dir: PathBuf, opts: NodeOptions) -> Result<(), String> {
     let transport = transport();
     let mut server = quinn::ServerConfig::with_crypto(Arc::new(quic));
     server.transport_config(transport.clone());
-    let socket =
-        bind_udp(opts.listen).map_err(|e| format!("cannot listen on udp {}: {e}", opts.listen))?;
+    let socket = bind_udp(opts.listen).map_err(|e| {
+        format!(
+            "cannot listen on udp {}: {e} (--listen ADDR listens elsewhere)",
+            opts.listen
+        )
+    })?;
     let runtime: Arc<dyn quinn::Runtime> = Arc::new(quinn::TokioRuntime);
     let mut udp = runtime
         .wrap_udp_socket(socket)
@@ -231,8 +236,6 @@ pub async fn run(dir: PathBuf, opts: NodeOptions) -> Result<(), String> {
     let net = Arc::new(drive::NodeNet(Arc::downgrade(&node)));
     let engine = warpdrive::Drive::new(&db, net, opts.incoming.clone())?;
     let _ = node.drive.set(engine.clone());
-    let control =
-        control_server::start(node.clone(), &dir).map_err(|e| format!("control socket: {e}"))?;
     println!("warp node {} listening on udp {local}", node.id);
     info!(
         "peer id {}, quic on {local}, data in {}",
@@ -257,7 +260,13 @@ pub async fn run(dir: PathBuf, opts: NodeOptions) -> Result<(), String> {
         .map(|a| a.port())
         .collect();
     let ws = match (opts.ws, &start_cfg) {
-        (Some(addr), Ok(_)) => Some(hub.serve(addr, opts.ws_public, own_ports.clone()).await?),
+        (Some(addr), Ok(_)) => Some(
+            hub.serve(addr, opts.ws_public, own_ports.clone())
+                .await
+                .map_err(|e| {
+                    format!("{e} (--ws ADDR listens elsewhere, --ws off serves no hub)")
+                })?,
+        ),
         (Some(addr), Err(e)) => {
             warn!("the WARP link hub is not served on {addr}: its tokens cannot be read ({e}); fix the file and restart");
             None
@@ -273,7 +282,13 @@ pub async fn run(dir: PathBuf, opts: NodeOptions) -> Result<(), String> {
     }
     let watcher = tokio::spawn(config_watch::watch(node.clone(), opts.config.clone()));
     let api = match opts.api {
-        Some(addr) => Some(rest::start(node.clone(), addr, own_ports).await?),
+        Some(addr) => Some(
+            rest::start(node.clone(), addr, own_ports)
+                .await
+                .map_err(|e| {
+                    format!("{e} (--api ADDR listens elsewhere, --api off serves no API)")
+                })?,
+        ),
         None => None,
     };
     for g in node.gates.all_opened() {
@@ -285,6 +300,25 @@ pub async fn run(dir: PathBuf, opts: NodeOptions) -> Result<(), String> {
             Err(e) => warn!("gate {listen}: {e}"),
         }
     }
+    // The control socket comes last: once it answers, everything above is up.
+    let control =
+        control_server::start(node.clone(), &dir).map_err(|e| format!("control socket: {e}"))?;
+    println!("  peers (QUIC)  udp {local}");
+    if let Some(a) = opts.api {
+        println!(
+            "  REST API      http://{a}  (token in {})",
+            dir.join(crate::api_token::FILE).display()
+        );
+    }
+    if let (Some(a), true) = (opts.ws, ws.is_some()) {
+        println!("  WARP links    ws://{a}");
+    }
+    println!(
+        "On the other machine:  warp peers add <name> {} --addr {}",
+        node.id,
+        SocketAddr::new(reachable_ip(local.ip()), local.port())
+    );
+    info!("ready");
 
     shutdown_signal().await;
     info!("shutting down");
@@ -307,6 +341,27 @@ pub async fn run(dir: PathBuf, opts: NodeOptions) -> Result<(), String> {
     let _ = std::fs::remove_file(crate::home::control_socket(&dir));
     db.flush_async().await.map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// The address another machine would dial: the listen address when it is a specific one,
+/// else this machine's first address beyond loopback (IPv4 first), else loopback.
+fn reachable_ip(listen: std::net::IpAddr) -> std::net::IpAddr {
+    if !listen.is_unspecified() {
+        return listen;
+    }
+    let all = crate::interfaces::addresses();
+    let usable = |v4: bool| {
+        all.iter()
+            .map(|a| a.ip)
+            .filter(move |ip| ip.is_ipv4() == v4 && !ip.is_loopback() && !ip.is_unspecified())
+            .find(|ip| match ip {
+                std::net::IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) != 0xfe80,
+                std::net::IpAddr::V4(_) => true,
+            })
+    };
+    usable(listen.is_ipv4())
+        .or_else(|| usable(!listen.is_ipv4()))
+        .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]))
 }
 
 async fn shutdown_signal() {

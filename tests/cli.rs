@@ -1,0 +1,242 @@
+//! The command line as people use it: pipes that close early, Ctrl-C, the peer book's
+//! rules, errors that say which flag or directory, the node's start-up lines.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{echo_server, text, warp, TestNode};
+
+fn warp_cmd(home: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_warp"));
+    c.env("WARP_HOME", home);
+    c
+}
+
+#[test]
+fn a_closed_pipe_ends_a_command_quietly() {
+    let home = tempfile::tempdir().unwrap();
+    let input = home.path().join("big.recon");
+    let items: Vec<String> = (0..100_000).map(|i| format!("item{i}:{i}")).collect();
+    std::fs::write(&input, format!("{{{}}}", items.join(","))).unwrap();
+    let mut child = warp_cmd(home.path())
+        .args(["recon", "--pretty", input.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut first)
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{:?}", out.status);
+}
+
+#[test]
+fn commands_that_need_a_node_name_the_directory_they_looked_in() {
+    let home = tempfile::tempdir().unwrap();
+    let out = warp(home.path(), &["gate"]);
+    assert_eq!(out.status.code(), Some(2));
+    let t = text(&out);
+    assert!(
+        t.contains("no node is running") && t.contains(&home.path().display().to_string()),
+        "{t}"
+    );
+}
+
+#[test]
+fn the_book_refuses_a_second_alias_its_own_id_and_suggests_names() {
+    let a = TestNode::start();
+    let b = TestNode::start();
+    a.add_peer("bob", &b);
+    let out = a.warp(&["peers", "add", "bob2", &b.id]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("is in the book as bob"),
+        "{}",
+        text(&out)
+    );
+    let out = a.warp(&["peers", "add", "me", &a.id]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("own id"), "{}", text(&out));
+    let out = a.warp(&["ping", "bbo", "-c", "1"]);
+    assert!(text(&out).contains("did you mean bob?"), "{}", text(&out));
+    let out = a.warp(&["peers", "rm", "bob"]);
+    assert!(out.status.success());
+    assert!(
+        text(&out).starts_with(&format!("removed bob  {}", b.id)),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_renamed_peer_keeps_its_gates() {
+    let echo = echo_server();
+    let a = TestNode::start();
+    let b = TestNode::start();
+    a.meet("bob", &b, "alice");
+    assert!(b.warp(&["gate", "expose", "echo", &echo]).status.success());
+    let listen = format!(
+        "127.0.0.1:{}",
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    );
+    assert!(a
+        .warp(&["gate", "open", &listen, "bob", "echo"])
+        .status
+        .success());
+    let out = a.warp(&["peers", "rename", "bob", "robert"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let listing = text(&a.warp(&["gate"]));
+    assert!(listing.contains("echo on robert"), "{listing}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = std::net::TcpStream::connect(&listen).and_then(|mut c| {
+            c.set_read_timeout(Some(Duration::from_secs(5)))?;
+            c.write_all(b"hi")?;
+            let mut back = [0u8; 2];
+            c.read_exact(&mut back)?;
+            Ok(back)
+        });
+        if got.as_ref().is_ok_and(|b| b == b"hi") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the gate stopped working: {got:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn the_node_prints_its_addresses_and_the_line_to_paste() {
+    let home = tempfile::tempdir().unwrap();
+    let port = support::free_port();
+    let mut child = warp_cmd(home.path())
+        .args(["node", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--api", "off", "--ws", "off"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let mut seen = Vec::new();
+    let paste = loop {
+        let line = lines.next().expect("the node prints its lines").unwrap();
+        if line.starts_with("On the other machine:") {
+            break line;
+        }
+        seen.push(line);
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        seen.iter()
+            .any(|l| l.contains(&format!("udp 127.0.0.1:{port}"))),
+        "{seen:?}"
+    );
+    assert!(
+        paste.contains("warp peers add <name> ")
+            && paste.ends_with(&format!("--addr 127.0.0.1:{port}")),
+        "{paste}"
+    );
+}
+
+#[test]
+fn a_port_in_use_names_the_flag_that_moves_it() {
+    let a = TestNode::start();
+    let home = tempfile::tempdir().unwrap();
+    let out = warp_cmd(home.path())
+        .args([
+            "node",
+            "--listen",
+            &format!("127.0.0.1:{}", support::free_port()),
+        ])
+        .args(["--api", "off", "--ws", &format!("127.0.0.1:{}", a.ws_port)])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let t = text(&out);
+    assert!(
+        t.contains("Address already in use") && t.contains("--ws"),
+        "{t}"
+    );
+}
+
+#[test]
+fn ping_without_a_count_runs_until_ctrl_c_and_prints_the_summary() {
+    let a = TestNode::start();
+    let b = TestNode::start();
+    a.meet("bob", &b, "alice");
+    let mut ping = a.spawn_warp(&["ping", "bob", "-i", "0.1"]);
+    let mut lines = BufReader::new(ping.stdout.take().unwrap()).lines();
+    let mut replies = 0;
+    while replies < 3 {
+        let line = lines.next().expect("ping prints").unwrap();
+        if line.contains("bytes from bob") {
+            replies += 1;
+        }
+    }
+    let sent = Command::new("kill")
+        .args(["-INT", &ping.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = ping.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{rest:?}");
+    assert!(
+        rest.iter().any(|l| l == "--- bob ping statistics ---"),
+        "{rest:?}"
+    );
+    assert!(
+        rest.iter().any(|l| l.contains("probes transmitted")),
+        "{rest:?}"
+    );
+}
+
+#[test]
+fn recon_reads_json_when_told_and_says_so_when_not() {
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let mut child = warp_cmd(home.path())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(br#"{"a": [1, 2, {"b": null}]}"#)
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = run(&["recon", "--from", "json"]);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "{a:{1,2,{b:}}}\n");
+    let out = run(&["recon"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("use --from json"),
+        "{}",
+        text(&out)
+    );
+}
