@@ -7,7 +7,12 @@ use clap::{Args, Parser, Subcommand};
 
 /// warp: reach people and machines by name and key, and move data between them.
 #[derive(Debug, Parser)]
-#[command(name = "warp", version, about)]
+#[command(
+    name = "warp",
+    version,
+    about,
+    after_help = "The node keeps its identity, books and control socket in its data directory: $WARP_HOME when set, else ~/.local/share/warp. Set WARP_HOME to run a second node on one machine, or to reach it with these commands."
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -39,6 +44,15 @@ pub enum Command {
     Ping(PingArgs),
     /// Send bytes through the tunnel to a peer and report the rate, checked by SHA-256.
     Speed(SpeedArgs),
+    /// Print a completion script for a shell: `warp completions bash >
+    /// /etc/bash_completion.d/warp` (zsh: a `_warp` file on $fpath; fish:
+    /// ~/.config/fish/completions/warp.fish).
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `warp man > ~/.local/share/man/man1/warp.1`.
+    Man,
     /// Read Recon and print it back: compact (default), --pretty, or --json.
     ///
     /// Handy to check a file or to read a WARP frame. Exits 1 with `file:line:col: message`

@@ -19,6 +19,26 @@ fn main() -> ExitCode {
         }
     }
     match args.command {
+        cli::Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(
+                shell,
+                &mut cli::Cli::command(),
+                "warp",
+                &mut std::io::stdout(),
+            );
+            ExitCode::SUCCESS
+        }
+        cli::Command::Man => {
+            use clap::CommandFactory;
+            match clap_mangen::Man::new(cli::Cli::command()).render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("warp: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         cli::Command::Recon(opts) => recon_cmd::run(&opts),
         cli::Command::Id => with_home(|dir| {
             let id =

@@ -240,3 +240,26 @@ fn recon_reads_json_when_told_and_says_so_when_not() {
         text(&out)
     );
 }
+
+#[test]
+fn completions_and_the_manual_page_are_printed() {
+    let home = tempfile::tempdir().unwrap();
+    for (args, expect) in [
+        (&["completions", "bash"][..], "_warp()"),
+        (&["completions", "zsh"][..], "#compdef warp"),
+        (&["completions", "fish"][..], "complete -c warp"),
+        (&["man"][..], ".TH warp 1"),
+    ] {
+        let out = warp(home.path(), args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+        let got = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            got.contains(expect),
+            "{args:?}: {}",
+            &got[..got.len().min(200)]
+        );
+        assert!(got.contains("peers"), "{args:?} names the subcommands");
+    }
+    let help = text(&warp(home.path(), &["--help"]));
+    assert!(help.contains("WARP_HOME"), "{help}");
+}
