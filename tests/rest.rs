@@ -99,3 +99,16 @@ fn the_api_and_the_cli_agree_and_api_changes_persist() {
     assert_eq!(spec["openapi"], "3.0.3");
     assert!(spec["paths"]["/v1/gates/open"]["delete"].is_object());
 }
+
+#[test]
+fn the_root_says_what_the_api_is_and_info_names_the_node() {
+    let a = TestNode::start();
+    let (status, body) = http(&a, "GET", "/", None);
+    assert_eq!(status, 200);
+    assert_eq!(body["openapi"], "/openapi.json");
+    let (status, body) = http(&a, "GET", "/v1/info", None);
+    assert_eq!(status, 200);
+    assert_eq!(body["id"], a.id.as_str());
+    assert_eq!(body["quic"], a.addr().as_str());
+    assert_eq!(body["ws"], format!("127.0.0.1:{}", a.ws_port).as_str());
+}

@@ -105,7 +105,9 @@ pub async fn start(
         token: node.api_token.clone(),
     };
     let app = Router::new()
+        .route("/", get(root))
         .route("/openapi.json", get(openapi))
+        .route("/v1/info", get(info))
         .route("/v1/peers", get(peers))
         .route("/v1/gates", get(gates))
         .route("/v1/gates/expose", post(expose))
@@ -154,6 +156,35 @@ async fn openapi() -> (StatusCode, [(&'static str, &'static str); 1], &'static s
         StatusCode::OK,
         [("content-type", "application/json")],
         OPENAPI,
+    )
+}
+
+/// `GET /`: what this server is and how to use it (no token needed; nothing secret).
+async fn root() -> Reply {
+    (
+        StatusCode::OK,
+        Json(json!({
+            "service": "warp node REST API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "openapi": "/openapi.json",
+            "auth": "every /v1 call needs `Authorization: Bearer <token>`, the token in api.token in the node's data directory",
+        })),
+    )
+}
+
+/// `GET /v1/info`: the node's id, version and addresses.
+async fn info(State(node): State<Arc<Node>>) -> Reply {
+    let o = &node.own;
+    (
+        StatusCode::OK,
+        Json(json!({
+            "id": node.id.to_string(),
+            "version": env!("CARGO_PKG_VERSION"),
+            "quic": o.quic.to_string(),
+            "api": o.api.map(|a| a.to_string()),
+            "ws": o.ws.map(|a| a.to_string()),
+            "data_dir": o.dir.display().to_string(),
+        })),
     )
 }
 
@@ -279,7 +310,7 @@ mod tests {
             .split(".route(\"")
             .skip(1)
             .filter_map(|s| s.split('"').next())
-            .filter(|r| *r != "/openapi.json")
+            .filter(|r| *r != "/openapi.json" && *r != "/")
             .collect();
         assert!(routes.len() >= 9, "{routes:?}");
         for r in routes {
