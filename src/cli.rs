@@ -211,7 +211,7 @@ pub enum GateAction {
     /// Listen locally and lead each connection to a peer's service:
     /// `warp gate open 127.0.0.1:2222 bob ssh`.
     Open {
-        /// Local address to listen on.
+        /// Local address to listen on (a bare port means 127.0.0.1:PORT), or unix:/path.
         listen: String,
         /// Alias or peer id.
         peer: String,

@@ -240,6 +240,8 @@ pub enum Response {
     OfferDone(warpdrive::Offer),
     /// The request failed.
     Error(String),
+    /// Done, with something the user should know.
+    Note(String),
     /// Ping: the peer's resolved id and the address in use, before the first probe.
     PingStart {
         /// Peer id.

@@ -32,7 +32,11 @@ pub async fn run(dir: &Path, args: GateArgs) -> Result<ExitCode, String> {
             udp,
             gateway,
         }) => Request::GateOpen(Opened {
-            listen,
+            // A bare port means loopback, as with `ssh -L 2222:...`.
+            listen: match listen.parse::<u16>() {
+                Ok(port) => format!("127.0.0.1:{port}"),
+                Err(_) => listen,
+            },
             peer,
             name,
             udp,
@@ -97,6 +101,12 @@ pub async fn run(dir: &Path, args: GateArgs) -> Result<ExitCode, String> {
             if let Some(t) = told {
                 println!("{t}");
             }
+        }
+        Response::Note(n) => {
+            if let Some(t) = told {
+                println!("{t}");
+            }
+            eprintln!("warp: {n}");
         }
         Response::Error(e) => return Err(e),
         other => return Err(format!("unexpected answer from the node: {other:?}")),

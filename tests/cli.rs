@@ -263,3 +263,32 @@ fn completions_and_the_manual_page_are_printed() {
     let help = text(&warp(home.path(), &["--help"]));
     assert!(help.contains("WARP_HOME"), "{help}");
 }
+
+#[test]
+fn a_gate_on_a_bare_port_listens_on_loopback_and_an_unreachable_peer_is_said() {
+    let echo = echo_server();
+    let a = TestNode::start();
+    let mut b = TestNode::start();
+    a.meet("bob", &b, "alice");
+    assert!(b.warp(&["gate", "expose", "echo", &echo]).status.success());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let out = a.warp(&["gate", "open", &port, "bob", "echo"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&a.warp(&["gate"])).contains(&format!("open     tcp 127.0.0.1:{port}")));
+    b.kill();
+    let port2 = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let out = a.warp(&["gate", "open", &port2, "bob", "echo"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot be asked about echo now"), "{err}");
+}

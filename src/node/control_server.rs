@@ -111,16 +111,32 @@ pub(super) async fn handle(
             }
             // Re-opening an address replaces the gate there.
             node.stop_gate(&g.listen).await;
-            match super::gates::open(node.clone(), g.clone()).await {
-                Ok(task) => {
-                    node.lock_open_gates().insert(g.listen.clone(), task);
-                    send(match node.gates.record_open(&g) {
-                        Ok(()) => Response::Ok,
-                        Err(e) => Response::Error(e),
-                    })
+            let task = match super::gates::open(node.clone(), g.clone()).await {
+                Ok(task) => task,
+                Err(e) => return send(Response::Error(e)),
+            };
+            node.lock_open_gates().insert(g.listen.clone(), task);
+            // Ask the peer now, so a wrong name or a refusal shows here rather than as
+            // resets later.
+            let note = match super::gates::check_remote(&node, &g).await {
+                super::gates::Checked::Serves => None,
+                super::gates::Checked::Refused(why) => {
+                    node.stop_gate(&g.listen).await;
+                    return send(Response::Error(format!(
+                        "{} on {}: {why}",
+                        g.name, g.peer
+                    )));
                 }
-                Err(e) => send(Response::Error(e)),
-            }
+                super::gates::Checked::Unknown(why) => Some(format!(
+                    "gate open on {}, but {} cannot be asked about {} now ({why}); connections will try it as they come",
+                    g.listen, g.peer, g.name
+                )),
+            };
+            send(match (node.gates.record_open(&g), note) {
+                (Err(e), _) => Response::Error(e),
+                (Ok(()), Some(n)) => Response::Note(n),
+                (Ok(()), None) => Response::Ok,
+            })
         }
         Request::GateClose { listen } => {
             let stopped = node.stop_gate(&listen).await;

@@ -59,6 +59,71 @@ pub async fn serve(
     splice(tcp, ch).await
 }
 
+/// The version of the gate check service.
+pub const CHECK_VERSION: u16 = 1;
+
+/// The service that answers whether the gate `name` would serve the asking peer, without
+/// connecting to its target: `gate-check/<name>`, `dgram-check/<name>` for datagrams.
+pub fn check_service(name: &str, udp: bool) -> String {
+    match udp {
+        false => format!("gate-check/{name}"),
+        true => format!("dgram-check/{name}"),
+    }
+}
+
+/// Answers a gate check from `peer`: accepted when the gate exists and would serve it.
+pub async fn serve_check(
+    node: Arc<Node>,
+    peer: PeerId,
+    mut ch: Channel,
+    name: &str,
+    udp: bool,
+) -> Result<(), String> {
+    let Some(gate) = node.exposed(name, udp) else {
+        let kind = if udp { "UDP gate" } else { "gate" };
+        let msg = format!("no {kind} {name:?} is exposed on this node");
+        return ch.decline(ChannelReply::UnknownService(msg)).await;
+    };
+    match admits(&node, &gate, peer).await {
+        Ok(()) => {
+            ch.write(&ChannelReply::Accepted.encode()).await?;
+            ch.finish();
+            Ok(())
+        }
+        Err(why) => refuse(ch, why).await,
+    }
+}
+
+/// What asking the peer about a gate found.
+pub enum Checked {
+    /// The gate is there and serves us.
+    Serves,
+    /// The peer said no, with why.
+    Refused(String),
+    /// No answer to be had now (the peer is unreachable, or too old to answer), with why.
+    Unknown(String),
+}
+
+/// Asks `g.peer` whether its gate `g.name` would serve this node.
+pub async fn check_remote(node: &Arc<Node>, g: &Opened) -> Checked {
+    let entry = match node.book.resolve(&g.peer) {
+        Ok(e) => e,
+        Err(e) => return Checked::Refused(e.to_string()),
+    };
+    let conn = match node.connect(&entry).await {
+        Ok(c) => c,
+        Err(e) => return Checked::Unknown(e),
+    };
+    let service = check_service(&g.name, g.udp);
+    match Channel::open(&conn, &service, CHECK_VERSION).await {
+        Ok(_) => Checked::Serves,
+        Err(e) if conn.close_reason().is_some() => Checked::Unknown(e),
+        // A node from before gate checks does not know the service: it names it.
+        Err(e) if e.contains(&service) => Checked::Unknown(format!("{} cannot say", g.peer)),
+        Err(e) => Checked::Refused(e),
+    }
+}
+
 /// Whether `gate` serves `peer`: the peers on its allow list when it has one; else every
 /// peer in the book, and any key when it is public. Its target must not be the node's own
 /// (checked again here, as a configuration file may have changed since it was exposed).

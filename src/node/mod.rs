@@ -472,7 +472,7 @@ impl Node {
         // exposed --public, or send into a flow that names it; nothing else.
         let service = header.service.as_str();
         let stranger_may = [drive::SERVICE].contains(&service)
-            || ["gate/", "dgram/", "flow/"]
+            || ["gate/", "dgram/", "flow/", "gate-check/", "dgram-check/"]
                 .iter()
                 .any(|p| service.starts_with(p));
         if !stranger_may && !self.knows(&peer) {
@@ -500,6 +500,14 @@ impl Node {
             (service, flows::VERSION) if service.starts_with("flow/") => {
                 let name = service["flow/".len()..].to_string();
                 flows::serve(self.clone(), peer, ch, &name).await
+            }
+            (service, gates::CHECK_VERSION) if service.starts_with("gate-check/") => {
+                let name = service["gate-check/".len()..].to_string();
+                gates::serve_check(self.clone(), peer, ch, &name, false).await
+            }
+            (service, gates::CHECK_VERSION) if service.starts_with("dgram-check/") => {
+                let name = service["dgram-check/".len()..].to_string();
+                gates::serve_check(self.clone(), peer, ch, &name, true).await
             }
             (service, gates::VERSION) if service.starts_with("gate/") => {
                 let name = service["gate/".len()..].to_string();

@@ -146,6 +146,7 @@ fn reply(r: Response, ok: StatusCode) -> Reply {
     let body = match r {
         Response::Error(e) => return (StatusCode::BAD_REQUEST, Json(json!({ "error": e }))),
         Response::Ok => json!({}),
+        Response::Note(n) => json!({ "note": n }),
         other => serde_json::to_value(&other).unwrap_or_default(),
     };
     (ok, Json(body))
