@@ -25,7 +25,11 @@ pub enum Command {
     /// Run the node in the foreground (embedded defaults; no config file needed).
     Node(NodeArgs),
     /// Print this node's peer id, creating the identity on first use.
-    Id,
+    Id {
+        /// As JSON: `{"id": "..."}`.
+        #[arg(long)]
+        json: bool,
+    },
     /// The peer book: list, add, remove, set policy.
     Peers(PeersArgs),
     /// TCP gates: expose a local service to peers, or open a local port that leads to a
@@ -134,6 +138,9 @@ pub struct PeersArgs {
     /// What to do with the book; lists it when absent.
     #[command(subcommand)]
     pub action: Option<PeersAction>,
+    /// The listing (or the entry changed) as one JSON document.
+    #[arg(long, global = true)]
+    pub json: bool,
 }
 
 /// `warp peers` subcommands.
@@ -179,6 +186,9 @@ pub struct GateArgs {
     /// What to do; lists the gates when absent.
     #[command(subcommand)]
     pub action: Option<GateAction>,
+    /// The listing as one JSON document.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `warp gate` subcommands.
@@ -238,7 +248,7 @@ pub struct FlowArgs {
     /// What to do; lists the flows when absent.
     #[command(subcommand)]
     pub action: Option<FlowAction>,
-    /// List as JSON, one object per line.
+    /// The listing as one JSON document (an array of flows).
     #[arg(long)]
     pub json: bool,
 }
@@ -336,7 +346,8 @@ pub struct OffersArgs {
     /// Only offers made.
     #[arg(long = "out")]
     pub outgoing: bool,
-    /// One JSON object per line.
+    /// JSON: the listing as one document (an array); `listen` and the progress of
+    /// `accept` as one object per line.
     #[arg(long, global = true)]
     pub json: bool,
 }

@@ -41,9 +41,10 @@ pub async fn run(dir: &Path, args: FlowArgs) -> Result<ExitCode, String> {
     let mut client = Client::request(dir, &req).await?;
     match client.next().await.map_err(|e| e.to_string())? {
         Response::Flows(list) if args.json => {
-            for f in list {
-                println!("{}", serde_json::to_string(&f).map_err(|e| e.to_string())?);
-            }
+            println!(
+                "{}",
+                serde_json::to_string(&list).map_err(|e| e.to_string())?
+            );
         }
         Response::Flows(list) => {
             if list.is_empty() {

@@ -64,6 +64,20 @@ pub async fn run(dir: &Path, args: GateArgs) -> Result<ExitCode, String> {
             opened,
             config_exposed,
             config_opened,
+        } if args.json => {
+            let doc = serde_json::json!({
+                "exposed": exposed,
+                "opened": opened,
+                "config_exposed": config_exposed,
+                "config_opened": config_opened,
+            });
+            println!("{doc}");
+        }
+        Response::Gates {
+            exposed,
+            opened,
+            config_exposed,
+            config_opened,
         } => {
             let exposed: Vec<(Exposed, &str)> = exposed
                 .into_iter()

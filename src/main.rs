@@ -40,10 +40,13 @@ fn main() -> ExitCode {
             }
         }
         cli::Command::Recon(opts) => recon_cmd::run(&opts),
-        cli::Command::Id => with_home(|dir| {
+        cli::Command::Id { json } => with_home(|dir| {
             let id =
                 identity::Identity::load_or_create(&dir).map_err(|e| format!("identity: {e}"))?;
-            println!("{}", id.peer_id());
+            match json {
+                true => println!("{}", serde_json::json!({ "id": id.peer_id().to_string() })),
+                false => println!("{}", id.peer_id()),
+            }
             Ok(ExitCode::SUCCESS)
         }),
         cli::Command::Node(opts) => with_home(|dir| {

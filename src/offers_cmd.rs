@@ -50,7 +50,16 @@ pub async fn run(dir: &Path, args: OffersArgs) -> Result<ExitCode, String> {
                             (!args.incoming || o.incoming) && (!args.outgoing || !o.incoming)
                         })
                         .collect();
-                    if shown.is_empty() && !json {
+                    if json {
+                        // A listing is one document (`[]` when empty); `listen` streams
+                        // JSON lines.
+                        println!(
+                            "{}",
+                            serde_json::to_string(&shown).map_err(|e| e.to_string())?
+                        );
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                    if shown.is_empty() {
                         println!("no offers: `warp share PEER PATH` makes one");
                     }
                     for o in shown {

@@ -9,6 +9,7 @@ use crate::store::{PeerBook, PeerEntry};
 
 /// Runs `warp peers`.
 pub async fn run(dir: &Path, args: PeersArgs) -> Result<ExitCode, String> {
+    let json = args.json;
     let req = match args.action {
         None => Request::Peers,
         Some(PeersAction::Add { alias, id, addrs }) => Request::PeerAdd { alias, id, addrs },
@@ -27,6 +28,16 @@ pub async fn run(dir: &Path, args: PeersArgs) -> Result<ExitCode, String> {
         None => offline(dir, req.clone())?,
     };
     let removing = matches!(req, Request::PeerRemove { .. });
+    if json {
+        let doc = match resp {
+            Response::Peers(list) => serde_json::to_string(&list),
+            Response::Peer(e) => serde_json::to_string(&e),
+            Response::Error(e) => return Err(e),
+            _ => Ok("{}".to_string()),
+        };
+        println!("{}", doc.map_err(|e| e.to_string())?);
+        return Ok(ExitCode::SUCCESS);
+    }
     match resp {
         Response::Peers(list) => print_table(&list),
         Response::Peer(e) if removing => println!("removed {}  {}", e.alias, e.id),

@@ -292,3 +292,31 @@ fn a_gate_on_a_bare_port_listens_on_loopback_and_an_unreachable_peer_is_said() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cannot be asked about echo now"), "{err}");
 }
+
+#[test]
+fn listings_print_one_json_document_and_empty_ones_print_an_empty_array() {
+    let a = TestNode::start();
+    let b = TestNode::start();
+    let parse = |args: &[&str]| -> serde_json::Value {
+        let out = a.warp(args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", text(&out)))
+    };
+    for empty in [
+        &["peers", "--json"][..],
+        &["offers", "--json"],
+        &["flow", "--json"],
+    ] {
+        assert_eq!(parse(empty), serde_json::json!([]), "{empty:?}");
+    }
+    a.add_peer("bob", &b);
+    let peers = parse(&["peers", "--json"]);
+    assert_eq!(peers[0]["entry"]["alias"], "bob");
+    assert_eq!(peers[0]["entry"]["id"], b.id.as_str());
+    assert!(peers[0]["connected"].is_boolean());
+    let gates = parse(&["gate", "--json"]);
+    assert_eq!(gates["exposed"], serde_json::json!([]));
+    assert_eq!(gates["opened"], serde_json::json!([]));
+    assert_eq!(parse(&["id", "--json"])["id"], a.id.as_str());
+}

@@ -52,10 +52,8 @@ fn sha(path: &Path) -> Vec<u8> {
 fn offers(node: &TestNode) -> Vec<serde_json::Value> {
     let out = node.warp(&["offers", "--json"]);
     assert!(out.status.success(), "{}", text(&out));
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    // One JSON document: an array, `[]` when there is none.
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// Waits (bounded) until the node's only offer satisfies `f`; returns it.
@@ -420,6 +418,7 @@ fn cancelling_removes_the_partial_file_and_a_users_own_part_file_is_untouched() 
     let (_a, b, _src, _file, id) = slow_transfer();
     // The user's own file of the name an older warp would have used.
     let users = b.home.path().join("incoming/movie.bin.part");
+    std::fs::create_dir_all(users.parent().unwrap()).unwrap();
     std::fs::write(&users, b"my notes").unwrap();
     wait_offer(&b, Duration::from_secs(30), |o| {
         o["bytes_done"].as_u64().unwrap() >= 4 * MIB
