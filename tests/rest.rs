@@ -45,6 +45,11 @@ fn the_api_and_the_cli_agree_and_api_changes_persist() {
             .unwrap()
             .port()
     );
+    // Opening asks bob whether his gate exists: he has one.
+    assert!(b
+        .warp(&["gate", "expose", "web", "127.0.0.1:8080"])
+        .status
+        .success());
     let (status, _) = http(
         &a,
         "POST",
