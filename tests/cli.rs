@@ -87,14 +87,7 @@ fn a_renamed_peer_keeps_its_gates() {
     let b = TestNode::start();
     a.meet("bob", &b, "alice");
     assert!(b.warp(&["gate", "expose", "echo", &echo]).status.success());
-    let listen = format!(
-        "127.0.0.1:{}",
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    );
+    let listen = support::free_tcp();
     assert!(a
         .warp(&["gate", "open", &listen, "bob", "echo"])
         .status
@@ -271,22 +264,12 @@ fn a_gate_on_a_bare_port_listens_on_loopback_and_an_unreachable_peer_is_said() {
     let mut b = TestNode::start();
     a.meet("bob", &b, "alice");
     assert!(b.warp(&["gate", "expose", "echo", &echo]).status.success());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-        .to_string();
+    let port = support::free_tcp()["127.0.0.1:".len()..].to_string();
     let out = a.warp(&["gate", "open", &port, "bob", "echo"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&a.warp(&["gate"])).contains(&format!("open     tcp 127.0.0.1:{port}")));
     b.kill();
-    let port2 = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-        .to_string();
+    let port2 = support::free_tcp()["127.0.0.1:".len()..].to_string();
     let out = a.warp(&["gate", "open", &port2, "bob", "echo"]);
     assert!(out.status.success(), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);

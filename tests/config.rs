@@ -4,19 +4,10 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use support::{echo_server, text, TestNode};
-
-fn free_tcp() -> String {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    format!("127.0.0.1:{port}")
-}
+use support::{echo_server, free_tcp, text, TestNode};
 
 /// Sends a line on an open connection and reads the echo.
 fn ask(conn: &mut TcpStream, msg: &[u8]) -> Vec<u8> {

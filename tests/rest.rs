@@ -37,14 +37,7 @@ fn the_api_and_the_cli_agree_and_api_changes_persist() {
         .collect();
     assert_eq!(names, ["ssh", "web"]);
 
-    let listen = format!(
-        "127.0.0.1:{}",
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    );
+    let listen = support::free_tcp();
     // Opening asks bob whether his gate exists: he has one.
     assert!(b
         .warp(&["gate", "expose", "web", "127.0.0.1:8080"])

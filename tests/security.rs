@@ -6,10 +6,10 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
-use support::{echo_server, text, TestNode};
+use support::{echo_server, free_tcp, text, TestNode};
 
 /// Sends `request` (a whole HTTP/1.1 request) to `port` on loopback; the status code and
 /// the whole answer.
@@ -45,15 +45,6 @@ fn wait_until(what: &str, limit: Duration, f: impl Fn() -> bool) {
         assert!(Instant::now() < deadline, "never: {what}");
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-fn free_tcp() -> String {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    format!("127.0.0.1:{port}")
 }
 
 /// What a fresh connection through `addr` gets back for `msg`: `Ok` with the echo, or the

@@ -60,6 +60,16 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A free TCP address on loopback, `127.0.0.1:PORT` (bound, read, released).
+pub fn free_tcp() -> String {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("127.0.0.1:{port}")
+}
+
 /// Runs `warp` with `home` as its data directory.
 pub fn warp(home: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_warp"))
