@@ -61,9 +61,15 @@ pub async fn run(dir: &Path, args: OffersArgs) -> Result<ExitCode, String> {
                     }
                     if shown.is_empty() {
                         println!("no offers: `warp share PEER PATH` makes one");
+                        return Ok(ExitCode::SUCCESS);
                     }
+                    let names = aliases(dir).await;
+                    println!(
+                        "{:<36}  {:<3}  {:<11}  {:<12}  {:>11}  {:>21}  NAMES",
+                        "ID", "WAY", "STATUS", "PEER", "ENTRIES", "DONE / SIZE"
+                    );
                     for o in shown {
-                        print_offer(&o, json);
+                        println!("{}", row(&o, &names));
                     }
                     Ok(ExitCode::SUCCESS)
                 }
@@ -201,25 +207,70 @@ fn print_offer(o: &Offer, json: bool) {
         println!("{}", serde_json::to_string(o).unwrap_or_default());
         return;
     }
-    let way = if o.incoming { "in " } else { "out" };
-    let mut line = format!(
-        "{}  {way}  {:<11}  {}  {} entries  {}/{}  {}",
-        o.id,
-        o.status.to_string(),
-        short(&o.peer),
-        o.entries,
-        size(o.bytes_done),
-        size(o.bytes),
-        o.names.join(", ")
-    );
-    if !o.reason.is_empty() {
-        line.push_str(&format!("  ({})", o.reason));
-    }
-    println!("{line}");
+    println!("{}", row(o, &Default::default()));
 }
 
 fn short(peer: &str) -> &str {
     &peer[..peer.len().min(12)]
+}
+
+/// Peer ids and their aliases, from the running node's book.
+async fn aliases(dir: &Path) -> std::collections::HashMap<String, String> {
+    let Ok(mut client) = Client::request(dir, &Request::Peers).await else {
+        return Default::default();
+    };
+    match client.next().await {
+        Ok(Response::Peers(list)) => list
+            .into_iter()
+            .filter(|p| !p.entry.alias.is_empty())
+            .map(|p| (p.entry.id, p.entry.alias))
+            .collect(),
+        _ => Default::default(),
+    }
+}
+
+/// One offer as a row of the table: the peer by alias, sizes in units, names shortened
+/// to fit (with how many more there are).
+fn row(o: &Offer, aliases: &std::collections::HashMap<String, String>) -> String {
+    const NAMES: usize = 40;
+    let way = if o.incoming { "in" } else { "out" };
+    let peer = aliases
+        .get(&o.peer)
+        .map_or_else(|| short(&o.peer).to_string(), Clone::clone);
+    let entries = match o.entries {
+        1 => "1 entry".to_string(),
+        n => format!("{n} entries"),
+    };
+    let mut names = String::new();
+    let mut shown = 0;
+    for n in &o.names {
+        let sep = if shown == 0 { "" } else { ", " };
+        if names.chars().count() + sep.len() + n.chars().count() > NAMES {
+            break;
+        }
+        names.push_str(sep);
+        names.push_str(n);
+        shown += 1;
+    }
+    if shown == 0 {
+        if let Some(first) = o.names.first() {
+            names = first.chars().take(NAMES - 1).collect::<String>() + "…";
+            shown = 1;
+        }
+    }
+    if shown < o.names.len() {
+        names.push_str(&format!(" (+{} more)", o.names.len() - shown));
+    }
+    let mut line = format!(
+        "{:<36}  {way:<3}  {:<11}  {peer:<12}  {entries:>11}  {:>21}  {names}",
+        o.id,
+        o.status.to_string(),
+        format!("{} / {}", size(o.bytes_done), size(o.bytes)),
+    );
+    if !o.reason.is_empty() {
+        line.push_str(&format!("  ({})", o.reason));
+    }
+    line
 }
 
 fn size(n: u64) -> String {

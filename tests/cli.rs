@@ -303,3 +303,33 @@ fn listings_print_one_json_document_and_empty_ones_print_an_empty_array() {
     assert_eq!(gates["opened"], serde_json::json!([]));
     assert_eq!(parse(&["id", "--json"])["id"], a.id.as_str());
 }
+
+#[test]
+fn the_offers_table_has_a_header_aliases_and_plain_english() {
+    let a = TestNode::start();
+    let b = TestNode::start();
+    a.meet("bob", &b, "alice");
+    let file = a.home.path().join("note.txt");
+    std::fs::write(&file, b"hello").unwrap();
+    let out = a.warp(&["share", "bob", file.to_str().unwrap(), "--no-wait"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let table = text(&a.warp(&["offers"]));
+    let mut lines = table.lines();
+    let header = lines.next().unwrap();
+    assert!(
+        header.starts_with("ID") && header.contains("PEER") && header.ends_with("NAMES"),
+        "{table}"
+    );
+    let row = lines.next().unwrap();
+    assert!(
+        row.contains(" bob ") && row.contains("1 entry ") && row.ends_with("note.txt"),
+        "{table}"
+    );
+    let out = a.warp(&["offers", "cancel", "ab"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("at least 4 characters"),
+        "{}",
+        text(&out)
+    );
+}

@@ -141,7 +141,9 @@ impl Store {
             return Ok(o);
         }
         if id.len() < 4 {
-            return Err(format!("no offer {id:?}"));
+            return Err(format!(
+                "no offer {id:?}: a prefix of an offer id needs at least 4 characters"
+            ));
         }
         let mut found = self
             .offers
