@@ -57,8 +57,15 @@ pub async fn run(dir: &Path, args: GateArgs) -> Result<ExitCode, String> {
         )),
         _ => None,
     };
-    let mut client = Client::request(dir, &req).await?;
-    match client.next().await.map_err(|e| e.to_string())? {
+    let answer = match (Client::connect(dir).await, &req) {
+        (Some(mut client), _) => {
+            client.send(&req).await.map_err(|e| e.to_string())?;
+            client.next().await.map_err(|e| e.to_string())?
+        }
+        (None, Request::Gates) => offline(dir)?,
+        (None, _) => return Err(crate::control::not_running(dir)),
+    };
+    match answer {
         Response::Gates {
             exposed,
             opened,
@@ -126,4 +133,17 @@ pub async fn run(dir: &Path, args: GateArgs) -> Result<ExitCode, String> {
         other => return Err(format!("unexpected answer from the node: {other:?}")),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The gates as kept in the books and the configuration file, while no node runs.
+fn offline(dir: &Path) -> Result<Response, String> {
+    let books = crate::offline::Offline::open(dir)?;
+    let gates = crate::gate_book::GateBook::open(&books.db)?;
+    let file = crate::config::load(&dir.join("warp.toml")).unwrap_or_default();
+    Ok(Response::Gates {
+        exposed: gates.all_exposed(),
+        opened: gates.all_opened(),
+        config_exposed: file.gate.expose,
+        config_opened: file.gate.open,
+    })
 }

@@ -19,6 +19,7 @@ pub mod links;
 pub mod loopback;
 pub mod node;
 pub mod offers_cmd;
+pub mod offline;
 pub mod peers_cmd;
 pub mod ping_cmd;
 pub mod private_file;

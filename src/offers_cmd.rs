@@ -41,8 +41,22 @@ pub async fn run(dir: &Path, args: OffersArgs) -> Result<ExitCode, String> {
     let json = args.json;
     match args.action {
         None => {
-            let mut client = Client::request(dir, &Request::Offers).await?;
-            match client.next().await.map_err(|e| e.to_string())? {
+            let answer = match Client::connect(dir).await {
+                Some(mut client) => {
+                    client
+                        .send(&Request::Offers)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    client.next().await.map_err(|e| e.to_string())?
+                }
+                // No node: the offers as the store keeps them.
+                None => {
+                    let books = crate::offline::Offline::open(dir)?;
+                    let store = warpdrive::store::Store::open(&books.db)?;
+                    Response::OfferList(store.all())
+                }
+            };
+            match answer {
                 Response::OfferList(list) => {
                     let shown: Vec<Offer> = list
                         .into_iter()

@@ -56,15 +56,12 @@ pub async fn run(dir: &Path, args: PeersArgs) -> Result<ExitCode, String> {
 
 /// Serves the request from the book itself while no node runs.
 fn offline(dir: &Path, req: Request) -> Result<Response, String> {
-    let _lock = crate::node::lock(dir).map_err(|_| {
-        "the node is starting or stopping (its control socket is not answering yet); try again"
-            .to_string()
-    })?;
-    let db = crate::home::open_db(dir)?;
+    let books = crate::offline::Offline::open(dir)?;
+    let db = &books.db;
     let me = crate::identity::Identity::load_or_create(dir)
         .map(|i| i.peer_id())
         .ok();
-    let book = PeerBook::open(&db, me).map_err(|e| e.to_string())?;
+    let book = PeerBook::open(db, me).map_err(|e| e.to_string())?;
     let one = |r: Result<PeerEntry, crate::store::BookError>| {
         r.map_or_else(|e| Response::Error(e.to_string()), Response::Peer)
     };

@@ -333,3 +333,30 @@ fn the_offers_table_has_a_header_aliases_and_plain_english() {
         text(&out)
     );
 }
+
+#[test]
+fn gates_and_offers_are_listed_with_no_node_running() {
+    let mut a = TestNode::start();
+    let b = TestNode::start();
+    a.meet("bob", &b, "alice");
+    assert!(a
+        .warp(&["gate", "expose", "web", "127.0.0.1:8080"])
+        .status
+        .success());
+    let file = a.home.path().join("note.txt");
+    std::fs::write(&file, b"hello").unwrap();
+    let out = a.warp(&["share", "bob", file.to_str().unwrap(), "--no-wait"]);
+    assert!(out.status.success(), "{}", text(&out));
+    a.interrupt();
+    let out = a.warp(&["gate"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("exposed  web"), "{}", text(&out));
+    let out = a.warp(&["offers", "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let offers: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(offers[0]["names"][0], "note.txt", "{offers}");
+    // Changing needs the node, and says where it looked.
+    let out = a.warp(&["gate", "unexpose", "web"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("no node is running"), "{}", text(&out));
+}
