@@ -67,9 +67,10 @@ pub enum Command {
 /// Options of `warp node`.
 #[derive(Debug, Args)]
 pub struct NodeArgs {
-    /// UDP address for QUIC connections from peers.
-    #[arg(long, default_value_t = SocketAddr::from(([0, 0, 0, 0], crate::node::DEFAULT_PORT)))]
-    pub listen: SocketAddr,
+    /// UDP address for QUIC connections from peers [default: 0.0.0.0:7470]. Each of these
+    /// flags may also be set in the configuration file's `[node]` section.
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
     /// Impair every datagram sent, to see how applications fare on a bad network:
     /// `loss=5%,delay=20ms,jitter=5ms,reorder=1%,duplicate=1%,rate=100mbit,seed=7`.
     #[arg(long)]
@@ -82,9 +83,10 @@ pub struct NodeArgs {
     /// from trusted peers go). Default: `incoming` in the data directory.
     #[arg(long)]
     pub incoming: Option<PathBuf>,
-    /// Where the WARP link hub (WebSocket, SwimOS WARP) listens, or `off`.
-    #[arg(long, default_value = crate::links::DEFAULT_ADDR, value_parser = parse_ws)]
-    pub ws: WsAddr,
+    /// Where the WARP link hub (WebSocket, SwimOS WARP) listens, or `off`
+    /// [default: 127.0.0.1:9001].
+    #[arg(long, value_parser = parse_ws)]
+    pub ws: Option<WsAddr>,
     /// Let the link hub listen beyond loopback (set `[links] tokens` too, so that clients
     /// must authenticate).
     #[arg(long)]
@@ -97,16 +99,18 @@ pub struct NodeArgs {
     /// Worker threads; by default half the machine's cores, at least one.
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Loopback address of the REST API (docs/openapi.json), or `off`.
-    #[arg(long, default_value = "127.0.0.1:7480", value_parser = parse_api)]
-    pub api: ApiAddr,
+    /// Loopback address of the REST API (docs/openapi.json), or `off`
+    /// [default: 127.0.0.1:7480].
+    #[arg(long, value_parser = parse_api)]
+    pub api: Option<ApiAddr>,
 }
 
 /// Where the REST API listens, if anywhere.
 #[derive(Clone, Debug)]
 pub struct ApiAddr(pub Option<SocketAddr>);
 
-fn parse_api(s: &str) -> Result<ApiAddr, String> {
+/// Reads `--api`'s value: a loopback address or `off`.
+pub fn parse_api(s: &str) -> Result<ApiAddr, String> {
     if s == "off" {
         return Ok(ApiAddr(None));
     }
@@ -123,7 +127,8 @@ fn parse_api(s: &str) -> Result<ApiAddr, String> {
 #[derive(Clone, Debug)]
 pub struct WsAddr(pub Option<SocketAddr>);
 
-fn parse_ws(s: &str) -> Result<WsAddr, String> {
+/// Reads `--ws`'s value: an address or `off`.
+pub fn parse_ws(s: &str) -> Result<WsAddr, String> {
     if s == "off" {
         return Ok(WsAddr(None));
     }

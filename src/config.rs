@@ -4,6 +4,14 @@
 //! ```toml
 //! unknown = "block"      # keys not in the peer book: block (default) or ask
 //!
+//! [node]                 # read at start (a flag on the command line wins); optional
+//! listen = "0.0.0.0:7470"
+//! api = "127.0.0.1:7480" # or "off"
+//! ws = "127.0.0.1:9001"  # or "off"
+//! ws_public = false
+//! incoming = "/home/me/Downloads/warp"
+//! threads = 1
+//!
 //! [[gate.expose]]
 //! name = "ssh"
 //! target = "127.0.0.1:22"
@@ -51,6 +59,9 @@ pub struct NodeConfig {
     /// block.
     #[serde(default)]
     pub unknown: Option<crate::store::Unknown>,
+    /// The node's own settings, read at start.
+    #[serde(default)]
+    pub node: NodeSection,
     /// Gates.
     #[serde(default)]
     pub gate: GateConfig,
@@ -60,6 +71,25 @@ pub struct NodeConfig {
     /// The WARP link hub: tokens and declared agents.
     #[serde(default)]
     pub links: crate::links::LinksConfig,
+}
+
+/// The `[node]` section: what `warp node`'s flags set, read when the node starts. A flag
+/// given on the command line wins.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSection {
+    /// `--listen`.
+    pub listen: Option<std::net::SocketAddr>,
+    /// `--api`: an address or `off`.
+    pub api: Option<String>,
+    /// `--ws`: an address or `off`.
+    pub ws: Option<String>,
+    /// `--ws-public`.
+    pub ws_public: Option<bool>,
+    /// `--incoming`.
+    pub incoming: Option<std::path::PathBuf>,
+    /// `--threads`.
+    pub threads: Option<usize>,
 }
 
 /// The `[gate]` section.
@@ -134,6 +164,8 @@ mod tests {
             .join("\n");
         let cfg = parse(&text).unwrap();
         assert_eq!(cfg.gate.expose[0].allow, vec!["bob".to_string()]);
+        assert_eq!(cfg.node.api.as_deref(), Some("127.0.0.1:7480"));
+        assert_eq!(cfg.node.threads, Some(1));
         assert_eq!(cfg.gate.open[0].listen, "127.0.0.1:2222");
         assert_eq!(
             cfg.flow[0].recv,

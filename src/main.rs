@@ -59,17 +59,41 @@ fn main() -> ExitCode {
                 .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
                 .init();
             let config = opts.config.unwrap_or_else(|| dir.join("warp.toml"));
-            let incoming = opts.incoming.unwrap_or_else(|| dir.join("incoming"));
-            node_runtime(opts.threads)?.block_on(node::run(
+            // The file's [node] settings, under the flags. A file that does not parse is
+            // reported by the node, which keeps the hub closed; its settings are not used.
+            let file = match std::fs::metadata(&config) {
+                Ok(_) => warp::config::load(&config)
+                    .map(|c| c.node)
+                    .unwrap_or_default(),
+                Err(_) => Default::default(),
+            };
+            let in_file =
+                |what: &str, e: String| format!("{} [node] {what}: {e}", config.display());
+            let api = match (opts.api, &file.api) {
+                (Some(a), _) => a.0,
+                (None, Some(s)) => cli::parse_api(s).map_err(|e| in_file("api", e))?.0,
+                (None, None) => Some(node::DEFAULT_API),
+            };
+            let ws = match (opts.ws, &file.ws) {
+                (Some(a), _) => a.0,
+                (None, Some(s)) => cli::parse_ws(s).map_err(|e| in_file("ws", e))?.0,
+                (None, None) => warp::links::DEFAULT_ADDR.parse().ok(),
+            };
+            let listen = opts.listen.or(file.listen).unwrap_or(node::DEFAULT_LISTEN);
+            let incoming = opts
+                .incoming
+                .or(file.incoming)
+                .unwrap_or_else(|| dir.join("incoming"));
+            node_runtime(opts.threads.or(file.threads))?.block_on(node::run(
                 dir,
                 node::NodeOptions {
-                    listen: opts.listen,
+                    listen,
                     impair: opts.impair,
                     config,
                     incoming,
-                    api: opts.api.0,
-                    ws: opts.ws.0,
-                    ws_public: opts.ws_public,
+                    api,
+                    ws,
+                    ws_public: opts.ws_public || file.ws_public.unwrap_or(false),
                     unknown: opts.unknown,
                 },
             ))?;

@@ -360,3 +360,54 @@ fn gates_and_offers_are_listed_with_no_node_running() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("no node is running"), "{}", text(&out));
 }
+
+#[test]
+fn the_nodes_flags_can_live_in_warp_toml() {
+    let home = tempfile::tempdir().unwrap();
+    let port = support::free_port();
+    std::fs::write(
+        home.path().join("warp.toml"),
+        format!("[node]\nlisten = \"127.0.0.1:{port}\"\napi = \"off\"\nws = \"off\"\n"),
+    )
+    .unwrap();
+    let mut child = warp_cmd(home.path())
+        .arg("node")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut seen = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let done = line.starts_with("On the other machine:");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        seen.iter()
+            .any(|l| l.contains(&format!("udp 127.0.0.1:{port}"))),
+        "{seen:?}"
+    );
+    assert!(
+        !seen
+            .iter()
+            .any(|l| l.contains("REST API") || l.contains("WARP links")),
+        "{seen:?}"
+    );
+    // A flag wins over the file; a bad value in the file names it.
+    std::fs::write(
+        home.path().join("warp.toml"),
+        "[node]\napi = \"0.0.0.0:1\"\n",
+    )
+    .unwrap();
+    let out = warp_cmd(home.path())
+        .args(["node", "--ws", "off"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("[node] api"), "{}", text(&out));
+}

@@ -33,6 +33,16 @@ use conns::Conns;
 /// The UDP port a node listens on by default.
 pub const DEFAULT_PORT: u16 = 7470;
 
+/// Where a node listens for peers by default.
+pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(
+    std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+    DEFAULT_PORT,
+);
+
+/// Where the REST API listens by default.
+pub const DEFAULT_API: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 7480);
+
 /// The largest UDP payload path MTU discovery tries.
 const MTU_CEILING: u16 = 16_384;
 
