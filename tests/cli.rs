@@ -45,7 +45,7 @@ fn a_closed_pipe_ends_a_command_quietly() {
 #[test]
 fn commands_that_need_a_node_name_the_directory_they_looked_in() {
     let home = tempfile::tempdir().unwrap();
-    let out = warp(home.path(), &["gate"]);
+    let out = warp(home.path(), &["ping", "bob", "-c", "1"]);
     assert_eq!(out.status.code(), Some(2));
     let t = text(&out);
     assert!(
