@@ -39,7 +39,7 @@ pub async fn serve(
         return ch.decline(ChannelReply::UnknownService(msg)).await;
     };
     if let Err(why) = admits(&node, &gate, peer).await {
-        return refuse(ch, why).await;
+        return refuse(ch, why.to_string()).await;
     }
     let tcp = match tokio::time::timeout(Duration::from_secs(5), LocalStream::connect(&gate.target))
         .await
@@ -90,7 +90,7 @@ pub async fn serve_check(
             ch.finish();
             Ok(())
         }
-        Err(why) => refuse(ch, why).await,
+        Err(why) => refuse(ch, why.to_string()).await,
     }
 }
 
@@ -124,24 +124,54 @@ pub async fn check_remote(node: &Arc<Node>, g: &Opened) -> Checked {
     }
 }
 
+/// Why a gate does not serve a peer.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// The gate has an allow list without the peer.
+    #[error("gate {gate}: peer {peer} is not on its allow list")]
+    NotAllowed {
+        /// The gate.
+        gate: String,
+        /// Who asked.
+        peer: PeerId,
+    },
+    /// The gate serves the book, and the peer is not in it.
+    #[error("gate {gate}: {peer} is not in the peer book (the gate is not public)")]
+    NotInBook {
+        /// The gate.
+        gate: String,
+        /// Who asked.
+        peer: PeerId,
+    },
+    /// The gate's target is the node's own.
+    #[error("gate {gate}: {reason}")]
+    OwnTarget {
+        /// The gate.
+        gate: String,
+        /// Which of the node's own addresses.
+        reason: super::own::OwnAddress,
+    },
+}
+
 /// Whether `gate` serves `peer`: the peers on its allow list when it has one; else every
 /// peer in the book, and any key when it is public. Its target must not be the node's own
 /// (checked again here, as a configuration file may have changed since it was exposed).
-pub async fn admits(node: &Node, gate: &Exposed, peer: PeerId) -> Result<(), String> {
-    let name = &gate.name;
+pub async fn admits(node: &Node, gate: &Exposed, peer: PeerId) -> Result<(), Refusal> {
+    let name = || gate.name.clone();
     if !gate.allow.is_empty() {
         if !allowed(node, &gate.allow, peer) {
-            return Err(format!("gate {name}: peer {peer} is not on its allow list"));
+            return Err(Refusal::NotAllowed { gate: name(), peer });
         }
     } else if !gate.public && !node.knows(&peer) {
-        return Err(format!(
-            "gate {name}: {peer} is not in the peer book (the gate is not public)"
-        ));
+        return Err(Refusal::NotInBook { gate: name(), peer });
     }
     node.own
         .check(&gate.target, gate.udp)
         .await
-        .map_err(|e| format!("gate {name}: {e}"))
+        .map_err(|reason| Refusal::OwnTarget {
+            gate: name(),
+            reason,
+        })
 }
 
 /// Whether `peer` is named (by id, or by the alias of its book entry) in `allow`.

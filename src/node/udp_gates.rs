@@ -44,7 +44,7 @@ pub async fn serve(
         return ch.decline(ChannelReply::UnknownService(msg)).await;
     };
     if let Err(why) = super::gates::admits(&node, &gate, peer).await {
-        return super::gates::refuse(ch, why).await;
+        return super::gates::refuse(ch, why.to_string()).await;
     }
     let sock = match LocalDgram::connect(&gate.target).await {
         Ok(s) => s,
