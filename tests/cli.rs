@@ -16,6 +16,28 @@ fn warp_cmd(home: &std::path::Path) -> Command {
     c
 }
 
+/// What a starting node prints, up to and with the line to paste on the other machine;
+/// the node is stopped then.
+fn start_up_lines(mut child: std::process::Child) -> Vec<String> {
+    let mut seen = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.expect("the node prints its lines");
+        let done = line.starts_with("On the other machine:");
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        seen.last()
+            .is_some_and(|l| l.starts_with("On the other machine:")),
+        "{seen:?}"
+    );
+    seen
+}
+
 #[test]
 fn a_closed_pipe_ends_a_command_quietly() {
     let home = tempfile::tempdir().unwrap();
@@ -120,25 +142,15 @@ fn a_renamed_peer_keeps_its_gates() {
 fn the_node_prints_its_addresses_and_the_line_to_paste() {
     let home = tempfile::tempdir().unwrap();
     let port = support::free_port();
-    let mut child = warp_cmd(home.path())
+    let child = warp_cmd(home.path())
         .args(["node", "--listen", &format!("127.0.0.1:{port}")])
         .args(["--api", "off", "--ws", "off"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let mut seen = Vec::new();
-    let paste = loop {
-        let line = lines.next().expect("the node prints its lines").unwrap();
-        if line.starts_with("On the other machine:") {
-            break line;
-        }
-        seen.push(line);
-    };
-    let _ = child.kill();
-    let _ = child.wait();
+    let mut seen = start_up_lines(child);
+    let paste = seen.pop().unwrap();
     assert!(
         seen.iter()
             .any(|l| l.contains(&format!("udp 127.0.0.1:{port}"))),
@@ -370,23 +382,13 @@ fn the_nodes_flags_can_live_in_warp_toml() {
         format!("[node]\nlisten = \"127.0.0.1:{port}\"\napi = \"off\"\nws = \"off\"\n"),
     )
     .unwrap();
-    let mut child = warp_cmd(home.path())
+    let child = warp_cmd(home.path())
         .arg("node")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut seen = Vec::new();
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        let done = line.starts_with("On the other machine:");
-        seen.push(line);
-        if done {
-            break;
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
+    let seen = start_up_lines(child);
     assert!(
         seen.iter()
             .any(|l| l.contains(&format!("udp 127.0.0.1:{port}"))),
