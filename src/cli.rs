@@ -74,7 +74,7 @@ pub struct NodeArgs {
     /// Impair every datagram sent, to see how applications fare on a bad network:
     /// `loss=5%,delay=20ms,jitter=5ms,reorder=1%,duplicate=1%,rate=100mbit,seed=7`.
     #[arg(long)]
-    pub impair: Option<crate::impair::ImpairSpec>,
+    pub impair: Option<crate::transport::impair::ImpairSpec>,
     /// Configuration file (TOML), applied again whenever it is saved; the node runs
     /// without one. Default: `warp.toml` in the data directory.
     #[arg(long)]

@@ -396,7 +396,8 @@ fn the_api_the_cli_and_the_config_file_drive_the_same_flows() {
     }
     assert!(
         listing.contains("flow cam  1:n") && listing.contains("[config]"),
-        "{listing}"
+        "{listing}\nthe node's log:\n{}",
+        nodes[1].log()
     );
     let out = nodes[1].warp(&["flow", "rm", "cam"]);
     assert!(text(&out).contains("configuration file"), "{}", text(&out));

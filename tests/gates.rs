@@ -176,10 +176,8 @@ fn a_reset_on_the_far_side_reaches_the_client_as_a_reset() {
     assert!(b.warp(&["gate", "expose", "rst", &target]).status.success());
     a.meet("bob", &b, "alice");
     let listen = format!("127.0.0.1:{}", free_port_tcp());
-    assert!(a
-        .warp(&["gate", "open", &listen, "bob", "rst"])
-        .status
-        .success());
+    let out = a.warp(&["gate", "open", &listen, "bob", "rst"]);
+    assert!(out.status.success(), "{}", text(&out));
 
     let mut conn = TcpStream::connect(&listen).unwrap();
     conn.set_read_timeout(Some(Duration::from_secs(10)))

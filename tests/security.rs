@@ -756,3 +756,37 @@ async fn a_message_over_the_cap_closes_1009() {
     .expect("closed within 10 s");
     assert_eq!(code, Some(1009));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_service_answers_a_version_it_does_not_speak_and_keeps_the_connection() {
+    use protocols::channel::ChannelReply;
+    use support::hostile::HostileKey;
+    let a = TestNode::start();
+    let key = HostileKey::new();
+    let out = a.warp(&["peers", "add", "mallory", &key.id]);
+    assert!(out.status.success(), "{}", text(&out));
+    let h = key.connect(a.addr().parse().unwrap()).await.unwrap();
+    for service in [
+        "ping",
+        "sink",
+        "warpdrive",
+        "gate/web",
+        "dgram/dns",
+        "gate-check/web",
+        "dgram-check/dns",
+        "flow/cam",
+    ] {
+        match h.channel(service, 99).await.unwrap() {
+            (_, _, ChannelReply::UnsupportedVersion(why)) => {
+                assert!(why.contains("not 99"), "{service}: {why}")
+            }
+            (_, _, other) => panic!("{service}: {other:?}"),
+        }
+    }
+    // An unknown service is named as such; the connection stays up through all of it.
+    match h.channel("teleport", 1).await.unwrap() {
+        (_, _, ChannelReply::UnknownService(why)) => assert!(why.contains("teleport"), "{why}"),
+        (_, _, other) => panic!("{other:?}"),
+    }
+    assert_eq!(h.closed(), None);
+}

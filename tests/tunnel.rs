@@ -53,8 +53,17 @@ fn a_peer_with_the_wrong_key_is_refused_on_both_sides() {
         t.contains(&format!("peer presented key {}, expected {impostor}", b.id)),
         "{t}"
     );
+    assert!(t.contains("certificate refused"), "{t}");
+    // B's side: A refused its certificate with access denied, a certificate error, not
+    // an internal one.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !b.log().contains("refused connection from 127.0.0.1") {
+        assert!(std::time::Instant::now() < deadline, "{}", b.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(
-        b.log().contains("refused connection from 127.0.0.1"),
+        b.log()
+            .contains("certificate refused: the peer refused this node's certificate"),
         "{}",
         b.log()
     );

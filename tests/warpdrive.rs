@@ -236,6 +236,32 @@ fn trust_ask_and_block_policies_behave_as_stated() {
 }
 
 #[test]
+fn a_download_from_a_sender_that_blocks_us_fails_at_once_with_the_reason() {
+    let (a, b) = pair(&[]);
+    let src = tempfile::tempdir().unwrap();
+    let file = src.path().join("doc.txt");
+    std::fs::write(&file, b"hello warpdrive").unwrap();
+    let out = a.warp(&["share", "bob", file.to_str().unwrap(), "--no-wait"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let waiting = wait_offer(&b, Duration::from_secs(5), |o| o["status"] == "awaiting");
+    // Alice blocks bob before he accepts: retrying cannot help, so his download fails
+    // at once (it was retried 40 times over five minutes).
+    let out = a.warp(&["peers", "set", "bob", "policy", "block"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let id = waiting["id"].as_str().unwrap();
+    let out = b.warp(&["offers", "accept", id, "--no-wait"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let failed = wait_offer(&b, Duration::from_secs(15), |o| o["status"] == "failed");
+    assert!(
+        failed["reason"]
+            .as_str()
+            .unwrap()
+            .contains("the peer blocks this node"),
+        "{failed}"
+    );
+}
+
+#[test]
 fn offers_listen_sees_new_offers_and_status_changes() {
     let (a, b) = pair(&[]);
     let mut listen = b.spawn_warp(&["offers", "listen", "--json"]);

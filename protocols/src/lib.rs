@@ -10,6 +10,7 @@
 //! * [`sink`]: the report of the `sink` service (bulk transfer check).
 //! * [`warpdrive`]: offers, downloads and reports of the `warpdrive` service.
 
+pub mod backoff;
 pub mod channel;
 pub mod datagram;
 pub mod flow;

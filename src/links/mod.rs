@@ -131,9 +131,12 @@ impl Hub {
         self.stop.subscribe()
     }
 
-    /// Closes every connection: `@unlinked` for each open link, then close 1001.
-    pub fn stop(&self) {
+    /// Closes every connection (`@unlinked` for each open link, then close 1001) and
+    /// waits, at most `grace`, until every client has been sent that.
+    pub async fn stop(&self, grace: std::time::Duration) {
         let _ = self.stop.send(true);
+        // Each connection holds a receiver until its last frame is written.
+        let _ = tokio::time::timeout(grace, self.stop.closed()).await;
     }
 
     /// Serves WebSockets on `addr`. Refuses a non-loopback address unless `public` says

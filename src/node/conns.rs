@@ -2,41 +2,95 @@
 //! once, and noticing when a connection dies.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use protocols::backoff::Backoff;
 use tracing::{info, warn};
 
-use super::channel::{connection_error, Channel};
 use super::Node;
 use crate::identity::PeerId;
 use crate::store::{PeerEntry, Policy};
-use crate::tls;
+use crate::transport::{Channel, Close, DialError, Incoming, OpenError, Peer};
 
-/// Application close code: the peer's policy blocks us.
-pub const CLOSE_BLOCKED: u32 = 1;
-/// Application close code: a second connection between the same two nodes.
-pub const CLOSE_DUPLICATE: u32 = 2;
-/// Application close code: the node is shutting down.
-pub const CLOSE_SHUTDOWN: u32 = 3;
-/// Application close code: the key is not in the peer book, and unknown keys are blocked.
-pub const CLOSE_UNKNOWN: u32 = 4;
-
-/// How long a dial may take.
-const DIAL_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// Channels a peer lets us open at once (`max_concurrent_bidi_streams`).
-pub const STREAMS: u32 = 1024;
-
-/// Of those, how many gate connections and datagram sessions to one peer may hold at
-/// once: the rest stay free for control traffic (ping, offers, flows).
+/// Of the channels a peer lets us open at once, how many gate connections and datagram
+/// sessions to one peer may hold: the rest stay free for control traffic (ping, offers,
+/// flows).
 pub const GATE_CHANNELS: usize = 768;
+
+/// Why a peer could not be connected to.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The book entry's id is not a valid key.
+    #[error("{0:?} has no valid peer id")]
+    BadId(String),
+    /// This node blocks the peer.
+    #[error("{0} is blocked (policy block)")]
+    BlockedHere(String),
+    /// Not connected, and no address to dial.
+    #[error("{alias} is not connected and has no address: add one with `warp peers add {alias} {id} --addr HOST:PORT`")]
+    NoAddress {
+        /// The peer's alias.
+        alias: String,
+        /// Its id.
+        id: String,
+    },
+    /// Every address failed; the last failure.
+    #[error("cannot reach {alias}: {addr}: {error}")]
+    Unreachable {
+        /// The peer's alias.
+        alias: String,
+        /// The last address tried.
+        addr: String,
+        /// How it failed.
+        error: DialError,
+    },
+}
+
+impl ConnectError {
+    /// Whether trying again cannot help until someone changes a book. A peer with no
+    /// address may still dial this node, so that is not final.
+    pub fn is_final(&self) -> bool {
+        match self {
+            ConnectError::Unreachable { error, .. } => error.is_final(),
+            ConnectError::NoAddress { .. } => false,
+            ConnectError::BadId(_) | ConnectError::BlockedHere(_) => true,
+        }
+    }
+}
+
+/// Why a channel to a peer's service could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ReachError {
+    /// No connection.
+    #[error("{0}")]
+    Connect(#[from] ConnectError),
+    /// Connected, but the channel failed or was refused.
+    #[error("{0}")]
+    Open(#[from] OpenError),
+}
+
+impl ReachError {
+    /// Whether trying again cannot help (blocked, unknown, refused) — as opposed to a
+    /// peer that is down or a connection that was lost.
+    pub fn is_final(&self) -> bool {
+        match self {
+            ReachError::Connect(e) => e.is_final(),
+            ReachError::Open(e) => e.is_final(),
+        }
+    }
+}
+
+impl From<ReachError> for String {
+    fn from(e: ReachError) -> String {
+        e.to_string()
+    }
+}
 
 /// A live connection and who dialed it.
 #[derive(Clone)]
 struct Link {
-    conn: quinn::Connection,
+    peer: Peer,
     dialer: PeerId,
 }
 
@@ -83,28 +137,28 @@ impl Conns {
     pub fn ids(&self) -> Vec<PeerId> {
         let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         map.iter()
-            .filter(|(_, l)| l.conn.close_reason().is_none())
+            .filter(|(_, l)| l.peer.is_open())
             .map(|(id, _)| *id)
             .collect()
     }
 
     /// The live connection to `peer`, if any.
-    pub fn get(&self, peer: &PeerId) -> Option<quinn::Connection> {
+    pub fn get(&self, peer: &PeerId) -> Option<Peer> {
         let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         map.get(peer)
-            .filter(|l| l.conn.close_reason().is_none())
-            .map(|l| l.conn.clone())
+            .filter(|l| l.peer.is_open())
+            .map(|l| l.peer.clone())
     }
 }
 
 impl Node {
     /// The connection to `entry`'s peer: the live one, or a new one dialed at its addresses.
-    pub async fn connect(self: &Arc<Self>, entry: &PeerEntry) -> Result<quinn::Connection, String> {
+    pub async fn connect(self: &Arc<Self>, entry: &PeerEntry) -> Result<Peer, ConnectError> {
         let id = entry
             .peer_id()
-            .ok_or_else(|| format!("{:?} has no valid peer id", entry.alias))?;
+            .ok_or_else(|| ConnectError::BadId(entry.alias.clone()))?;
         if entry.policy == Policy::Block {
-            return Err(format!("{} is blocked (policy block)", entry.alias));
+            return Err(ConnectError::BlockedHere(entry.alias.clone()));
         }
         if let Some(c) = self.conns.get(&id) {
             return Ok(c);
@@ -117,81 +171,58 @@ impl Node {
         if let Some(c) = self.conns.get(&id) {
             return Ok(c);
         }
-        if entry.addrs.is_empty() {
-            return Err(format!(
-                "{} is not connected and has no address: add one with `warp peers add {} {} --addr HOST:PORT`",
-                entry.alias, entry.alias, entry.id
-            ));
-        }
-        let mut last = String::new();
+        let mut last = None;
         for addr in &entry.addrs {
-            match self.dial(id, addr).await {
-                Ok(conn) => return Ok(self.register(id, conn, true)),
-                Err(e) => last = format!("{addr}: {e}"),
+            match self.endpoint.dial(id, addr).await {
+                Ok(peer) => return Ok(self.register(peer, true)),
+                Err(error) => {
+                    if let DialError::WrongKey { .. } = &error {
+                        warn!("{} at {addr}: {error}", entry.alias);
+                    }
+                    last = Some((addr.clone(), error));
+                }
             }
         }
-        Err(format!("cannot reach {}: {last}", entry.alias))
-    }
-
-    async fn dial(&self, id: PeerId, addr: &str) -> Result<quinn::Connection, String> {
-        let target: SocketAddr = match addr.parse() {
-            Ok(a) => a,
-            Err(_) => tokio::net::lookup_host(addr)
-                .await
-                .map_err(|e| e.to_string())?
-                .next()
-                .ok_or_else(|| "no address".to_string())?,
-        };
-        let tls = tls::client_config(&self.identity, id)?;
-        let quic =
-            quinn::crypto::rustls::QuicClientConfig::try_from(tls).map_err(|e| e.to_string())?;
-        let mut cfg = quinn::ClientConfig::new(Arc::new(quic));
-        cfg.transport_config(self.transport.clone());
-        let connecting = self
-            .endpoint
-            .connect_with(cfg, target, "warp")
-            .map_err(|e| e.to_string())?;
-        match tokio::time::timeout(DIAL_TIMEOUT, connecting).await {
-            Err(_) => Err("no answer (timed out)".into()),
-            Ok(Err(e)) => Err(connection_error(&e)),
-            Ok(Ok(conn)) => Ok(conn),
+        match last {
+            Some((addr, error)) => Err(ConnectError::Unreachable {
+                alias: entry.alias.clone(),
+                addr,
+                error,
+            }),
+            None => Err(ConnectError::NoAddress {
+                alias: entry.alias.clone(),
+                id: entry.id.clone(),
+            }),
         }
     }
 
     /// Takes an incoming connection: learns the caller's id, applies its policy.
-    pub async fn accept(self: Arc<Self>, incoming: quinn::Incoming) {
-        let remote = incoming.remote_address();
-        let conn = match incoming.await {
-            Ok(c) => c,
-            Err(e) => {
-                warn!("refused connection from {remote}: {}", connection_error(&e));
-                return;
-            }
-        };
-        let id = match peer_of(&conn) {
-            Ok(id) => id,
+    pub async fn accept(self: Arc<Self>, incoming: Incoming) {
+        let remote = incoming.remote();
+        let peer = match incoming.handshake().await {
+            Ok(p) => p,
             Err(e) => {
                 warn!("refused connection from {remote}: {e}");
-                conn.close(0u32.into(), e.as_bytes());
                 return;
             }
         };
+        let id = peer.id();
         let known = self.knows(&id);
         if self.book.policy(&id) == Policy::Block {
             warn!("refused blocked peer {id} from {remote}");
-            conn.close(CLOSE_BLOCKED.into(), b"blocked by the peer's policy");
+            peer.close(Close::Blocked);
             return;
         }
         if !known && self.unknown() == crate::store::Unknown::Block {
             info!("refused {id} from {remote}: not in the peer book (`warp peers add <alias> {id}` lets it in)");
-            conn.close(CLOSE_UNKNOWN.into(), b"not in the peer's book");
+            peer.close(Close::NotKnown);
             return;
         }
         match known {
             true => info!("peer {id} connected from {remote}"),
             false => info!("unknown key {id} connected from {remote} (unknown = ask)"),
         }
-        self.register(id, conn, false);
+        self.register(peer, false);
     }
 
     /// Closes the connections of keys not in the book (after unknown became block).
@@ -200,7 +231,7 @@ impl Node {
             if !self.knows(&id) {
                 if let Some(c) = self.conns.get(&id) {
                     info!("closing {id}: not in the peer book and unknown = block");
-                    c.close(CLOSE_UNKNOWN.into(), b"not in the peer's book");
+                    c.close(Close::NotKnown);
                 }
             }
         }
@@ -208,70 +239,53 @@ impl Node {
 
     /// Records a new connection, keeping one per peer: when both sides dialed, the
     /// connection dialed by the smaller peer id wins on both sides.
-    fn register(
-        self: &Arc<Self>,
-        peer: PeerId,
-        conn: quinn::Connection,
-        we_dialed: bool,
-    ) -> quinn::Connection {
-        let dialer = if we_dialed { self.id } else { peer };
-        let winner = self.id.min(peer);
+    fn register(self: &Arc<Self>, peer: Peer, we_dialed: bool) -> Peer {
+        let id = peer.id();
+        let dialer = if we_dialed { self.id } else { id };
+        let winner = self.id.min(id);
         let kept = {
             let mut map = self.conns.map.lock().unwrap_or_else(|p| p.into_inner());
-            match map.get(&peer) {
-                Some(old)
-                    if old.conn.close_reason().is_none()
-                        && old.dialer == winner
-                        && dialer != winner =>
-                {
-                    conn.close(CLOSE_DUPLICATE.into(), b"duplicate connection");
-                    return old.conn.clone();
+            match map.get(&id) {
+                Some(old) if old.peer.is_open() && old.dialer == winner && dialer != winner => {
+                    peer.close(Close::Duplicate);
+                    return old.peer.clone();
                 }
-                Some(old) if old.conn.close_reason().is_none() => {
-                    old.conn
-                        .close(CLOSE_DUPLICATE.into(), b"duplicate connection");
-                }
+                Some(old) if old.peer.is_open() => old.peer.close(Close::Duplicate),
                 _ => {}
             }
             map.insert(
-                peer,
+                id,
                 Link {
-                    conn: conn.clone(),
+                    peer: peer.clone(),
                     dialer,
                 },
             );
-            conn.clone()
+            peer
         };
         let node = self.clone();
         let watched = kept.clone();
         tokio::spawn(async move {
-            let accept = node.clone().serve_channels(peer, watched.clone());
+            let accept = node.clone().serve_channels(watched.clone());
             let reason = watched.closed().await;
             accept.abort();
             let mut map = node.conns.map.lock().unwrap_or_else(|p| p.into_inner());
-            if map
-                .get(&peer)
-                .is_some_and(|l| l.conn.stable_id() == watched.stable_id())
-            {
-                map.remove(&peer);
-                info!("connection to {peer} closed: {}", connection_error(&reason));
+            if map.get(&id).is_some_and(|l| l.peer.same(&watched)) {
+                map.remove(&id);
+                info!("connection to {id} closed: {reason}");
             }
         });
         kept
     }
 
-    /// Accepts the channels `peer` opens on `conn`, each in its own task.
-    fn serve_channels(
-        self: Arc<Self>,
-        peer: PeerId,
-        conn: quinn::Connection,
-    ) -> tokio::task::JoinHandle<()> {
+    /// Accepts the channels `peer` opens, each in its own task.
+    fn serve_channels(self: Arc<Self>, peer: Peer) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
-            while let Ok((send, recv)) = conn.accept_bi().await {
+            while let Some(ch) = peer.accept().await {
                 let node = self.clone();
+                let id = peer.id();
                 tokio::spawn(async move {
-                    if let Err(e) = node.serve_channel(peer, send, recv).await {
-                        warn!("channel from {peer}: {e}");
+                    if let Err(e) = node.serve_channel(id, ch).await {
+                        warn!("channel from {id}: {e}");
                     }
                 });
             }
@@ -281,11 +295,11 @@ impl Node {
     /// Keeps connections up to every book peer that has an address and is not blocked,
     /// retrying with a backoff of 0.5 s doubling to 4 s.
     pub async fn maintain(self: Arc<Self>) {
-        let mut backoff: HashMap<PeerId, (tokio::time::Instant, Duration)> = HashMap::new();
+        let mut backoff: HashMap<PeerId, Backoff> = HashMap::new();
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         loop {
             tick.tick().await;
-            let now = tokio::time::Instant::now();
+            let now = std::time::Instant::now();
             for entry in self.book.list() {
                 let Some(id) = entry.peer_id() else { continue };
                 if entry.policy == Policy::Block
@@ -295,16 +309,14 @@ impl Node {
                     backoff.remove(&id);
                     continue;
                 }
-                if backoff.get(&id).is_some_and(|(next, _)| *next > now) {
+                let b = backoff.entry(id).or_insert_with(|| {
+                    Backoff::new(Duration::from_millis(500), Duration::from_secs(4))
+                });
+                if !b.ready(now) {
                     continue;
                 }
+                b.attempt(now);
                 let node = self.clone();
-                let wait = backoff
-                    .get(&id)
-                    .map_or(Duration::from_millis(500), |(_, d)| {
-                        (*d * 2).min(Duration::from_secs(4))
-                    });
-                backoff.insert(id, (now + wait, wait));
                 tokio::spawn(async move {
                     if let Err(e) = node.connect(&entry).await {
                         tracing::debug!("reconnect to {}: {e}", entry.alias);
@@ -315,34 +327,21 @@ impl Node {
     }
 }
 
-/// The peer id a connection's peer proved in the handshake.
-pub fn peer_of(conn: &quinn::Connection) -> Result<PeerId, String> {
-    let certs = conn
-        .peer_identity()
-        .and_then(|any| {
-            any.downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
-                .ok()
-        })
-        .ok_or_else(|| "no certificate".to_string())?;
-    let first = certs.first().ok_or_else(|| "no certificate".to_string())?;
-    tls::peer_id_of(first)
-}
-
 /// Opens a channel to a service on `entry`'s peer, connecting first if needed.
 pub async fn open_channel(
     node: &Arc<Node>,
     entry: &PeerEntry,
     service: &str,
     version: u16,
-) -> Result<Channel, String> {
-    let conn = node.connect(entry).await?;
-    match Channel::open(&conn, service, version).await {
+) -> Result<Channel, ReachError> {
+    let peer = node.connect(entry).await?;
+    match peer.open(service, version).await {
         // The connection closed under the channel — most often because both sides had
         // dialed at once and this one lost the tie-break: once more on the one kept.
-        Err(_) if conn.close_reason().is_some() => {
-            let conn = node.connect(entry).await?;
-            Channel::open(&conn, service, version).await
+        Err(e) if e.is_lost() && !e.is_final() => {
+            let peer = node.connect(entry).await?;
+            Ok(peer.open(service, version).await?)
         }
-        other => other,
+        other => Ok(other?),
     }
 }

@@ -245,7 +245,7 @@ pub(super) async fn handle(
                     PeerStatus {
                         connected: conn.is_some(),
                         rtt_us: conn.as_ref().map(|c| c.rtt().as_micros() as u64),
-                        remote: conn.as_ref().map(|c| c.remote_address().to_string()),
+                        remote: conn.as_ref().and_then(first_path),
                         entry,
                     }
                 })
@@ -263,7 +263,7 @@ pub(super) async fn handle(
             let r = node.book.remove(&peer);
             if let Ok(e) = &r {
                 if let Some(c) = e.peer_id().and_then(|id| node.conns.get(&id)) {
-                    c.close(0u32.into(), b"removed from the peer book");
+                    c.close(crate::transport::Close::Removed);
                 }
             }
             send(r.map_or_else(|e| Response::Error(e.to_string()), Response::Peer));
@@ -285,10 +285,7 @@ pub(super) async fn handle(
             let r = node.book.set_policy(&peer, policy);
             if let (Ok(e), crate::store::Policy::Block) = (&r, policy) {
                 if let Some(c) = e.peer_id().and_then(|id| node.conns.get(&id)) {
-                    c.close(
-                        super::conns::CLOSE_BLOCKED.into(),
-                        b"blocked by the peer's policy",
-                    );
+                    c.close(crate::transport::Close::Blocked);
                 }
             }
             send(r.map_or_else(|e| Response::Error(e.to_string()), Response::Peer));
@@ -334,7 +331,7 @@ pub(super) async fn handle(
             let remote = entry
                 .peer_id()
                 .and_then(|id| node.conns.get(&id))
-                .map(|c| c.remote_address().to_string())
+                .and_then(|c| first_path(&c))
                 .unwrap_or_default();
             send(Response::PingStart {
                 id: entry.id.clone(),
@@ -350,6 +347,11 @@ pub(super) async fn handle(
     }
 }
 
+/// The address of a peer's first path, as listings show it.
+fn first_path(peer: &crate::transport::Peer) -> Option<String> {
+    peer.paths().first().map(|p| p.remote.to_string())
+}
+
 /// Resolves the peer a request names and opens a channel to `service` on it; errors are
 /// the line to send back.
 async fn channel_to(
@@ -357,7 +359,7 @@ async fn channel_to(
     peer: &str,
     service: &str,
     version: u16,
-) -> Result<(crate::store::PeerEntry, super::channel::Channel), String> {
+) -> Result<(crate::store::PeerEntry, crate::transport::Channel), String> {
     let entry = resolve(node, peer).map_err(|e| e.to_string())?;
     match super::conns::open_channel(node, &entry, service, version).await {
         Ok(ch) => Ok((entry, ch)),

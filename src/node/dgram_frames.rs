@@ -1,25 +1,28 @@
-//! Datagrams over a channel's stream, each framed by `protocols::datagram`: the reading
-//! and writing halves shared by UDP gates and flows.
+//! Datagrams over a channel's byte stream, each framed by `protocols::datagram`: the
+//! reading and writing halves shared by UDP gates and flows.
 
 use protocols::datagram;
-use quinn::{RecvStream, SendStream};
+use tokio::io::AsyncReadExt;
 
-/// Reads framed datagrams from a stream.
+use crate::transport::{ChannelReader, ChannelWriter};
+
+/// Reads framed datagrams from a channel.
 pub struct Frames {
-    recv: RecvStream,
+    recv: ChannelReader,
     buf: Vec<u8>,
 }
 
 impl Frames {
-    /// Reads from `recv`, starting with bytes already read past the channel header.
-    pub fn new(recv: RecvStream, leftover: Vec<u8>) -> Frames {
+    /// Reads from `recv`.
+    pub fn new(recv: ChannelReader) -> Frames {
         Frames {
             recv,
-            buf: leftover,
+            buf: Vec::new(),
         }
     }
 
-    /// The next datagram; `None` at the end of the stream.
+    /// The next datagram; `None` at the end of the stream. Cancel-safe: a datagram part
+    /// read stays buffered for the next call.
     pub async fn next(&mut self) -> Result<Option<Vec<u8>>, String> {
         loop {
             if let Some((d, n)) = datagram::decode(&self.buf).map_err(|e| e.to_string())? {
@@ -33,16 +36,16 @@ impl Frames {
                 .await
                 .map_err(|e| e.to_string())?
             {
-                Some(n) => self.buf.extend_from_slice(&chunk[..n]),
-                None if self.buf.is_empty() => return Ok(None),
-                None => return Err("the stream ended inside a datagram".into()),
+                0 if self.buf.is_empty() => return Ok(None),
+                0 => return Err("the stream ended inside a datagram".into()),
+                n => self.buf.extend_from_slice(&chunk[..n]),
             }
         }
     }
 }
 
 /// Writes one datagram, framed.
-pub async fn send_frame(send: &mut SendStream, d: &[u8]) -> Result<(), String> {
+pub async fn send_frame(send: &mut ChannelWriter, d: &[u8]) -> Result<(), String> {
     let frame = datagram::encode(d).map_err(|e| e.to_string())?;
     send.write_all(&frame).await.map_err(|e| e.to_string())
 }

@@ -4,13 +4,12 @@
 use std::sync::{Arc, Weak};
 
 use protocols::channel::ChannelReply;
-use tokio::io::AsyncReadExt;
-use warpdrive::net::{BoxRead, BoxWrite, Opening};
+use warpdrive::net::{BoxRead, BoxWrite, NetError, Opening};
 use warpdrive::Policy;
 
-use super::channel::Channel;
 use super::Node;
 use crate::identity::PeerId;
+use crate::transport::Channel;
 
 /// The channel service name.
 pub const SERVICE: &str = "warpdrive";
@@ -20,21 +19,32 @@ pub const VERSION: u16 = 1;
 /// The node as warpdrive sees it.
 pub struct NodeNet(pub Weak<Node>);
 
-/// A channel's halves as warpdrive takes them (bytes read past the header first).
+/// A channel's halves as warpdrive takes them.
 fn halves(ch: Channel) -> (BoxWrite, BoxRead) {
-    let (send, recv, leftover) = ch.into_parts();
-    let read = std::io::Cursor::new(leftover).chain(recv);
-    (Box::new(send), Box::new(read))
+    let (send, recv) = ch.split();
+    (Box::new(send), Box::new(recv))
 }
 
 impl warpdrive::PeerNet for NodeNet {
     fn open(&self, peer: &str) -> Opening<'_> {
         let peer = peer.to_string();
         Box::pin(async move {
-            let node = self.0.upgrade().ok_or("the node is stopping")?;
-            let entry = super::control_server::resolve(&node, &peer).map_err(|e| e.to_string())?;
-            let ch = super::conns::open_channel(&node, &entry, SERVICE, VERSION).await?;
-            Ok(halves(ch))
+            let node = self
+                .0
+                .upgrade()
+                .ok_or_else(|| NetError::Unreachable("the node is stopping".into()))?;
+            // A key not in the book may dial again (it offered while connected).
+            let entry = super::control_server::resolve(&node, &peer).map_err(|e| {
+                match peer.parse::<PeerId>() {
+                    Ok(_) => NetError::Unreachable(e.to_string()),
+                    Err(_) => NetError::Refused(e.to_string()),
+                }
+            })?;
+            match super::conns::open_channel(&node, &entry, SERVICE, VERSION).await {
+                Ok(ch) => Ok(halves(ch)),
+                Err(e) if e.is_final() => Err(NetError::Refused(e.to_string())),
+                Err(e) => Err(NetError::Unreachable(e.to_string())),
+            }
         })
     }
 
@@ -63,7 +73,7 @@ pub async fn serve(node: Arc<Node>, peer: PeerId, mut ch: Channel) -> Result<(),
             "{} warpdrive channels of yours are open already",
             super::conns::DRIVE_CHANNELS
         );
-        return ch.decline(ChannelReply::Refused(msg)).await;
+        return Ok(ch.decline(ChannelReply::Refused(msg)).await?);
     };
     ch.write(&ChannelReply::Accepted.encode()).await?;
     let (w, r) = halves(ch);

@@ -15,19 +15,21 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use protocols::backoff::Backoff;
 use protocols::channel::ChannelReply;
-use protocols::flow::{encode_ack, Credit};
+use protocols::flow::{Acks, Credit};
+use tokio::io::AsyncReadExt;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use super::channel::Channel;
 use super::dgram_frames::{send_frame, Frames};
 use super::Node;
 use crate::control::{FlowStatus, MemberStatus};
 use crate::flow_book::{Flow, Role, SELF};
 use crate::identity::PeerId;
+use crate::transport::Channel;
 
 /// Version of the flow channel protocol.
 pub const VERSION: u16 = 1;
@@ -41,12 +43,6 @@ const SOURCE_IDLE: Duration = Duration::from_secs(60);
 const MAX_SOURCES: usize = 64;
 /// Waits between attempts to reach a member that could not be reached.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(500), Duration::from_secs(4));
-/// The receiver acknowledges after this many frame bytes...
-const ACK_EVERY: u64 = 16 * 1024;
-/// ...or once nothing more has come for this long.
-const ACK_DELAY: Duration = Duration::from_millis(2);
-/// How often the sender resizes its window from the acknowledged rate.
-const WINDOW_EVERY: Duration = Duration::from_millis(100);
 
 /// The channel service name of the flow `name`.
 pub fn service(name: &str) -> String {
@@ -391,15 +387,14 @@ async fn send_loop(
     stats: Arc<MemberStats>,
     mut rx: mpsc::Receiver<Arc<[u8]>>,
 ) {
-    let mut backoff = BACKOFF.0;
+    let mut backoff = Backoff::new(BACKOFF.0, BACKOFF.1);
     while let Some(first) = rx.recv().await {
         let ch = match open(&node, &flow, &member).await {
             Ok(ch) => ch,
             Err(e) => {
                 warn!("flow {flow}: {member}: {e}");
                 stats.set_state(e);
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(BACKOFF.1);
+                tokio::time::sleep(backoff.attempt(Instant::now())).await;
                 let mut stale = 1;
                 while rx.try_recv().is_ok() {
                     stale += 1;
@@ -408,7 +403,7 @@ async fn send_loop(
                 continue;
             }
         };
-        backoff = BACKOFF.0;
+        backoff.reset();
         stats.set_state("connected");
         match carry(&node, ch, first, &stats, &mut rx).await {
             Ok(()) => return,
@@ -426,11 +421,10 @@ async fn carry(
     stats: &MemberStats,
     rx: &mut mpsc::Receiver<Arc<[u8]>>,
 ) -> Result<(), String> {
-    let (mut send, mut recv, leftover) = ch.into_parts();
+    let (mut send, mut recv) = ch.split();
     let mut credit = Credit::default();
-    credit.feed(&leftover).map_err(|e| e.to_string())?;
     let mut pending = Some(first);
-    let mut mark = (Instant::now(), 0u64);
+    credit.tick(Instant::now(), || Duration::ZERO);
     let mut acks = [0u8; 256];
     loop {
         if credit.open() {
@@ -446,26 +440,20 @@ async fn carry(
         }
         tokio::select! {
             r = recv.read(&mut acks) => match r {
-                Ok(Some(n)) => {
+                Ok(0) => return Err("the member closed the flow".into()),
+                Ok(n) => {
                     credit.feed(&acks[..n]).map_err(|e| e.to_string())?;
-                    let elapsed = mark.0.elapsed();
-                    if elapsed >= WINDOW_EVERY {
-                        let rate = (credit.acked() - mark.1) as u128 * 1_000_000
-                            / elapsed.as_micros().max(1);
-                        let rtt = peer
-                            .and_then(|p| node.conns.get(&p))
-                            .map_or(0, |c| c.rtt().as_micros() as u64);
-                        credit.set_window(rate as u64, rtt);
-                        mark = (Instant::now(), credit.acked());
-                    }
+                    credit.tick(Instant::now(), || {
+                        peer.and_then(|p| node.conns.get(&p))
+                            .map_or(Duration::ZERO, |c| c.rtt())
+                    });
                 }
-                Ok(None) => return Err("the member closed the flow".into()),
                 Err(e) => return Err(e.to_string()),
             },
             d = rx.recv(), if pending.is_none() && credit.open() => match d {
                 Some(d) => pending = Some(d),
                 None => {
-                    let _ = send.finish();
+                    send.finish();
                     return Ok(());
                 }
             },
@@ -493,7 +481,7 @@ pub async fn serve(
 ) -> Result<(), String> {
     let Some(flow) = node.lock_flows().get(name).cloned() else {
         let msg = format!("no flow {name:?} on this node");
-        return ch.decline(ChannelReply::UnknownService(msg)).await;
+        return Ok(ch.decline(ChannelReply::UnknownService(msg)).await?);
     };
     let permitted = |flow: &RunningFlow| -> Result<Arc<MemberStats>, String> {
         if flow.def().own_role() == Some(Role::Send) {
@@ -509,32 +497,26 @@ pub async fn serve(
     };
     ch.write(&ChannelReply::Accepted.encode()).await?;
     stats.set_state("receiving");
-    let (mut send, recv, leftover) = ch.into_parts();
-    let mut frames = Frames::new(recv, leftover);
+    let (mut send, recv) = ch.split();
+    let mut frames = Frames::new(recv);
     let mut generation = flow.generation.load(Relaxed);
-    // Frame bytes taken in all, and since the last acknowledgement.
-    let (mut taken, mut unacked) = (0u64, 0u64);
+    let mut acks = Acks::default();
     loop {
-        let next = if unacked > 0 {
-            tokio::select! {
+        let next = match acks.deadline() {
+            Some(due) => tokio::select! {
                 d = frames.next() => d?,
-                _ = tokio::time::sleep(ACK_DELAY) => {
-                    send.write_all(&encode_ack(taken)).await.map_err(|e| e.to_string())?;
-                    unacked = 0;
+                _ = tokio::time::sleep_until(due.into()) => {
+                    if let Some(ack) = acks.poll(Instant::now()) {
+                        send.write_all(&ack).await?;
+                    }
                     continue;
                 }
-            }
-        } else {
-            frames.next().await?
+            },
+            None => frames.next().await?,
         };
         let Some(d) = next else { break };
-        taken += d.len() as u64 + 2;
-        unacked += d.len() as u64 + 2;
-        if unacked >= ACK_EVERY {
-            send.write_all(&encode_ack(taken))
-                .await
-                .map_err(|e| e.to_string())?;
-            unacked = 0;
+        if let Some(ack) = acks.took(d.len() as u64 + 2, Instant::now()) {
+            send.write_all(&ack).await?;
         }
         if flow.stopped.load(Relaxed) {
             break;

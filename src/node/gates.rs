@@ -9,11 +9,11 @@ use protocols::channel::ChannelReply;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::{info, warn};
 
-use super::channel::Channel;
 use super::local::{LocalListener, LocalStream};
 use super::Node;
 use crate::gate_book::{Exposed, Opened};
 use crate::identity::PeerId;
+use crate::transport::{Channel, OpenError};
 
 /// Version of the gate channel protocol (raw bytes after the header).
 pub const VERSION: u16 = 1;
@@ -36,7 +36,7 @@ pub async fn serve(
 ) -> Result<(), String> {
     let Some(gate) = node.exposed(name, false) else {
         let msg = format!("no gate {name:?} is exposed on this node");
-        return ch.decline(ChannelReply::UnknownService(msg)).await;
+        return Ok(ch.decline(ChannelReply::UnknownService(msg)).await?);
     };
     if let Err(why) = admits(&node, &gate, peer).await {
         return refuse(ch, why.to_string()).await;
@@ -82,7 +82,7 @@ pub async fn serve_check(
     let Some(gate) = node.exposed(name, udp) else {
         let kind = if udp { "UDP gate" } else { "gate" };
         let msg = format!("no {kind} {name:?} is exposed on this node");
-        return ch.decline(ChannelReply::UnknownService(msg)).await;
+        return Ok(ch.decline(ChannelReply::UnknownService(msg)).await?);
     };
     match admits(&node, &gate, peer).await {
         Ok(()) => {
@@ -110,17 +110,23 @@ pub async fn check_remote(node: &Arc<Node>, g: &Opened) -> Checked {
         Ok(e) => e,
         Err(e) => return Checked::Refused(e.to_string()),
     };
-    let conn = match node.connect(&entry).await {
+    let peer = match node.connect(&entry).await {
         Ok(c) => c,
-        Err(e) => return Checked::Unknown(e),
+        Err(e) => return Checked::Unknown(e.to_string()),
     };
     let service = check_service(&g.name, g.udp);
-    match Channel::open(&conn, &service, CHECK_VERSION).await {
+    match peer.open(&service, CHECK_VERSION).await {
         Ok(_) => Checked::Serves,
-        Err(e) if conn.close_reason().is_some() => Checked::Unknown(e),
         // A node from before gate checks does not know the service: it names it.
-        Err(e) if e.contains(&service) => Checked::Unknown(format!("{} cannot say", g.peer)),
-        Err(e) => Checked::Refused(e),
+        Err(OpenError::UnknownService(m)) if m.contains(&service) => {
+            Checked::Unknown(format!("{} cannot say", g.peer))
+        }
+        Err(
+            e @ (OpenError::UnknownService(_)
+            | OpenError::UnsupportedVersion(_)
+            | OpenError::Refused(_)),
+        ) => Checked::Refused(e.to_string()),
+        Err(e) => Checked::Unknown(e.to_string()),
     }
 }
 
@@ -185,7 +191,7 @@ pub fn allowed(node: &Node, allow: &[String], peer: PeerId) -> bool {
 /// Refuses a gate channel with a reason, logged here too.
 pub async fn refuse(ch: Channel, msg: String) -> Result<(), String> {
     warn!("{msg}");
-    ch.decline(ChannelReply::Refused(msg)).await
+    Ok(ch.decline(ChannelReply::Refused(msg)).await?)
 }
 
 /// Refuses a listen address beyond loopback unless the gate says `gateway`, and one that is
@@ -290,44 +296,38 @@ pub async fn open(node: Arc<Node>, g: Opened) -> Result<tokio::task::JoinHandle<
 /// Copies both ways until both directions end. An end of stream is passed on as a
 /// half-close; an error on either side resets both.
 async fn splice(local: LocalStream, ch: Channel) -> Result<(), String> {
-    let (mut send, mut recv, leftover) = ch.into_parts();
+    let (mut send, mut recv) = ch.split();
     let (mut tcp_r, mut tcp_w) = tokio::io::split(local);
     let to_peer = async {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             match tcp_r.read(&mut buf).await {
                 Ok(0) => {
-                    let _ = send.finish();
+                    send.finish();
                     return Ok(());
                 }
-                Ok(n) => send.write_all(&buf[..n]).await.map_err(|e| e.to_string())?,
+                Ok(n) => send.write_all(&buf[..n]).await?,
                 Err(e) => {
-                    let _ = send.reset(1u32.into());
+                    send.reset();
                     return Err(e.to_string());
                 }
             }
         }
     };
     let from_peer = async {
-        if !leftover.is_empty() {
-            tcp_w
-                .write_all(&leftover)
-                .await
-                .map_err(|e| e.to_string())?;
-        }
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             match recv.read(&mut buf).await {
-                Ok(Some(n)) => tcp_w
-                    .write_all(&buf[..n])
-                    .await
-                    .map_err(|e| e.to_string())?,
-                Ok(None) => {
+                Ok(0) => {
                     let _ = tcp_w.shutdown().await;
                     return Ok(());
                 }
+                Ok(n) => tcp_w
+                    .write_all(&buf[..n])
+                    .await
+                    .map_err(|e| e.to_string())?,
                 Err(e) => {
-                    let _ = recv.stop(1u32.into());
+                    recv.stop();
                     return Err(e.to_string());
                 }
             }

@@ -104,9 +104,12 @@ fn refresh_peers(node: &Node, lane: &Lane) {
             .with_slot("policy", e.policy.to_string())
             .with_slot("connected", conn.is_some());
         if let Some(c) = &conn {
-            r = r
-                .with_slot("rtt_us", c.rtt().as_micros() as u64)
-                .with_slot("remote", c.remote_address().to_string());
+            r = r.with_slot("rtt_us", c.rtt().as_micros() as u64).with_slot(
+                "remote",
+                c.paths()
+                    .first()
+                    .map_or(String::new(), |p| p.remote.to_string()),
+            );
         }
         lane.put(Value::text(e.alias.as_str()), Value::Record(r));
     }

@@ -1,6 +1,5 @@
 //! The node: the long-running process behind every other `warp` command.
 
-mod channel;
 mod config_watch;
 mod conns;
 mod control_server;
@@ -15,6 +14,7 @@ mod own;
 mod ping;
 mod renames;
 mod rest;
+mod services;
 mod sink;
 mod udp_gates;
 
@@ -43,19 +43,13 @@ pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(
 pub const DEFAULT_API: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 7480);
 
-/// The largest UDP payload path MTU discovery tries.
-const MTU_CEILING: u16 = 16_384;
-
-/// UDP socket buffer size: quinn on loopback loses packets with the 208 KiB default.
-const SOCKET_BUFFER: usize = 4 << 20;
-
 /// How the node runs.
 #[derive(Clone, Debug)]
 pub struct NodeOptions {
     /// The UDP address for QUIC.
     pub listen: SocketAddr,
     /// Impairment applied to every datagram sent, for testing on a bad network.
-    pub impair: Option<crate::impair::ImpairSpec>,
+    pub impair: Option<crate::transport::impair::ImpairSpec>,
     /// Where accepted offers download unless told otherwise.
     pub incoming: PathBuf,
     /// The configuration file, watched for changes.
@@ -74,11 +68,9 @@ pub struct NodeOptions {
 /// A running node.
 pub struct Node {
     id: PeerId,
-    identity: Identity,
     book: PeerBook,
-    endpoint: quinn::Endpoint,
+    endpoint: crate::transport::Endpoint,
     conns: Conns,
-    transport: Arc<quinn::TransportConfig>,
     gates: crate::gate_book::GateBook,
     /// Listeners of opened gates, by listen address.
     open_gates: std::sync::Mutex<std::collections::HashMap<String, tokio::task::JoinHandle<()>>>,
@@ -105,43 +97,6 @@ pub struct Node {
     unknown_file: std::sync::RwLock<Option<crate::store::Unknown>>,
 }
 
-/// The QUIC transport settings of every connection: keepalives every second and an idle
-/// timeout of 4 s, so a dead peer is noticed within a few seconds; windows sized for fast
-/// bulk channels.
-fn transport() -> Arc<quinn::TransportConfig> {
-    let mut t = quinn::TransportConfig::default();
-    t.keep_alive_interval(Some(Duration::from_secs(1)));
-    t.max_idle_timeout(Some(
-        Duration::from_secs(4)
-            .try_into()
-            .expect("4 s is a valid idle timeout"),
-    ));
-    t.stream_receive_window((8u32 << 20).into());
-    t.receive_window((16u32 << 20).into());
-    t.send_window(16 << 20);
-    t.max_concurrent_bidi_streams(conns::STREAMS.into());
-    // BBR paces by measured bandwidth and RTT instead of backing off on every loss, so
-    // random loss (Wi-Fi, cellular, --impair) does not collapse throughput as with Cubic.
-    t.congestion_controller_factory(Arc::new(quinn::congestion::BbrConfig::default()));
-    // Path MTU discovery may climb past Ethernet's 1500 bytes where the path allows it
-    // (jumbo frames, loopback): fewer, larger packets cost less per byte. It still starts
-    // at 1200 bytes and settles at whatever the path carries.
-    let mut mtu = quinn::MtuDiscoveryConfig::default();
-    mtu.upper_bound(MTU_CEILING);
-    t.mtu_discovery_config(Some(mtu));
-    Arc::new(t)
-}
-
-fn bind_udp(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
-    // Best effort: the kernel caps these at its own maximum.
-    let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
-    let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
-    socket.bind(&addr.into())?;
-    Ok(socket.into())
-}
-
 /// Takes the data directory's lock file, held for the node's lifetime (or while a
 /// command uses the database with no node running).
 pub fn lock(dir: &Path) -> Result<std::fs::File, String> {
@@ -161,9 +116,66 @@ pub fn lock(dir: &Path) -> Result<std::fs::File, String> {
     Ok(file)
 }
 
-/// Runs a node in the foreground until Ctrl-C or SIGTERM.
+/// A node running in this process, started by [`start`].
+pub struct NodeHandle {
+    /// The node's peer id.
+    pub id: PeerId,
+    /// Where it listens for peers (QUIC over UDP).
+    pub quic: SocketAddr,
+    /// Where the REST API listens, if it does.
+    pub api: Option<SocketAddr>,
+    /// Where the WARP link hub listens, if it does.
+    pub ws: Option<SocketAddr>,
+    /// The data directory.
+    pub dir: PathBuf,
+    stopped: tokio::task::JoinHandle<Result<(), String>>,
+}
+
+impl NodeHandle {
+    /// Waits until the node has stopped: its shutdown future completed, link clients and
+    /// peers were told, and the database was flushed.
+    pub async fn stopped(self) -> Result<(), String> {
+        self.stopped
+            .await
+            .map_err(|e| format!("the node's task failed: {e}"))?
+    }
+
+    /// The address another machine would dial to reach this node.
+    pub fn reachable(&self) -> SocketAddr {
+        SocketAddr::new(reachable_ip(self.quic.ip()), self.quic.port())
+    }
+}
+
+/// Runs a node in the foreground until Ctrl-C or SIGTERM, saying where it listens.
 pub async fn run(dir: PathBuf, opts: NodeOptions) -> Result<(), String> {
-    let _lock = lock(&dir)?;
+    let node = start(dir, opts, shutdown_signal()).await?;
+    println!("warp node {} listening on udp {}", node.id, node.quic);
+    println!("  peers (QUIC)  udp {}", node.quic);
+    if let Some(a) = node.api {
+        println!(
+            "  REST API      http://{a}  (token in {})",
+            node.dir.join(crate::api_token::FILE).display()
+        );
+    }
+    if let Some(a) = node.ws {
+        println!("  WARP links    ws://{a}");
+    }
+    println!(
+        "On the other machine:  warp peers add <name> {} --addr {}",
+        node.id,
+        node.reachable()
+    );
+    node.stopped().await
+}
+
+/// Starts a node on data directory `dir` in this process; it runs until `shutdown`
+/// completes. Returns once every listener is up (the control socket last).
+pub async fn start(
+    dir: PathBuf,
+    opts: NodeOptions,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<NodeHandle, String> {
+    let lock_file = lock(&dir)?;
     let identity = Identity::load_or_create(&dir).map_err(|e| format!("identity: {e}"))?;
     let api_token = crate::api_token::ApiToken::load_or_create(&dir).map_err(|e| e.to_string())?;
     let db = crate::home::open_db(&dir)?;
@@ -187,42 +199,16 @@ pub async fn run(dir: PathBuf, opts: NodeOptions) -> Result<(), String> {
         api_token.as_str().to_string(),
     );
 
-    let tls = crate::tls::server_config(&identity)?;
-    let quic = quinn::crypto::rustls::QuicServerConfig::try_from(tls).map_err(|e| e.to_string())?;
-    let transport = transport();
-    let mut server = quinn::ServerConfig::with_crypto(Arc::new(quic));
-    server.transport_config(transport.clone());
-    let socket = bind_udp(opts.listen).map_err(|e| {
-        format!(
-            "cannot listen on udp {}: {e} (--listen ADDR listens elsewhere)",
-            opts.listen
-        )
-    })?;
-    let runtime: Arc<dyn quinn::Runtime> = Arc::new(quinn::TokioRuntime);
-    let mut udp = runtime
-        .wrap_udp_socket(socket)
-        .map_err(|e| format!("udp socket: {e}"))?;
-    if let Some(spec) = opts.impair.clone() {
-        warn!("impairing every datagram sent: {spec}");
-        let model = crate::impair::model::Model::new(spec);
-        udp = crate::impair::socket::ImpairedSocket::new(udp, model);
-    }
-    let endpoint = quinn::Endpoint::new_with_abstract_socket(
-        quinn::EndpointConfig::default(),
-        Some(server),
-        udp,
-        runtime,
-    )
-    .map_err(|e| format!("quic endpoint: {e}"))?;
+    let id = identity.peer_id();
+    let endpoint = crate::transport::Endpoint::bind(opts.listen, identity, opts.impair.clone())
+        .map_err(|e| e.to_string())?;
     let local = endpoint.local_addr().map_err(|e| e.to_string())?;
 
     let node = Arc::new(Node {
-        id: identity.peer_id(),
-        identity,
+        id,
         book,
         endpoint: endpoint.clone(),
         conns: Conns::default(),
-        transport,
         gates,
         open_gates: Default::default(),
         config_exposed: Default::default(),
@@ -246,7 +232,6 @@ pub async fn run(dir: PathBuf, opts: NodeOptions) -> Result<(), String> {
     let net = Arc::new(drive::NodeNet(Arc::downgrade(&node)));
     let engine = warpdrive::Drive::new(&db, net, opts.incoming.clone())?;
     let _ = node.drive.set(engine.clone());
-    println!("warp node {} listening on udp {local}", node.id);
     info!(
         "peer id {}, quic on {local}, data in {}",
         node.id,
@@ -313,44 +298,60 @@ pub async fn run(dir: PathBuf, opts: NodeOptions) -> Result<(), String> {
     // The control socket comes last: once it answers, everything above is up.
     let control =
         control_server::start(node.clone(), &dir).map_err(|e| format!("control socket: {e}"))?;
-    println!("  peers (QUIC)  udp {local}");
-    if let Some(a) = opts.api {
-        println!(
-            "  REST API      http://{a}  (token in {})",
-            dir.join(crate::api_token::FILE).display()
-        );
-    }
-    if let (Some(a), true) = (opts.ws, ws.is_some()) {
-        println!("  WARP links    ws://{a}");
-    }
-    println!(
-        "On the other machine:  warp peers add <name> {} --addr {}",
-        node.id,
-        SocketAddr::new(reachable_ip(local.ip()), local.port())
-    );
     info!("ready");
-
-    shutdown_signal().await;
-    info!("shutting down");
-    // Link clients hear `@unlinked` for every link and a close 1001 first.
-    hub.stop();
-    if let Some(ws) = ws {
-        ws.abort();
-    }
-    hub_lanes.abort();
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    maintainer.abort();
-    watcher.abort();
-    if let Some(api) = api {
-        api.abort();
-    }
-    acceptor.abort();
-    control.abort();
-    endpoint.close(conns::CLOSE_SHUTDOWN.into(), b"node shutting down");
-    let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
-    let _ = std::fs::remove_file(crate::home::control_socket(&dir));
-    db.flush_async().await.map_err(|e| e.to_string())?;
-    Ok(())
+    let handle = NodeHandle {
+        id: node.id,
+        quic: local,
+        api: opts.api,
+        ws: opts.ws.filter(|_| ws.is_some()),
+        dir: dir.clone(),
+        stopped: tokio::spawn(async move {
+            let _lock = lock_file;
+            shutdown.await;
+            info!("shutting down");
+            // Link clients hear `@unlinked` for every link and a close 1001 first.
+            if let Some(ws) = ws {
+                ws.abort();
+            }
+            hub.stop(Duration::from_secs(1)).await;
+            let mut tasks = vec![hub_lanes, maintainer, watcher, acceptor, control];
+            tasks.extend(api);
+            for task in &tasks {
+                task.abort();
+            }
+            for task in tasks {
+                let _ = task.await;
+            }
+            let gates: Vec<String> = node.lock_open_gates().keys().cloned().collect();
+            for listen in gates {
+                node.stop_gate(&listen).await;
+            }
+            let running: Vec<String> = node.lock_flows().keys().cloned().collect();
+            for name in running {
+                flows::stop(&node, &name).await;
+            }
+            endpoint
+                .close(crate::transport::Close::Shutdown, Duration::from_secs(1))
+                .await;
+            node.drive().stop();
+            let _ = std::fs::remove_file(crate::home::control_socket(&dir));
+            db.flush_async().await.map_err(|e| e.to_string())?;
+            // Tasks that served peers and clients hold the node (and through it the
+            // database) until they notice the end; the data directory is free for the
+            // next node once they have let go.
+            let held = Arc::downgrade(&node);
+            drop((node, hub, endpoint, db));
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+            while held.strong_count() > 0 && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            if held.strong_count() > 0 {
+                warn!("some tasks still hold the node after 2 s");
+            }
+            Ok(())
+        }),
+    };
+    Ok(handle)
 }
 
 /// The address another machine would dial: the listen address when it is a specific one,
@@ -470,64 +471,45 @@ impl Node {
     async fn serve_channel(
         self: Arc<Self>,
         peer: PeerId,
-        send: quinn::SendStream,
-        recv: quinn::RecvStream,
+        mut ch: crate::transport::Channel,
     ) -> Result<(), String> {
-        let mut ch = channel::Channel::new(send, recv, Vec::new());
         let header = tokio::time::timeout(Duration::from_secs(10), ch.read(ChannelOpen::decode))
             .await
             .map_err(|_| "no channel header within 10 s".to_string())??;
         let Some(header) = header else { return Ok(()) };
-        // A key not in the book may offer files (which wait for the user), use a gate
-        // exposed --public, or send into a flow that names it; nothing else.
-        let service = header.service.as_str();
-        let stranger_may = [drive::SERVICE].contains(&service)
-            || ["gate/", "dgram/", "flow/", "gate-check/", "dgram-check/"]
-                .iter()
-                .any(|p| service.starts_with(p));
-        if !stranger_may && !self.knows(&peer) {
-            let msg = format!("{service}: this node does not know your key");
-            return ch.decline(ChannelReply::Refused(msg)).await;
+        let Some((service, name)) = services::Service::lookup(&header.service) else {
+            warn!("{peer} asked for unknown service {:?}", header.service);
+            let msg = format!("no service {:?} on this node", header.service);
+            return Ok(ch.decline(ChannelReply::UnknownService(msg)).await?);
+        };
+        if !service.strangers_may() && !self.knows(&peer) {
+            let msg = format!("{}: this node does not know your key", header.service);
+            return Ok(ch.decline(ChannelReply::Refused(msg)).await?);
         }
-        match (header.service.as_str(), header.version) {
-            (ping::SERVICE, ping::VERSION) => {
+        if header.version != service.version() {
+            let msg = format!(
+                "{service} speaks version {}, not {}",
+                service.version(),
+                header.version
+            );
+            return Ok(ch.decline(ChannelReply::UnsupportedVersion(msg)).await?);
+        }
+        let name = name.to_string();
+        match service {
+            services::Service::Ping => {
                 ch.write(&ChannelReply::Accepted.encode()).await?;
                 ping::serve(ch).await
             }
-            (sink::SERVICE, sink::VERSION) => {
+            services::Service::Sink => {
                 ch.write(&ChannelReply::Accepted.encode()).await?;
                 sink::serve(ch).await
             }
-            (ping::SERVICE, v) => {
-                let msg = format!("ping speaks version {}, not {v}", ping::VERSION);
-                ch.decline(ChannelReply::UnsupportedVersion(msg)).await
-            }
-            (service, udp_gates::VERSION) if service.starts_with("dgram/") => {
-                let name = service["dgram/".len()..].to_string();
-                udp_gates::serve(self.clone(), peer, ch, &name).await
-            }
-            (drive::SERVICE, drive::VERSION) => drive::serve(self.clone(), peer, ch).await,
-            (service, flows::VERSION) if service.starts_with("flow/") => {
-                let name = service["flow/".len()..].to_string();
-                flows::serve(self.clone(), peer, ch, &name).await
-            }
-            (service, gates::CHECK_VERSION) if service.starts_with("gate-check/") => {
-                let name = service["gate-check/".len()..].to_string();
-                gates::serve_check(self.clone(), peer, ch, &name, false).await
-            }
-            (service, gates::CHECK_VERSION) if service.starts_with("dgram-check/") => {
-                let name = service["dgram-check/".len()..].to_string();
-                gates::serve_check(self.clone(), peer, ch, &name, true).await
-            }
-            (service, gates::VERSION) if service.starts_with("gate/") => {
-                let name = service["gate/".len()..].to_string();
-                gates::serve(self.clone(), peer, ch, &name).await
-            }
-            (other, _) => {
-                warn!("{peer} asked for unknown service {other:?}");
-                let msg = format!("no service {other:?} on this node");
-                ch.decline(ChannelReply::UnknownService(msg)).await
-            }
+            services::Service::Drive => drive::serve(self, peer, ch).await,
+            services::Service::Gate => gates::serve(self, peer, ch, &name).await,
+            services::Service::Dgram => udp_gates::serve(self, peer, ch, &name).await,
+            services::Service::GateCheck => gates::serve_check(self, peer, ch, &name, false).await,
+            services::Service::DgramCheck => gates::serve_check(self, peer, ch, &name, true).await,
+            services::Service::Flow => flows::serve(self, peer, ch, &name).await,
         }
     }
 }

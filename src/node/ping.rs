@@ -4,8 +4,8 @@ use std::time::{Duration, Instant};
 
 use protocols::ping::Probe;
 
-use super::channel::Channel;
 use crate::control::Response;
+use crate::transport::Channel;
 
 /// The service name.
 pub const SERVICE: &str = "ping";
@@ -41,7 +41,7 @@ pub async fn run(
                 Ok(Ok(Some(p))) if p.seq == seq => break Some(started.elapsed()),
                 Ok(Ok(Some(_))) => continue,
                 Ok(Ok(None)) => return Err("the peer ended the ping channel".into()),
-                Ok(Err(e)) => return Err(e),
+                Ok(Err(e)) => return Err(e.into()),
             }
         };
         report(match outcome {

@@ -7,7 +7,7 @@ use protocols::sink::{SinkReport, MODE_COUNT, MODE_SHA256};
 use rand::{RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
 
-use super::channel::Channel;
+use crate::transport::Channel;
 
 /// The service name.
 pub const SERVICE: &str = "sink";

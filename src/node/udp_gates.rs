@@ -10,12 +10,12 @@ use protocols::channel::ChannelReply;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
-use super::channel::Channel;
 use super::dgram_frames::{send_frame, Frames};
 use super::local_dgram::{LocalDgram, Source};
 use super::Node;
 use crate::gate_book::Opened;
 use crate::identity::PeerId;
+use crate::transport::Channel;
 
 /// Version of the datagram gate protocol.
 pub const VERSION: u16 = 1;
@@ -41,7 +41,7 @@ pub async fn serve(
 ) -> Result<(), String> {
     let Some(gate) = node.exposed(name, true) else {
         let msg = format!("no UDP gate {name:?} is exposed on this node");
-        return ch.decline(ChannelReply::UnknownService(msg)).await;
+        return Ok(ch.decline(ChannelReply::UnknownService(msg)).await?);
     };
     if let Err(why) = super::gates::admits(&node, &gate, peer).await {
         return super::gates::refuse(ch, why.to_string()).await;
@@ -58,8 +58,8 @@ pub async fn serve(
         "datagram gate {name}: session from {peer} to {}",
         gate.target
     );
-    let (mut send, recv, leftover) = ch.into_parts();
-    let mut frames = Frames::new(recv, leftover);
+    let (mut send, recv) = ch.split();
+    let mut frames = Frames::new(recv);
     let mut buf = vec![0u8; 65_536];
     loop {
         tokio::select! {
@@ -75,7 +75,7 @@ pub async fn serve(
             _ = tokio::time::sleep(IDLE) => break,
         }
     }
-    let _ = send.finish();
+    send.finish();
     Ok(())
 }
 
@@ -164,8 +164,8 @@ async fn session(
             )
         }
     };
-    let (mut send, recv, leftover) = ch.into_parts();
-    let mut frames = Frames::new(recv, leftover);
+    let (mut send, recv) = ch.split();
+    let mut frames = Frames::new(recv);
     loop {
         tokio::select! {
             d = rx.recv() => match d {
@@ -179,5 +179,5 @@ async fn session(
             _ = tokio::time::sleep(IDLE) => break,
         }
     }
-    let _ = send.finish();
+    send.finish();
 }

@@ -326,6 +326,20 @@ impl Drive {
             .insert(id.to_string(), task);
     }
 
+    /// Stops every download (they resume when a node starts on this database again), for
+    /// a node that is shutting down.
+    pub fn stop(&self) {
+        let running: Vec<_> = self
+            .downloads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+            .collect();
+        for (_, t) in running {
+            t.abort();
+        }
+    }
+
     pub(crate) fn stop_download(&self, id: &str) {
         if let Some(t) = self
             .downloads

@@ -1,17 +1,20 @@
 //! The receiving side of an accepted offer: asks the sender for everything from the first
 //! byte not yet on disk, writes it on a blocking thread while the next bytes arrive, and
 //! reports the verdict to the sender. Network failures are retried (the sender may be
-//! restarting); everything else ends the offer as failed with the reason.
+//! restarting); a refusal (the sender blocks this node, or no longer knows it) and
+//! everything else end the offer as failed at once, with the reason.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use protocols::backoff::Backoff;
 use protocols::warpdrive::{Code, Frame, Message, ReplyCode, ReportStatus};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use crate::drive::Drive;
+use crate::net::NetError;
 use crate::offer::{id_bytes, Status};
 use crate::target::Target;
 use crate::verify::Verifier;
@@ -55,7 +58,7 @@ async fn attempts(drive: &Arc<Drive>, id: &str) -> Result<(), String> {
     let target = Target::new(std::path::Path::new(&o.dir), &o.id)?;
     let progress = Arc::new(Progress::default());
     progress.transferred.store(o.transferred, Relaxed);
-    let mut backoff = BACKOFF.0;
+    let mut backoff = Backoff::new(BACKOFF.0, BACKOFF.1);
     for attempt in 1..=TRIES {
         let hint = drive.find(id)?.entries_done;
         let (t, f, p) = (target.clone(), files.clone(), progress.clone());
@@ -74,9 +77,9 @@ async fn attempts(drive: &Arc<Drive>, id: &str) -> Result<(), String> {
             Ok(()) => return Ok(()),
             Err(Stop::Fail(reason)) => return Err(reason),
             Err(Stop::Retry(e)) if attempt < TRIES => {
-                warn!("offer {id}: {e}; trying again in {backoff:?}");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(BACKOFF.1);
+                let wait = backoff.attempt(Instant::now());
+                warn!("offer {id}: {e}; trying again in {wait:?}");
+                tokio::time::sleep(wait).await;
             }
             Err(Stop::Retry(e)) => return Err(format!("gave up after {TRIES} attempts: {e}")),
         }
@@ -106,7 +109,10 @@ async fn transfer(
 ) -> Result<(), Stop> {
     let peer = drive.find(id).map_err(Stop::Fail)?.peer;
     let wire_id = id_bytes(id).ok_or_else(|| Stop::Fail(format!("bad offer id {id}")))?;
-    let (mut w, r) = drive.net.open(&peer).await.map_err(Stop::Retry)?;
+    let (mut w, r) = drive.net.open(&peer).await.map_err(|e| match e {
+        NetError::Refused(why) => Stop::Fail(why),
+        NetError::Unreachable(why) => Stop::Retry(why),
+    })?;
     let mut frames = FrameReader::new(r);
     let net = |e: WireError| match e {
         WireError::Io(e) => Stop::Retry(e.to_string()),

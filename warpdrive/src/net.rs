@@ -12,7 +12,26 @@ pub type BoxRead = Box<dyn AsyncRead + Unpin + Send>;
 pub type BoxWrite = Box<dyn AsyncWrite + Unpin + Send>;
 /// A future that opens a channel.
 pub type Opening<'a> =
-    Pin<Box<dyn Future<Output = Result<(BoxWrite, BoxRead), String>> + Send + 'a>>;
+    Pin<Box<dyn Future<Output = Result<(BoxWrite, BoxRead), NetError>> + Send + 'a>>;
+
+/// Why a channel to a peer could not be opened, by what trying again can do.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NetError {
+    /// The peer will refuse again (it blocks this node, does not know its key, refuses
+    /// the service), or the peer is not one this node can name: an offer ends at once.
+    #[error("{0}")]
+    Refused(String),
+    /// The peer cannot be reached now (down, restarting, connection lost): a later try
+    /// may work.
+    #[error("{0}")]
+    Unreachable(String),
+}
+
+impl From<NetError> for String {
+    fn from(e: NetError) -> String {
+        e.to_string()
+    }
+}
 
 /// What the peer book says about offers from a peer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,7 +46,8 @@ pub enum Policy {
 
 /// The node's side of warpdrive.
 pub trait PeerNet: Send + Sync + 'static {
-    /// Opens a `warpdrive` channel to `peer` (an alias or peer id).
+    /// Opens a `warpdrive` channel to `peer` (an alias or peer id); the error says whether
+    /// trying again can help.
     fn open(&self, peer: &str) -> Opening<'_>;
     /// The policy for offers from `peer` (a peer id).
     fn policy(&self, peer: &str) -> Policy;

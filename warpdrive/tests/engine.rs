@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use protocols::warpdrive::{Message, ReplyCode};
 use tokio::io::AsyncWriteExt;
-use warpdrive::net::{BoxRead, BoxWrite, Opening};
+use warpdrive::net::{BoxRead, BoxWrite, NetError, Opening};
 use warpdrive::wire::FrameReader;
 use warpdrive::{Drive, PeerNet, Policy, Status};
 
@@ -17,14 +17,20 @@ struct Net {
     me: String,
     peers: Mutex<HashMap<String, Weak<Drive>>>,
     policy: Policy,
+    /// When set, every open fails with this, as the node's tunnel would.
+    fail: Mutex<Option<NetError>>,
 }
 
 impl PeerNet for Net {
     fn open(&self, peer: &str) -> Opening<'_> {
         let other = self.peers.lock().unwrap().get(peer).and_then(Weak::upgrade);
         let me = self.me.clone();
+        let fail = self.fail.lock().unwrap().clone();
         Box::pin(async move {
-            let other = other.ok_or("unknown peer")?;
+            if let Some(e) = fail {
+                return Err(e);
+            }
+            let other = other.ok_or(NetError::Unreachable("unknown peer".into()))?;
             let (here, there) = tokio::io::duplex(256 * 1024);
             let (tr, tw) = tokio::io::split(there);
             tokio::spawn(warpdrive::serve::serve(
@@ -59,6 +65,7 @@ fn side(name: &str, policy: Policy) -> Side {
         me: name.into(),
         peers: Mutex::new(HashMap::new()),
         policy,
+        fail: Mutex::new(None),
     });
     let drive = Drive::new(&db, net.clone(), dir.path().join("incoming")).unwrap();
     Side {
@@ -337,4 +344,51 @@ async fn offers_past_a_peers_quotas_are_refused_and_ending_one_frees_its_room() 
     assert!(n >= 1, "the first large offer is within the quota");
     assert_eq!(code, ReplyCode::WrongState);
     assert!(why.contains("64 MiB"), "{why}");
+}
+
+/// Polls `side`'s offer `id` until `done` holds or 10 s pass; the offer as last seen.
+async fn poll_offer(
+    side: &Side,
+    id: &str,
+    done: impl Fn(&warpdrive::Offer) -> bool,
+) -> warpdrive::Offer {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let o = side.drive.find(id).unwrap();
+        if done(&o) || tokio::time::Instant::now() > deadline {
+            return o;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_refusal_ends_a_download_at_once_and_an_unreachable_sender_is_retried() {
+    let a = side("alice", Policy::Ask);
+    let b = side("bob", Policy::Ask);
+    link(&a, "alice", &b, "bob");
+    let src = tempfile::tempdir().unwrap();
+    let file = src.path().join("f.txt");
+    std::fs::write(&file, b"bytes").unwrap();
+
+    // The sender cannot be reached: the download keeps trying, and is not failed.
+    let o = a.drive.share("bob", vec![file]).await.unwrap();
+    *b.net.fail.lock().unwrap() = Some(NetError::Unreachable("alice is down".into()));
+    b.drive.accept(&o.id, None).unwrap();
+    let seen = poll_offer(&b, &o.id, |o| o.status == Status::InProgress).await;
+    assert_eq!(seen.status, Status::InProgress, "{seen:?}");
+    // It comes back: the retry completes the offer.
+    *b.net.fail.lock().unwrap() = None;
+    let seen = poll_offer(&b, &o.id, |o| o.status.is_final()).await;
+    assert_eq!(seen.status, Status::Completed, "{seen:?}");
+
+    // The sender refuses (it blocks bob now): the download fails at once, with the reason.
+    let other = src.path().join("g.txt");
+    std::fs::write(&other, b"more bytes").unwrap();
+    let o = a.drive.share("bob", vec![other]).await.unwrap();
+    *b.net.fail.lock().unwrap() = Some(NetError::Refused("the peer blocks this node".into()));
+    b.drive.accept(&o.id, None).unwrap();
+    let seen = poll_offer(&b, &o.id, |o| o.status.is_final()).await;
+    assert_eq!(seen.status, Status::Failed, "{seen:?}");
+    assert!(seen.reason.contains("blocks this node"), "{seen:?}");
 }

@@ -77,10 +77,16 @@ pub fn server_config(identity: &Identity) -> Result<rustls::ServerConfig, String
     Ok(cfg)
 }
 
+/// The key a server presented in place of the one expected, once a dial saw it.
+pub type Presented = Arc<std::sync::OnceLock<PeerId>>;
+
 /// The rustls client configuration for dialing `expected`: the server must prove that key.
+/// A server that proves another key is refused (TLS alert access_denied), and the key it
+/// presented is kept in `presented` for the error message.
 pub fn client_config(
     identity: &Identity,
     expected: PeerId,
+    presented: Presented,
 ) -> Result<rustls::ClientConfig, String> {
     let provider = provider();
     let creds = credentials(identity)?;
@@ -88,7 +94,11 @@ pub fn client_config(
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(|e| e.to_string())?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(ExpectedPeer { expected, provider }))
+        .with_custom_certificate_verifier(Arc::new(ExpectedPeer {
+            expected,
+            presented,
+            provider,
+        }))
         .with_client_auth_cert(vec![creds.cert], creds.key)
         .map_err(|e| e.to_string())?;
     cfg.alpn_protocols = vec![ALPN.to_vec()];
@@ -109,10 +119,18 @@ fn tls13_signature(
     )
 }
 
+/// A certificate that carries no usable key, as a certificate error (TLS alert
+/// bad_certificate).
+fn no_key(why: &str) -> rustls::Error {
+    tracing::warn!("peer certificate refused: {why}");
+    rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName)
+}
+
 /// Accepts a server only if its key is the expected peer id.
 #[derive(Debug)]
 struct ExpectedPeer {
     expected: PeerId,
+    presented: Presented,
     provider: Arc<CryptoProvider>,
 }
 
@@ -125,12 +143,14 @@ impl ServerCertVerifier for ExpectedPeer {
         _ocsp: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let got = peer_id_of(end_entity).map_err(rustls::Error::General)?;
+        let got = peer_id_of(end_entity).map_err(|e| no_key(&e))?;
         if got != self.expected {
-            return Err(rustls::Error::General(format!(
-                "peer presented key {got}, expected {}",
-                self.expected
-            )));
+            // Sent as the TLS alert access_denied: the peer learns its key was refused,
+            // not that something broke inside this node.
+            let _ = self.presented.set(got);
+            return Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::ApplicationVerificationFailure,
+            ));
         }
         Ok(ServerCertVerified::assertion())
     }
@@ -175,7 +195,7 @@ impl ClientCertVerifier for AnyPeer {
         _intermediates: &[CertificateDer<'_>],
         _now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        peer_id_of(end_entity).map_err(rustls::Error::General)?;
+        peer_id_of(end_entity).map_err(|e| no_key(&e))?;
         Ok(ClientCertVerified::assertion())
     }
 

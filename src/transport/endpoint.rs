@@ -1,0 +1,285 @@
+//! The node's QUIC endpoint: one UDP socket (impaired on request), the transport settings
+//! every connection shares, dialing a peer whose key is expected and accepting callers
+//! whose key is learned in the handshake.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::warn;
+
+use super::close::{Close, Closed};
+use super::impair::ImpairSpec;
+use super::peer::Peer;
+use super::tls;
+use crate::identity::{Identity, PeerId};
+
+/// Channels a peer lets us open at once (`max_concurrent_bidi_streams`).
+pub const STREAMS: u32 = 1024;
+
+/// The largest UDP payload path MTU discovery tries.
+const MTU_CEILING: u16 = 16_384;
+
+/// UDP socket buffer size: quinn on loopback loses packets with the 208 KiB default.
+const SOCKET_BUFFER: usize = 4 << 20;
+
+/// How long a dial may take.
+const DIAL_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Why the endpoint could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BindError {
+    /// The UDP socket could not be bound.
+    #[error("cannot listen on udp {addr}: {source} (--listen ADDR listens elsewhere)")]
+    Socket {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// The TLS or QUIC set-up failed.
+    #[error("quic endpoint: {0}")]
+    Setup(String),
+}
+
+/// Why a dial failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DialError {
+    /// The address did not resolve.
+    #[error("cannot resolve {addr}: {reason}")]
+    Resolve {
+        /// The address as given.
+        addr: String,
+        /// Why.
+        reason: String,
+    },
+    /// The TLS or QUIC set-up for this dial failed.
+    #[error("{0}")]
+    Setup(String),
+    /// No answer within the dial timeout.
+    #[error("no answer (timed out)")]
+    TimedOut,
+    /// The node at that address proved another key: refused as a certificate error.
+    #[error("certificate refused: peer presented key {presented}, expected {expected}")]
+    WrongKey {
+        /// The key it proved.
+        presented: PeerId,
+        /// The key the book names.
+        expected: PeerId,
+    },
+    /// The handshake failed or the peer closed at once.
+    #[error("{0}")]
+    Closed(Closed),
+}
+
+impl DialError {
+    /// Whether the peer will refuse again, so trying again cannot help.
+    pub fn is_final(&self) -> bool {
+        match self {
+            DialError::Closed(c) => c.is_final(),
+            DialError::WrongKey { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+/// The QUIC transport settings of every connection: keepalives every second and an idle
+/// timeout of 4 s, so a dead peer is noticed within a few seconds; windows sized for fast
+/// bulk channels.
+fn transport() -> Arc<quinn::TransportConfig> {
+    let mut t = quinn::TransportConfig::default();
+    t.keep_alive_interval(Some(Duration::from_secs(1)));
+    t.max_idle_timeout(Some(
+        Duration::from_secs(4)
+            .try_into()
+            .expect("4 s is a valid idle timeout"),
+    ));
+    t.stream_receive_window((8u32 << 20).into());
+    t.receive_window((16u32 << 20).into());
+    t.send_window(16 << 20);
+    t.max_concurrent_bidi_streams(STREAMS.into());
+    // BBR paces by measured bandwidth and RTT instead of backing off on every loss, so
+    // random loss (Wi-Fi, cellular, --impair) does not collapse throughput as with Cubic.
+    t.congestion_controller_factory(Arc::new(quinn::congestion::BbrConfig::default()));
+    // Path MTU discovery may climb past Ethernet's 1500 bytes where the path allows it
+    // (jumbo frames, loopback): fewer, larger packets cost less per byte. It still starts
+    // at 1200 bytes and settles at whatever the path carries.
+    let mut mtu = quinn::MtuDiscoveryConfig::default();
+    mtu.upper_bound(MTU_CEILING);
+    t.mtu_discovery_config(Some(mtu));
+    Arc::new(t)
+}
+
+fn bind_udp(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    // Best effort: the kernel caps these at its own maximum.
+    let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
+    let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
+}
+
+/// The node's endpoint: where it listens and dials from.
+#[derive(Clone)]
+pub struct Endpoint {
+    endpoint: quinn::Endpoint,
+    identity: Arc<Identity>,
+    transport: Arc<quinn::TransportConfig>,
+}
+
+impl Endpoint {
+    /// Binds `listen` and proves `identity` in every handshake; every datagram sent goes
+    /// through `impair` when given.
+    pub fn bind(
+        listen: SocketAddr,
+        identity: Identity,
+        impair: Option<ImpairSpec>,
+    ) -> Result<Endpoint, BindError> {
+        let setup = |e: String| BindError::Setup(e);
+        let tls = tls::server_config(&identity).map_err(setup)?;
+        let quic = quinn::crypto::rustls::QuicServerConfig::try_from(tls)
+            .map_err(|e| setup(e.to_string()))?;
+        let transport = transport();
+        let mut server = quinn::ServerConfig::with_crypto(Arc::new(quic));
+        server.transport_config(transport.clone());
+        let socket = bind_udp(listen).map_err(|source| BindError::Socket {
+            addr: listen,
+            source,
+        })?;
+        let runtime: Arc<dyn quinn::Runtime> = Arc::new(quinn::TokioRuntime);
+        let mut udp = runtime
+            .wrap_udp_socket(socket)
+            .map_err(|e| setup(format!("udp socket: {e}")))?;
+        if let Some(spec) = impair {
+            warn!("impairing every datagram sent: {spec}");
+            let model = super::impair::model::Model::new(spec);
+            udp = super::impair::socket::ImpairedSocket::new(udp, model);
+        }
+        let endpoint = quinn::Endpoint::new_with_abstract_socket(
+            quinn::EndpointConfig::default(),
+            Some(server),
+            udp,
+            runtime,
+        )
+        .map_err(|e| setup(e.to_string()))?;
+        Ok(Endpoint {
+            endpoint,
+            identity: Arc::new(identity),
+            transport,
+        })
+    }
+
+    /// The address bound.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.endpoint.local_addr()
+    }
+
+    /// Connects to `id` at `addr` (an IP and port, or a name to resolve); the handshake
+    /// fails unless the other side proves the key `id`.
+    pub async fn dial(&self, id: PeerId, addr: &str) -> Result<Peer, DialError> {
+        let target: SocketAddr = match addr.parse() {
+            Ok(a) => a,
+            Err(_) => {
+                let resolve = |reason: String| DialError::Resolve {
+                    addr: addr.to_string(),
+                    reason,
+                };
+                tokio::net::lookup_host(addr)
+                    .await
+                    .map_err(|e| resolve(e.to_string()))?
+                    .next()
+                    .ok_or_else(|| resolve("no address".into()))?
+            }
+        };
+        let presented = tls::Presented::default();
+        let tls =
+            tls::client_config(&self.identity, id, presented.clone()).map_err(DialError::Setup)?;
+        let quic = quinn::crypto::rustls::QuicClientConfig::try_from(tls)
+            .map_err(|e| DialError::Setup(e.to_string()))?;
+        let mut cfg = quinn::ClientConfig::new(Arc::new(quic));
+        cfg.transport_config(self.transport.clone());
+        let connecting = self
+            .endpoint
+            .connect_with(cfg, target, "warp")
+            .map_err(|e| DialError::Setup(e.to_string()))?;
+        match tokio::time::timeout(DIAL_TIMEOUT, connecting).await {
+            Err(_) => Err(DialError::TimedOut),
+            Ok(Err(e)) => match presented.get() {
+                Some(got) => Err(DialError::WrongKey {
+                    presented: *got,
+                    expected: id,
+                }),
+                None => Err(DialError::Closed(Closed::from_quinn(&e))),
+            },
+            Ok(Ok(conn)) => Ok(Peer::new(id, conn)),
+        }
+    }
+
+    /// The next caller; `None` once the endpoint is closed.
+    pub async fn accept(&self) -> Option<Incoming> {
+        self.endpoint
+            .accept()
+            .await
+            .map(|i| Incoming { incoming: i })
+    }
+
+    /// Closes every connection with `why` and waits (at most `grace`) for the peers to
+    /// hear of it.
+    pub async fn close(&self, why: Close, grace: Duration) {
+        self.endpoint
+            .close(why.code().into(), why.reason().as_bytes());
+        let _ = tokio::time::timeout(grace, self.endpoint.wait_idle()).await;
+    }
+}
+
+/// A connection attempt from a caller, not yet through its handshake.
+pub struct Incoming {
+    incoming: quinn::Incoming,
+}
+
+/// Why an incoming connection was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum AcceptError {
+    /// The handshake failed.
+    #[error("{0}")]
+    Handshake(Closed),
+    /// The caller's certificate did not carry a key.
+    #[error("{0}")]
+    NoKey(String),
+}
+
+impl Incoming {
+    /// Where the caller is.
+    pub fn remote(&self) -> SocketAddr {
+        self.incoming.remote_address()
+    }
+
+    /// Completes the handshake: the caller and the key it proved.
+    pub async fn handshake(self) -> Result<Peer, AcceptError> {
+        let conn = self
+            .incoming
+            .await
+            .map_err(|e| AcceptError::Handshake(Closed::from_quinn(&e)))?;
+        match peer_of(&conn) {
+            Ok(id) => Ok(Peer::new(id, conn)),
+            Err(e) => {
+                conn.close(0u32.into(), e.as_bytes());
+                Err(AcceptError::NoKey(e))
+            }
+        }
+    }
+}
+
+/// The peer id a connection's peer proved in the handshake.
+fn peer_of(conn: &quinn::Connection) -> Result<PeerId, String> {
+    let certs = conn
+        .peer_identity()
+        .and_then(|any| {
+            any.downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
+                .ok()
+        })
+        .ok_or_else(|| "no certificate".to_string())?;
+    let first = certs.first().ok_or_else(|| "no certificate".to_string())?;
+    tls::peer_id_of(first)
+}
