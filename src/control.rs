@@ -239,7 +239,7 @@ pub enum Response {
     /// Done: the offer as it stands.
     OfferDone(warpdrive::Offer),
     /// The request failed.
-    Error(String),
+    Error(Failure),
     /// Done, with something the user should know.
     Note(String),
     /// Ping: the peer's resolved id and the address in use, before the first probe.
@@ -276,7 +276,74 @@ pub enum Response {
     },
 }
 
+/// What kind of failure a request met: the REST API's status code follows from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Fault {
+    /// The request itself is wrong (a bad name, a rule broken): 400.
+    Invalid,
+    /// What it names does not exist (a peer, gate, flow or offer): 404.
+    NotFound,
+    /// It clashes with what is there (a name taken, an offer already ended, a flow from
+    /// the configuration file): 409.
+    Conflict,
+    /// A peer or a policy refused it: 403.
+    Refused,
+    /// The node cannot serve it now (stopping, a peer unreachable): 503.
+    Unavailable,
+}
+
+/// A failed request: its kind and what to tell the user.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    /// The kind.
+    pub fault: Fault,
+    /// The message.
+    pub message: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<Failure> for String {
+    fn from(f: Failure) -> String {
+        f.message
+    }
+}
+
+impl From<&crate::store::BookError> for Fault {
+    fn from(e: &crate::store::BookError) -> Fault {
+        use crate::store::BookError as E;
+        match e {
+            E::Unknown(..) => Fault::NotFound,
+            E::AliasTaken(_) | E::AlreadyAs { .. } => Fault::Conflict,
+            E::Db(_) => Fault::Unavailable,
+            _ => Fault::Invalid,
+        }
+    }
+}
+
 impl Response {
+    /// A failure of kind `fault`.
+    pub fn fail(fault: Fault, message: impl Into<String>) -> Response {
+        Response::Error(Failure {
+            fault,
+            message: message.into(),
+        })
+    }
+
+    /// A request that is wrong in itself.
+    pub fn invalid(message: impl Into<String>) -> Response {
+        Response::fail(Fault::Invalid, message)
+    }
+
+    /// A failure from the peer book, of the kind its error says.
+    pub fn book(e: &crate::store::BookError) -> Response {
+        Response::fail(e.into(), e.to_string())
+    }
+
     /// `true` for the last line of an answer.
     pub fn is_final(&self) -> bool {
         !matches!(

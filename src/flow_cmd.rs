@@ -55,7 +55,7 @@ pub async fn run(dir: &Path, args: FlowArgs) -> Result<ExitCode, String> {
             }
         }
         Response::Ok => {}
-        Response::Error(e) => return Err(e),
+        Response::Error(e) => return Err(e.message),
         other => return Err(format!("unexpected answer from the node: {other:?}")),
     }
     Ok(ExitCode::SUCCESS)

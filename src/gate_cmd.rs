@@ -129,7 +129,7 @@ pub async fn run(dir: &Path, args: GateArgs) -> Result<ExitCode, String> {
             }
             eprintln!("warp: {n}");
         }
-        Response::Error(e) => return Err(e),
+        Response::Error(e) => return Err(e.message),
         other => return Err(format!("unexpected answer from the node: {other:?}")),
     }
     Ok(ExitCode::SUCCESS)

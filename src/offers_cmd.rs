@@ -87,7 +87,7 @@ pub async fn run(dir: &Path, args: OffersArgs) -> Result<ExitCode, String> {
                     }
                     Ok(ExitCode::SUCCESS)
                 }
-                Response::Error(e) => Err(e),
+                Response::Error(e) => Err(e.message),
                 other => Err(format!("unexpected answer from the node: {other:?}")),
             }
         }
@@ -96,7 +96,7 @@ pub async fn run(dir: &Path, args: OffersArgs) -> Result<ExitCode, String> {
             loop {
                 match client.next().await.map_err(|e| e.to_string())? {
                     Response::OfferUpdate(o) => print_offer(&o, json),
-                    Response::Error(e) => return Err(e),
+                    Response::Error(e) => return Err(e.message),
                     other => return Err(format!("unexpected answer from the node: {other:?}")),
                 }
             }
@@ -139,7 +139,7 @@ async fn follow(dir: &Path, req: &Request, json: bool) -> Result<ExitCode, Strin
         let (o, done) = match client.next().await.map_err(|e| e.to_string())? {
             Response::OfferUpdate(o) => (o, false),
             Response::OfferDone(o) => (o, true),
-            Response::Error(e) => return Err(e),
+            Response::Error(e) => return Err(e.message),
             other => return Err(format!("unexpected answer from the node: {other:?}")),
         };
         if json {

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use crate::cli::{PeersAction, PeersArgs};
-use crate::control::{Client, PeerStatus, Request, Response};
+use crate::control::{Client, Fault, PeerStatus, Request, Response};
 use crate::store::{PeerBook, PeerEntry};
 
 /// Runs `warp peers`.
@@ -32,7 +32,7 @@ pub async fn run(dir: &Path, args: PeersArgs) -> Result<ExitCode, String> {
         let doc = match resp {
             Response::Peers(list) => serde_json::to_string(&list),
             Response::Peer(e) => serde_json::to_string(&e),
-            Response::Error(e) => return Err(e),
+            Response::Error(e) => return Err(e.message),
             _ => Ok("{}".to_string()),
         };
         println!("{}", doc.map_err(|e| e.to_string())?);
@@ -48,7 +48,7 @@ pub async fn run(dir: &Path, args: PeersArgs) -> Result<ExitCode, String> {
             e.addrs.join(","),
             e.policy
         ),
-        Response::Error(e) => return Err(e),
+        Response::Error(e) => return Err(e.message),
         _ => {}
     }
     Ok(ExitCode::SUCCESS)
@@ -63,7 +63,7 @@ fn offline(dir: &Path, req: Request) -> Result<Response, String> {
         .ok();
     let book = PeerBook::open(db, me).map_err(|e| e.to_string())?;
     let one = |r: Result<PeerEntry, crate::store::BookError>| {
-        r.map_or_else(|e| Response::Error(e.to_string()), Response::Peer)
+        r.map_or_else(|e| Response::book(&e), Response::Peer)
     };
     Ok(match req {
         Request::Peers => Response::Peers(
@@ -79,15 +79,18 @@ fn offline(dir: &Path, req: Request) -> Result<Response, String> {
         ),
         Request::PeerAdd { alias, id, addrs } => match id.parse() {
             Ok(id) => one(book.add(&alias, id, addrs)),
-            Err(e) => Response::Error(format!("{e}")),
+            Err(e) => Response::invalid(format!("{e}")),
         },
         Request::PeerRemove { peer } => one(book.remove(&peer)),
-        Request::PeerRename { .. } => Response::Error(format!(
-            "{} to rename a peer (its gates and flows follow it)",
-            crate::control::not_running(dir)
-        )),
+        Request::PeerRename { .. } => Response::fail(
+            Fault::Unavailable,
+            format!(
+                "{} to rename a peer (its gates and flows follow it)",
+                crate::control::not_running(dir)
+            ),
+        ),
         Request::PeerPolicy { peer, policy } => one(book.set_policy(&peer, policy)),
-        _ => Response::Error(crate::control::not_running(dir)),
+        _ => Response::fail(Fault::Unavailable, crate::control::not_running(dir)),
     })
 }
 

@@ -49,7 +49,7 @@ pub async fn run(dir: &Path, args: PingArgs) -> Result<ExitCode, String> {
             Response::PingDone => break,
             Response::Error(e) => {
                 if sent == 0 {
-                    return Err(e);
+                    return Err(e.message);
                 }
                 eprintln!("warp: {e}");
                 break;

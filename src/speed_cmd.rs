@@ -41,7 +41,7 @@ pub async fn run(dir: &Path, args: SpeedArgs) -> Result<ExitCode, String> {
                 ExitCode::FAILURE
             })
         }
-        Response::Error(e) => Err(e),
+        Response::Error(e) => Err(e.message),
         other => Err(format!("unexpected answer from the node: {other:?}")),
     }
 }

@@ -329,7 +329,7 @@ fn the_api_the_cli_and_the_config_file_drive_the_same_flows() {
         "/v1/flows/cam/members",
         Some(r#"{"peer":"zed"}"#),
     );
-    assert_eq!(status, 400, "{reply}");
+    assert_eq!(status, 404, "{reply}");
     assert!(
         reply["error"]
             .as_str()

@@ -54,14 +54,15 @@ fn the_api_and_the_cli_agree_and_api_changes_persist() {
     assert_eq!(status, 201);
     assert!(text(&a.warp(&["gate"])).contains(&format!("open     tcp {listen}")));
 
-    // Refusals come back as 400 with the reason.
+    // Errors come back with a status that says what went wrong, and the reason: a peer
+    // not in the book is 404.
     let (status, body) = http(
         &a,
         "POST",
         "/v1/gates/open",
         Some(r#"{"listen":"127.0.0.1:1","peer":"nobody","name":"web"}"#),
     );
-    assert_eq!(status, 400);
+    assert_eq!(status, 404);
     assert!(
         body["error"].as_str().unwrap().contains("unknown peer"),
         "{body}"
@@ -109,4 +110,105 @@ fn the_root_says_what_the_api_is_and_info_names_the_node() {
     assert_eq!(body["id"], a.id.as_str());
     assert_eq!(body["quic"], a.addr().as_str());
     assert_eq!(body["ws"], format!("127.0.0.1:{}", a.ws_port).as_str());
+}
+
+#[test]
+fn statuses_say_what_went_wrong_and_peers_and_offers_are_driven_too() {
+    let a = TestNode::start();
+    let b = TestNode::start();
+    a.meet("bob", &b, "alice");
+
+    // 404: what the call names does not exist.
+    for (method, path) in [
+        ("DELETE", "/v1/gates/expose/nothing"),
+        ("DELETE", "/v1/flows/nothing"),
+        ("DELETE", "/v1/peers/nobody"),
+        ("POST", "/v1/offers/abcd/reject"),
+    ] {
+        let (status, body) = http(&a, method, path, None);
+        assert_eq!(status, 404, "{method} {path}: {body}");
+        assert!(body["error"].is_string(), "{body}");
+    }
+
+    // Peers through the API; 409 for an alias taken by another key.
+    let other = tempfile::tempdir().unwrap();
+    let carol = text(&support::warp(other.path(), &["id"]))
+        .trim()
+        .to_string();
+    let add = format!(r#"{{"alias":"carol","id":"{carol}","addrs":["127.0.0.1:9"]}}"#);
+    let (status, body) = http(&a, "POST", "/v1/peers", Some(&add));
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["id"], carol.as_str());
+    assert!(text(&a.warp(&["peers"])).contains("carol"));
+    let taken = format!(r#"{{"alias":"bob","id":"{carol}"}}"#);
+    let (status, body) = http(&a, "POST", "/v1/peers", Some(&taken));
+    assert_eq!(status, 409, "{body}");
+    let (status, body) = http(
+        &a,
+        "PUT",
+        "/v1/peers/carol/policy",
+        Some(r#"{"policy":"trust"}"#),
+    );
+    assert_eq!(
+        (status, body["policy"].as_str()),
+        (200, Some("trust")),
+        "{body}"
+    );
+    let (status, _) = http(&a, "DELETE", "/v1/peers/carol", None);
+    assert_eq!(status, 200);
+
+    // 403: bob's gate serves carol only, and bob says so when alice opens it.
+    let out = b.warp(&["peers", "add", "carol", &carol]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = b.warp(&[
+        "gate",
+        "expose",
+        "web",
+        "127.0.0.1:8080",
+        "--allow",
+        "carol",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let open = format!(
+        r#"{{"listen":"{}","peer":"bob","name":"web"}}"#,
+        support::free_tcp()
+    );
+    let (status, body) = http(&a, "POST", "/v1/gates/open", Some(&open));
+    assert_eq!(status, 403, "{body}");
+
+    // Offers: shared through the API, cancelled, and 409 when cancelled again.
+    let src = tempfile::tempdir().unwrap();
+    let file = src.path().join("notes.txt");
+    std::fs::write(&file, b"api offer").unwrap();
+    let (status, body) = http(
+        &a,
+        "POST",
+        "/v1/offers",
+        Some(r#"{"peer":"bob","paths":["notes.txt"]}"#),
+    );
+    assert_eq!(status, 400, "relative paths are refused: {body}");
+    let share = format!(r#"{{"peer":"bob","paths":["{}"]}}"#, file.display());
+    let (status, body) = http(&a, "POST", "/v1/offers", Some(&share));
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (201, Some("awaiting")),
+        "{body}"
+    );
+    let id = body["id"].as_str().unwrap().to_string();
+    let (status, listed) = http(&a, "GET", "/v1/offers", None);
+    assert_eq!(status, 200);
+    assert_eq!(listed[0]["id"], id.as_str(), "{listed}");
+    let cancel = format!("/v1/offers/{id}/cancel");
+    let (status, body) = http(&a, "POST", &cancel, None);
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("cancelled")),
+        "{body}"
+    );
+    let (status, body) = http(&a, "POST", &cancel, None);
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("already"),
+        "{body}"
+    );
 }

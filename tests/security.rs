@@ -149,7 +149,13 @@ fn forged_and_unauthenticated_rest_calls_change_nothing() {
     let out = a.warp(&["gate", "expose", "ctl", &format!("unix:{}", sock.display())]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 
-    // An opened gate beyond loopback needs the explicit flag.
+    // An opened gate beyond loopback needs the explicit flag (to a peer in the book, so
+    // the flag is what is refused).
+    let other = tempfile::tempdir().unwrap();
+    let x = text(&support::warp(other.path(), &["id"]))
+        .trim()
+        .to_string();
+    assert!(a.warp(&["peers", "add", "x", &x]).status.success());
     let (status, body) = post(
         &a,
         "/v1/gates/open",
@@ -157,6 +163,7 @@ fn forged_and_unauthenticated_rest_calls_change_nothing() {
         r#"{"listen":"0.0.0.0:0","peer":"x","name":"web"}"#,
     );
     assert_eq!(status, 400, "{body}");
+    assert!(body.contains("--gateway"), "{body}");
 
     // Only the owner's loopback call went through.
     let (status, body) = post(&a, "/v1/gates/expose", &owner, harmless);

@@ -1,6 +1,5 @@
 //! The Recon value model.
 
-use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -250,25 +249,6 @@ impl Hash for Value {
                 r.hash(state)
             }
         }
-    }
-}
-
-impl fmt::Display for Value {
-    /// Prints compact Recon; with the alternate flag (`{:#}`), pretty Recon.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = if f.alternate() {
-            crate::writer::to_pretty_string(self)
-        } else {
-            crate::writer::to_compact_string(self)
-        };
-        f.write_str(&s)
-    }
-}
-
-impl std::str::FromStr for Value {
-    type Err = crate::ParseError;
-    fn from_str(s: &str) -> Result<Value, crate::ParseError> {
-        crate::parse(s)
     }
 }
 

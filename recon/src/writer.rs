@@ -288,3 +288,15 @@ fn write_text(s: &str, out: &mut String) {
     out.push_str(&s[start..]);
     out.push('"');
 }
+
+impl std::fmt::Display for Value {
+    /// Prints compact Recon; with the alternate flag (`{:#}`), pretty Recon.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = if f.alternate() {
+            to_pretty_string(self)
+        } else {
+            to_compact_string(self)
+        };
+        f.write_str(&s)
+    }
+}

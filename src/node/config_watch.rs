@@ -101,7 +101,7 @@ async fn apply(node: &Arc<Node>, cfg: NodeConfig) {
             warn!("config: {listen} is already used by a gate opened from the command line");
             continue;
         }
-        match super::gates::open(node.clone(), g.clone()).await {
+        match super::gate_open::open(node.clone(), g.clone()).await {
             Ok(task) => {
                 node.lock_open_gates().insert(listen.clone(), task);
                 node.lock_config_opened().insert(listen, g);

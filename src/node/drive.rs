@@ -34,12 +34,12 @@ impl warpdrive::PeerNet for NodeNet {
                 .upgrade()
                 .ok_or_else(|| NetError::Unreachable("the node is stopping".into()))?;
             // A key not in the book may dial again (it offered while connected).
-            let entry = super::control_server::resolve(&node, &peer).map_err(|e| {
-                match peer.parse::<PeerId>() {
+            let entry = node
+                .resolve(&peer)
+                .map_err(|e| match peer.parse::<PeerId>() {
                     Ok(_) => NetError::Unreachable(e.to_string()),
                     Err(_) => NetError::Refused(e.to_string()),
-                }
-            })?;
+                })?;
             match super::conns::open_channel(&node, &entry, SERVICE, VERSION).await {
                 Ok(ch) => Ok(halves(ch)),
                 Err(e) if e.is_final() => Err(NetError::Refused(e.to_string())),
@@ -61,7 +61,7 @@ impl warpdrive::PeerNet for NodeNet {
 
     fn resolve(&self, peer: &str) -> Result<String, String> {
         let node = self.0.upgrade().ok_or("the node is stopping")?;
-        let entry = super::control_server::resolve(&node, peer).map_err(|e| e.to_string())?;
+        let entry = node.resolve(peer).map_err(|e| e.to_string())?;
         Ok(entry.id)
     }
 }

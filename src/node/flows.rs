@@ -161,7 +161,7 @@ impl RunningFlow {
         members
             .iter()
             .filter(|(_, m)| m.role != Role::Recv)
-            .find(|(name, _)| super::gates::allowed(node, std::slice::from_ref(name), peer))
+            .find(|(name, _)| super::gate_access::allowed(node, std::slice::from_ref(name), peer))
             .map(|(name, m)| (name.clone(), m.stats.clone()))
     }
 
@@ -466,7 +466,7 @@ async fn open(
     flow: &str,
     member: &str,
 ) -> Result<(Channel, Option<PeerId>), String> {
-    let entry = super::control_server::resolve(node, member).map_err(|e| e.to_string())?;
+    let entry = node.resolve(member).map_err(|e| e.to_string())?;
     let ch = super::conns::open_channel(node, &entry, &service(flow), VERSION).await?;
     Ok((ch, entry.peer_id()))
 }
@@ -493,7 +493,7 @@ pub async fn serve(
     };
     let mut stats = match permitted(&flow) {
         Ok(s) => s,
-        Err(msg) => return super::gates::refuse(ch, msg).await,
+        Err(msg) => return super::gate_access::refuse(ch, msg).await,
     };
     ch.write(&ChannelReply::Accepted.encode()).await?;
     stats.set_state("receiving");

@@ -9,9 +9,10 @@ use protocols::channel::ChannelReply;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::{info, warn};
 
+use super::gate_access::{admits, refuse};
 use super::local::{LocalListener, LocalStream};
 use super::Node;
-use crate::gate_book::{Exposed, Opened};
+use crate::gate_book::Opened;
 use crate::identity::PeerId;
 use crate::transport::{Channel, OpenError};
 
@@ -130,106 +131,12 @@ pub async fn check_remote(node: &Arc<Node>, g: &Opened) -> Checked {
     }
 }
 
-/// Why a gate does not serve a peer.
-#[derive(Debug, thiserror::Error)]
-pub enum Refusal {
-    /// The gate has an allow list without the peer.
-    #[error("gate {gate}: peer {peer} is not on its allow list")]
-    NotAllowed {
-        /// The gate.
-        gate: String,
-        /// Who asked.
-        peer: PeerId,
-    },
-    /// The gate serves the book, and the peer is not in it.
-    #[error("gate {gate}: {peer} is not in the peer book (the gate is not public)")]
-    NotInBook {
-        /// The gate.
-        gate: String,
-        /// Who asked.
-        peer: PeerId,
-    },
-    /// The gate's target is the node's own.
-    #[error("gate {gate}: {reason}")]
-    OwnTarget {
-        /// The gate.
-        gate: String,
-        /// Which of the node's own addresses.
-        reason: super::own::OwnAddress,
-    },
-}
-
-/// Whether `gate` serves `peer`: the peers on its allow list when it has one; else every
-/// peer in the book, and any key when it is public. Its target must not be the node's own
-/// (checked again here, as a configuration file may have changed since it was exposed).
-pub async fn admits(node: &Node, gate: &Exposed, peer: PeerId) -> Result<(), Refusal> {
-    let name = || gate.name.clone();
-    if !gate.allow.is_empty() {
-        if !allowed(node, &gate.allow, peer) {
-            return Err(Refusal::NotAllowed { gate: name(), peer });
-        }
-    } else if !gate.public && !node.knows(&peer) {
-        return Err(Refusal::NotInBook { gate: name(), peer });
-    }
-    node.own
-        .check(&gate.target, gate.udp)
-        .await
-        .map_err(|reason| Refusal::OwnTarget {
-            gate: name(),
-            reason,
-        })
-}
-
-/// Whether `peer` is named (by id, or by the alias of its book entry) in `allow`.
-pub fn allowed(node: &Node, allow: &[String], peer: PeerId) -> bool {
-    allow.iter().any(|name| {
-        name.parse::<PeerId>().ok() == Some(peer)
-            || node.book.resolve(name).ok().and_then(|e| e.peer_id()) == Some(peer)
-    })
-}
-
-/// Refuses a gate channel with a reason, logged here too.
-pub async fn refuse(ch: Channel, msg: String) -> Result<(), String> {
-    warn!("{msg}");
-    Ok(ch.decline(ChannelReply::Refused(msg)).await?)
-}
-
-/// Refuses a listen address beyond loopback unless the gate says `gateway`, and one that is
-/// the node's own; says who can reach a gateway gate.
-async fn check_listen(node: &Node, g: &Opened) -> Result<(), String> {
-    node.own
-        .check(&g.listen, g.udp)
-        .await
-        .map_err(|e| e.to_string())?;
-    if g.listen.starts_with(super::local::UNIX_PREFIX) {
-        return Ok(());
-    }
-    let beyond = match tokio::net::lookup_host(&g.listen).await {
-        Ok(mut addrs) => addrs.any(|a| !a.ip().is_loopback()),
-        Err(e) => return Err(format!("cannot listen on {}: {e}", g.listen)),
-    };
-    match (beyond, g.gateway) {
-        (false, _) => Ok(()),
-        (true, false) => Err(format!(
-            "{} is beyond loopback: other hosts could use {}'s {} through it; pass --gateway to mean it",
-            g.listen, g.peer, g.name
-        )),
-        (true, true) => {
-            warn!(
-                "gate {} is open to other hosts: any host that can reach it uses {}'s {} as this node",
-                g.listen, g.peer, g.name
-            );
-            Ok(())
-        }
-    }
-}
-
-/// Opens a gate: listens on `g.listen` and leads each connection to `g.name` on `g.peer`.
-pub async fn open(node: Arc<Node>, g: Opened) -> Result<tokio::task::JoinHandle<()>, String> {
-    check_listen(&node, &g).await?;
-    if g.udp {
-        return super::udp_gates::open(node, g).await;
-    }
+/// Opens a TCP or Unix gate whose listen address was checked: listens on `g.listen` and
+/// leads each connection to `g.name` on `g.peer`.
+pub async fn open_stream(
+    node: Arc<Node>,
+    g: Opened,
+) -> Result<tokio::task::JoinHandle<()>, String> {
     let listener = LocalListener::bind(&g.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", g.listen))?;

@@ -124,7 +124,7 @@ async fn ping(node: Arc<Node>, lane: Arc<Lane>, peer: String) {
         interval_ms: 0,
         size: 0,
     };
-    tokio::spawn(super::control_server::handle(node, req, tx));
+    tokio::spawn(super::commands::handle(node, req, tx));
     let base = Record::new().with_slot("peer", peer.as_str());
     while let Some(r) = rx.recv().await {
         let event = match r {
@@ -135,7 +135,7 @@ async fn ping(node: Arc<Node>, lane: Arc<Lane>, peer: String) {
             Response::PingLost { seq } => {
                 base.clone().with_slot("seq", seq).with_slot("lost", true)
             }
-            Response::Error(e) => base.clone().with_slot("error", e),
+            Response::Error(e) => base.clone().with_slot("error", e.message),
             _ => continue,
         };
         lane.emit(Value::Record(event));

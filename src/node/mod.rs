@@ -1,16 +1,20 @@
 //! The node: the long-running process behind every other `warp` command.
 
+mod commands;
 mod config_watch;
 mod conns;
 mod control_server;
 mod dgram_frames;
 mod drive;
 mod flows;
+mod gate_access;
+mod gate_open;
 mod gates;
 mod hub_lanes;
 mod local;
 mod local_dgram;
 mod own;
+mod peers;
 mod ping;
 mod renames;
 mod rest;
@@ -288,7 +292,7 @@ pub async fn start(
     };
     for g in node.gates.all_opened() {
         let listen = g.listen.clone();
-        match gates::open(node.clone(), g).await {
+        match gate_open::open(node.clone(), g).await {
             Ok(task) => {
                 node.lock_open_gates().insert(listen, task);
             }
@@ -390,17 +394,6 @@ async fn shutdown_signal() {
 }
 
 impl Node {
-    /// What happens to keys not in the peer book now.
-    fn unknown(&self) -> crate::store::Unknown {
-        let file = *self.unknown_file.read().unwrap_or_else(|p| p.into_inner());
-        self.unknown_flag.or(file).unwrap_or_default()
-    }
-
-    /// Whether `peer` is in the peer book.
-    fn knows(&self, peer: &PeerId) -> bool {
-        self.book.get(peer).is_some()
-    }
-
     /// Stops the opened gate listening on `listen`, if any, and waits until its listener
     /// is closed, so the address can be bound again at once. Connections already made
     /// through it carry on.

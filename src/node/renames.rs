@@ -22,7 +22,7 @@ pub async fn follow(node: &Arc<Node>, old: &str, new: &str) {
         }
         node.stop_gate(&g.listen).await;
         let listen = g.listen.clone();
-        match super::gates::open(node.clone(), g).await {
+        match super::gate_open::open(node.clone(), g).await {
             Ok(task) => {
                 node.lock_open_gates().insert(listen.clone(), task);
                 info!("gate {listen} now leads to {new}");

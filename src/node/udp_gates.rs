@@ -43,14 +43,14 @@ pub async fn serve(
         let msg = format!("no UDP gate {name:?} is exposed on this node");
         return Ok(ch.decline(ChannelReply::UnknownService(msg)).await?);
     };
-    if let Err(why) = super::gates::admits(&node, &gate, peer).await {
-        return super::gates::refuse(ch, why.to_string()).await;
+    if let Err(why) = super::gate_access::admits(&node, &gate, peer).await {
+        return super::gate_access::refuse(ch, why.to_string()).await;
     }
     let sock = match LocalDgram::connect(&gate.target).await {
         Ok(s) => s,
         Err(e) => {
             let msg = format!("gate {name}: cannot reach {}: {e}", gate.target);
-            return super::gates::refuse(ch, msg).await;
+            return super::gate_access::refuse(ch, msg).await;
         }
     };
     ch.write(&ChannelReply::Accepted.encode()).await?;

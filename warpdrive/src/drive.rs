@@ -1,5 +1,6 @@
-//! The warpdrive engine of one node: makes offers, takes offers from peers, accepts,
-//! rejects and cancels them, runs downloads, and tells subscribers about every change.
+//! The warpdrive engine of one node: its records, making offers, and telling subscribers
+//! about every change. Accepting, rejecting, cancelling and running downloads are in
+//! `downloads.rs`; taking offers from peers in `serve.rs`.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -11,8 +12,9 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use crate::net::{PeerNet, Policy};
+use crate::net::PeerNet;
 use crate::offer::{id_bytes, new_id, now, Offer, Status};
+use crate::offer_error::OfferError;
 use crate::store::Store;
 use crate::wire::{self, FrameReader};
 
@@ -26,9 +28,6 @@ const MAX_CHUNKS: u64 = 1 << 16;
 
 /// How long an ended offer (completed, failed, rejected, cancelled) stays listed.
 pub const RETENTION: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
-
-/// How often ended offers past [`RETENTION`] are forgotten while the node runs.
-const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// The chunk size for files up to `largest` bytes: [`CHUNK_SIZE`], doubled until the
 /// largest file has at most 65 536 chunks (1 MiB chunks up to 64 GiB files).
@@ -45,12 +44,12 @@ pub struct Drive {
     pub(crate) store: Store,
     hashes: crate::hash_cache::HashCache,
     pub(crate) net: Arc<dyn PeerNet>,
-    incoming_dir: PathBuf,
+    pub(crate) incoming_dir: PathBuf,
     events: broadcast::Sender<Offer>,
     /// One lock for every read-modify-write of a record, so updates never cross.
     records: Mutex<()>,
     /// Running downloads, by offer id.
-    downloads: Mutex<HashMap<String, JoinHandle<()>>>,
+    pub(crate) downloads: Mutex<HashMap<String, JoinHandle<()>>>,
 }
 
 impl Drive {
@@ -72,41 +71,6 @@ impl Drive {
         }))
     }
 
-    /// After a restart: downloads that were running resume at once for trusted peers and
-    /// become `interrupted` (accept again to resume) for the others; outgoing offers
-    /// that were sending wait for the receiver to ask again.
-    pub fn resume(self: &Arc<Self>) {
-        self.prune();
-        let weak = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(PRUNE_EVERY);
-            every.tick().await;
-            loop {
-                every.tick().await;
-                match weak.upgrade() {
-                    Some(d) => d.prune(),
-                    None => return,
-                }
-            }
-        });
-        for o in self.store.all() {
-            match (o.incoming, o.status) {
-                (true, Status::Accepted | Status::InProgress) => {
-                    if self.net.policy(&o.peer) == Policy::Trust {
-                        info!("offer {}: resuming the download", o.id);
-                        self.start_download(&o.id);
-                    } else {
-                        self.update(&o.id, |o| o.status = Status::Interrupted);
-                    }
-                }
-                (false, Status::InProgress) => {
-                    self.update(&o.id, |o| o.status = Status::Accepted);
-                }
-                _ => {}
-            }
-        }
-    }
-
     /// Tells subscribers about a new offer.
     pub(crate) fn announce(&self, o: &Offer) {
         let _ = self.events.send(o.clone());
@@ -123,8 +87,8 @@ impl Drive {
     }
 
     /// The offer `id` (or a unique prefix of it).
-    pub fn find(&self, id: &str) -> Result<Offer, String> {
-        self.store.find(id)
+    pub fn find(&self, id: &str) -> Result<Offer, OfferError> {
+        self.store.find(id).map_err(OfferError::NotFound)
     }
 
     /// Changes a record under the lock, stamps it, stores it and tells subscribers.
@@ -282,122 +246,13 @@ impl Drive {
         }
     }
 
-    /// Accepts an incoming offer (or resumes one interrupted or failed) into `to`, or
-    /// the default incoming directory.
-    pub fn accept(self: &Arc<Self>, id: &str, to: Option<PathBuf>) -> Result<Offer, String> {
-        let o = self.find(id)?;
-        if !o.incoming {
-            return Err(format!(
-                "offer {} is one this node made; the peer accepts it",
-                o.id
-            ));
-        }
-        match o.status {
-            Status::Awaiting | Status::Interrupted | Status::Failed | Status::Accepted => {}
-            s => return Err(format!("offer {} is {s}", o.id)),
-        }
-        if self.is_downloading(&o.id) {
-            return Err(format!("offer {} is downloading already", o.id));
-        }
-        let dir = to.unwrap_or_else(|| self.incoming_dir.clone());
-        let dir = std::path::absolute(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let o = self
-            .update(&o.id, |o| {
-                o.status = Status::Accepted;
-                o.reason.clear();
-                o.dir = dir.display().to_string();
-            })
-            .ok_or("the offer vanished")?;
-        self.start_download(&o.id);
-        Ok(o)
-    }
-
-    fn is_downloading(&self, id: &str) -> bool {
-        let mut d = self.downloads.lock().unwrap_or_else(|p| p.into_inner());
-        d.retain(|_, t| !t.is_finished());
-        d.contains_key(id)
-    }
-
-    pub(crate) fn start_download(self: &Arc<Self>, id: &str) {
-        let task = tokio::spawn(crate::fetch::run(self.clone(), id.to_string()));
-        self.downloads
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id.to_string(), task);
-    }
-
-    /// Stops every download (they resume when a node starts on this database again), for
-    /// a node that is shutting down.
-    pub fn stop(&self) {
-        let running: Vec<_> = self
-            .downloads
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .drain()
-            .collect();
-        for (_, t) in running {
-            t.abort();
-        }
-    }
-
-    pub(crate) fn stop_download(&self, id: &str) {
-        if let Some(t) = self
-            .downloads
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(id)
-        {
-            t.abort();
-        }
-    }
-
-    /// Declines an incoming offer and tells the sender.
-    pub async fn reject(self: &Arc<Self>, id: &str) -> Result<Offer, String> {
-        let o = self.find(id)?;
-        if !o.incoming {
-            return Err(format!(
-                "offer {} is one this node made: cancel it instead",
-                o.id
-            ));
-        }
-        self.end_and_tell(o, Status::Rejected, |id| Message::Reject {
-            id,
-            reason: "rejected by the receiver".into(),
-        })
-        .await
-    }
-
-    /// Cancels an offer from either side and tells the other.
-    pub async fn cancel(self: &Arc<Self>, id: &str) -> Result<Offer, String> {
-        let o = self.find(id)?;
-        self.end_and_tell(o, Status::Cancelled, |id| Message::Cancel {
-            id,
-            reason: "cancelled by the peer".into(),
-        })
-        .await
-    }
-
-    /// Ends an offer here (stopping its download) with `status`, then tells the peer.
-    async fn end_and_tell(
-        self: &Arc<Self>,
-        o: Offer,
-        status: Status,
-        msg: impl FnOnce(protocols::warpdrive::OfferId) -> Message,
-    ) -> Result<Offer, String> {
-        if o.status.is_final() {
-            return Err(format!("offer {} is {} already", o.id, o.status));
-        }
-        self.stop_download(&o.id);
-        let o = self
-            .end(&o.id, status, &format!("{status} here"))
-            .ok_or("the offer vanished")?;
-        self.notify(&o, msg).await;
-        Ok(o)
-    }
-
     /// Sends a one-message session to the offer's peer; failures are logged only (the
     /// offer has ended here either way).
-    async fn notify(&self, o: &Offer, msg: impl FnOnce(protocols::warpdrive::OfferId) -> Message) {
+    pub(crate) async fn notify(
+        &self,
+        o: &Offer,
+        msg: impl FnOnce(protocols::warpdrive::OfferId) -> Message,
+    ) {
         let Some(id) = id_bytes(&o.id) else { return };
         let m = msg(id);
         let sent = async {

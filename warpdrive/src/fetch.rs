@@ -107,7 +107,7 @@ async fn transfer(
     (index, offset): (u64, u64),
     progress: &Arc<Progress>,
 ) -> Result<(), Stop> {
-    let peer = drive.find(id).map_err(Stop::Fail)?.peer;
+    let peer = drive.find(id).map_err(|e| Stop::Fail(e.into()))?.peer;
     let wire_id = id_bytes(id).ok_or_else(|| Stop::Fail(format!("bad offer id {id}")))?;
     let (mut w, r) = drive.net.open(&peer).await.map_err(|e| match e {
         NetError::Refused(why) => Stop::Fail(why),

@@ -9,7 +9,7 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use crate::scan::Hashes;
+use crate::file_hash::Hashes;
 
 /// Files smaller than this are hashed each time (it costs less than a lookup).
 pub const MIN_SIZE: u64 = 4 << 20;
@@ -58,13 +58,13 @@ impl HashCache {
         chunk_size: u32,
     ) -> Result<Hashes, String> {
         if meta.size() < MIN_SIZE {
-            return crate::scan::hash_file(path, chunk_size);
+            return crate::file_hash::hash_file(path, chunk_size);
         }
         let want = stamp(meta, chunk_size);
         if let Some(h) = self.get(meta, &want) {
             return Ok(h);
         }
-        let h = crate::scan::hash_file(path, chunk_size)?;
+        let h = crate::file_hash::hash_file(path, chunk_size)?;
         // Kept only if the file did not change while it was read.
         if let Ok(after) = std::fs::metadata(path) {
             if stamp(&after, chunk_size) == want && h.2 == meta.size() {
@@ -118,7 +118,7 @@ mod tests {
         std::fs::write(&path, vec![1u8; MIN_SIZE as usize + 5]).unwrap();
         let meta = std::fs::metadata(&path).unwrap();
         let first = cache.hashes(&path, &meta, 1 << 20).unwrap();
-        assert_eq!(first, crate::scan::hash_file(&path, 1 << 20).unwrap());
+        assert_eq!(first, crate::file_hash::hash_file(&path, 1 << 20).unwrap());
         assert_eq!(
             cache.get(&meta, &stamp(&meta, 1 << 20)),
             Some(first.clone())

@@ -13,11 +13,14 @@
 //! The wire messages are `protocols::warpdrive`; the byte layout is in
 //! `docs/warpdrive.md`.
 
+pub mod downloads;
 pub mod drive;
 pub mod fetch;
+pub mod file_hash;
 pub mod hash_cache;
 pub mod net;
 pub mod offer;
+pub mod offer_error;
 pub mod part_file;
 pub mod scan;
 pub mod serve;
@@ -30,3 +33,4 @@ pub mod writer;
 pub use drive::Drive;
 pub use net::{PeerNet, Policy};
 pub use offer::{Offer, Status};
+pub use offer_error::OfferError;

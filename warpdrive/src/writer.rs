@@ -102,7 +102,7 @@ impl Writer {
             match std::fs::symlink_metadata(&fin) {
                 Ok(m) if m.is_file() && m.len() == f.size => {
                     let trusted = (w.idx as u64) < done_hint;
-                    if !trusted && crate::scan::hash_file(&fin, chunk_size)?.0 != f.sha256 {
+                    if !trusted && crate::file_hash::hash_file(&fin, chunk_size)?.0 != f.sha256 {
                         return Err(format!(
                             "{}: exists and is not the offered file; nothing was overwritten",
                             fin.display()

@@ -3,7 +3,7 @@
 //! of every prefix that ends at a chunk boundary, so a resumed download checks the part
 //! it already has, and one running hash checks both as the bytes arrive.
 
-use super::message::DecodeError;
+use super::error::DecodeError;
 use super::path::{RelPath, MAX_PATH};
 use super::reader::{put_text, Reader};
 

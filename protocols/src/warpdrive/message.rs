@@ -1,83 +1,19 @@
 //! The frames of a `warpdrive` channel: a code, a body length and the body.
 
+pub use super::code::{Code, MAX_DATA, MAX_OFFER};
+pub use super::error::DecodeError;
 use super::info::{Info, Kind};
-use super::path::PathError;
 use super::reader::{put_text, Reader};
 use super::{OfferId, ID_LEN};
 
 /// Bytes of a frame header: code (`u8`) and body length (`u32`).
 pub const HEADER_LEN: usize = 5;
-/// The largest body of a `Data` frame.
-pub const MAX_DATA: usize = 1 << 20;
-/// The largest offer body.
-pub const MAX_OFFER: usize = 64 << 20;
 /// Most entries in one offer.
 pub const MAX_FILES: usize = 1_000_000;
 /// The longest reason or message text.
 pub const MAX_TEXT: usize = 4096;
 /// The smallest and largest chunk sizes an offer may use.
 pub const CHUNK_SIZES: (u32, u32) = (64 << 10, 64 << 20);
-/// The largest body of any other frame.
-const MAX_SMALL: usize = 8192;
-
-/// A frame's code.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Code {
-    /// Sender → receiver: an offer.
-    SendOffer = 0x01,
-    /// Receiver → sender: stream files from an index and offset.
-    Download = 0x02,
-    /// Either side: the offer is cancelled.
-    Cancel = 0x03,
-    /// Receiver → sender: the offer is declined.
-    Reject = 0x04,
-    /// Receiver → sender: every file verified, or the offer failed.
-    Report = 0x05,
-    /// Echo a byte.
-    Ping = 0x06,
-    /// End of the session.
-    End = 0xff,
-    /// The answer to a request.
-    Reply = 0x80,
-    /// File bytes.
-    Data = 0x81,
-    /// Every requested byte was sent.
-    Done = 0x82,
-    /// The download stopped.
-    Failed = 0x83,
-    /// The echo of a ping.
-    Pong = 0x86,
-}
-
-impl Code {
-    fn from_u8(b: u8) -> Option<Code> {
-        use Code::*;
-        Some(match b {
-            0x01 => SendOffer,
-            0x02 => Download,
-            0x03 => Cancel,
-            0x04 => Reject,
-            0x05 => Report,
-            0x06 => Ping,
-            0xff => End,
-            0x80 => Reply,
-            0x81 => Data,
-            0x82 => Done,
-            0x83 => Failed,
-            0x86 => Pong,
-            _ => return None,
-        })
-    }
-
-    /// The largest body a frame with this code may have.
-    pub fn max_len(self) -> usize {
-        match self {
-            Code::SendOffer => MAX_OFFER,
-            Code::Data => MAX_DATA,
-            _ => MAX_SMALL,
-        }
-    }
-}
 
 /// A reply or failure code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -231,49 +167,6 @@ pub enum Message {
     },
     /// The echo of a ping.
     Pong(u8),
-}
-
-/// Why bytes are not a frame.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum DecodeError {
-    /// An unknown frame code.
-    #[error("unknown warpdrive frame code {0:#04x}")]
-    UnknownCode(u8),
-    /// A body over the code's limit.
-    #[error("{code:?} frame of {len} bytes is over the {max}-byte limit")]
-    TooLarge {
-        /// The frame's code.
-        code: Code,
-        /// Its body length.
-        len: usize,
-        /// The limit.
-        max: usize,
-    },
-    /// The body ends inside a field.
-    #[error("frame body ends inside a field")]
-    Truncated,
-    /// Bytes left after the last field.
-    #[error("{0} bytes left after the last field")]
-    Trailing(usize),
-    /// A text field over its limit.
-    #[error("{what} of {len} bytes is over the {max}-byte limit")]
-    TooLong {
-        /// Which field.
-        what: &'static str,
-        /// Its length.
-        len: usize,
-        /// The limit.
-        max: usize,
-    },
-    /// A text field that is not UTF-8.
-    #[error("{0} is not UTF-8")]
-    NotUtf8(&'static str),
-    /// A refused path.
-    #[error("refused path: {0}")]
-    Path(PathError),
-    /// Any other field out of range.
-    #[error("invalid field: {0}")]
-    Invalid(String),
 }
 
 /// A frame header.

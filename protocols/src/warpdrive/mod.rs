@@ -8,8 +8,11 @@
 //!
 //! * [`path`]: the only paths an offer may carry — relative, normal components.
 //! * [`info`]: one entry (file or directory) of an offer.
-//! * [`message`]: the frames.
+//! * [`message`]: the frames; their codes and limits (`code.rs`) and decode errors
+//!   (`error.rs`).
 
+mod code;
+mod error;
 pub mod info;
 pub mod message;
 pub mod path;

@@ -1,6 +1,6 @@
 //! A cursor over a message body: every read checks there are enough bytes left.
 
-use super::message::DecodeError;
+use super::error::DecodeError;
 
 /// Reads big-endian fields from a body.
 pub struct Reader<'a> {

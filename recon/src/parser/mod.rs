@@ -582,3 +582,10 @@ impl<'a> Parser<'a> {
         }
     }
 }
+
+impl std::str::FromStr for Value {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Value, ParseError> {
+        parse(s)
+    }
+}

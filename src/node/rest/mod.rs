@@ -1,6 +1,8 @@
-//! The REST API on loopback: lists, adds and removes gates, flows and flow members, and
-//! lists peers. Every call is
-//! the same request the CLI sends over the control socket, so the two always agree. The
+//! The REST API on loopback: peers, gates, flows and their members, and offers — one
+//! file of handlers per feature. Every call is the same request the CLI sends over the
+//! control socket, applied by the same command layer, so the two always agree; a failure's
+//! kind gives the status (400 invalid, 404 not found, 409 conflict, 403 refused, 503
+//! unavailable). The
 //! OpenAPI description is `docs/openapi.json`, also served at `/openapi.json`.
 //!
 //! Every request must name loopback in `Host` (no DNS rebinding) and, when it comes from a
@@ -11,24 +13,27 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, Request as HttpRequest, State};
+use axum::extract::{Request as HttpRequest, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response as HttpResponse};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
-use serde::Deserialize;
 use serde_json::{json, Value as Json_};
 
 use super::Node;
-use crate::control::{Request, Response};
-use crate::flow_book::{Flow, Role};
-use crate::gate_book::{Exposed, Opened};
+use crate::control::{Fault, Request, Response};
 
 /// The OpenAPI description of this API.
-pub const OPENAPI: &str = include_str!("../../docs/openapi.json");
+pub const OPENAPI: &str = include_str!("../../../docs/openapi.json");
 
+/// A status and a JSON body.
 type Reply = (StatusCode, Json<Json_>);
+
+mod flows;
+mod gates;
+mod offers;
+mod peers;
 
 /// What every request is checked against before it reaches a handler.
 #[derive(Clone)]
@@ -108,15 +113,24 @@ pub async fn start(
         .route("/", get(root))
         .route("/openapi.json", get(openapi))
         .route("/v1/info", get(info))
-        .route("/v1/peers", get(peers))
-        .route("/v1/gates", get(gates))
-        .route("/v1/gates/expose", post(expose))
-        .route("/v1/gates/expose/{name}", delete(unexpose))
-        .route("/v1/gates/open", post(open).delete(close))
-        .route("/v1/flows", get(flows).post(flow_add))
-        .route("/v1/flows/{name}", delete(flow_remove))
-        .route("/v1/flows/{name}/members", post(member_add))
-        .route("/v1/flows/{name}/members/{peer}", delete(member_remove))
+        .route("/v1/peers", get(peers::list).post(peers::add))
+        .route("/v1/peers/{peer}", delete(peers::remove))
+        .route("/v1/peers/{peer}/policy", put(peers::set_policy))
+        .route("/v1/gates", get(gates::list))
+        .route("/v1/gates/expose", post(gates::expose))
+        .route("/v1/gates/expose/{name}", delete(gates::unexpose))
+        .route("/v1/gates/open", post(gates::open).delete(gates::close))
+        .route("/v1/flows", get(flows::list).post(flows::add))
+        .route("/v1/flows/{name}", delete(flows::remove))
+        .route("/v1/flows/{name}/members", post(flows::member_add))
+        .route(
+            "/v1/flows/{name}/members/{peer}",
+            delete(flows::member_remove),
+        )
+        .route("/v1/offers", get(offers::list).post(offers::share))
+        .route("/v1/offers/{id}/accept", post(offers::accept))
+        .route("/v1/offers/{id}/reject", post(offers::reject))
+        .route("/v1/offers/{id}/cancel", post(offers::cancel))
         .with_state(node)
         .layer(axum::middleware::from_fn_with_state(guard_state, guard));
     let listener = tokio::net::TcpListener::bind(addr)
@@ -130,8 +144,8 @@ pub async fn start(
 /// Runs one control request and returns its final answer.
 async fn call(node: Arc<Node>, req: Request) -> Response {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(super::control_server::handle(node, req, tx));
-    let mut last = Response::Error("no answer".into());
+    tokio::spawn(super::commands::handle(node, req, tx));
+    let mut last = Response::fail(Fault::Unavailable, "the node is stopping");
     while let Some(r) = rx.recv().await {
         let done = r.is_final();
         last = r;
@@ -142,11 +156,22 @@ async fn call(node: Arc<Node>, req: Request) -> Response {
     last
 }
 
+/// The final answer as a status and body: `ok` on success.
 fn reply(r: Response, ok: StatusCode) -> Reply {
     let body = match r {
-        Response::Error(e) => return (StatusCode::BAD_REQUEST, Json(json!({ "error": e }))),
+        Response::Error(f) => {
+            let status = match f.fault {
+                Fault::Invalid => StatusCode::BAD_REQUEST,
+                Fault::NotFound => StatusCode::NOT_FOUND,
+                Fault::Conflict => StatusCode::CONFLICT,
+                Fault::Refused => StatusCode::FORBIDDEN,
+                Fault::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            return (status, Json(json!({ "error": f.message })));
+        }
         Response::Ok => json!({}),
         Response::Note(n) => json!({ "note": n }),
+        Response::Peer(e) => serde_json::to_value(e).unwrap_or_default(),
         other => serde_json::to_value(&other).unwrap_or_default(),
     };
     (ok, Json(body))
@@ -189,125 +214,13 @@ async fn info(State(node): State<Arc<Node>>) -> Reply {
     )
 }
 
-async fn peers(State(node): State<Arc<Node>>) -> Reply {
-    match call(node, Request::Peers).await {
-        Response::Peers(list) => (
-            StatusCode::OK,
-            Json(serde_json::to_value(list).unwrap_or_default()),
-        ),
-        other => reply(other, StatusCode::OK),
-    }
-}
-
-async fn gates(State(node): State<Arc<Node>>) -> Reply {
-    match call(node, Request::Gates).await {
-        Response::Gates {
-            exposed,
-            opened,
-            config_exposed,
-            config_opened,
-        } => (
-            StatusCode::OK,
-            Json(json!({
-                "exposed": exposed,
-                "opened": opened,
-                "config_exposed": config_exposed,
-                "config_opened": config_opened,
-            })),
-        ),
-        other => reply(other, StatusCode::OK),
-    }
-}
-
-async fn expose(State(node): State<Arc<Node>>, Json(g): Json<Exposed>) -> Reply {
-    reply(
-        call(node, Request::GateExpose(g)).await,
-        StatusCode::CREATED,
-    )
-}
-
-async fn unexpose(State(node): State<Arc<Node>>, Path(name): Path<String>) -> Reply {
-    reply(
-        call(node, Request::GateUnexpose { name }).await,
-        StatusCode::OK,
-    )
-}
-
-async fn open(State(node): State<Arc<Node>>, Json(g): Json<Opened>) -> Reply {
-    reply(call(node, Request::GateOpen(g)).await, StatusCode::CREATED)
-}
-
-/// `DELETE /v1/gates/open?listen=ADDR`.
-#[derive(Deserialize)]
-struct Listen {
-    listen: String,
-}
-
-async fn close(State(node): State<Arc<Node>>, Query(q): Query<Listen>) -> Reply {
-    reply(
-        call(node, Request::GateClose { listen: q.listen }).await,
-        StatusCode::OK,
-    )
-}
-
-async fn flows(State(node): State<Arc<Node>>) -> Reply {
-    match call(node, Request::Flows).await {
-        Response::Flows(list) => (
-            StatusCode::OK,
-            Json(serde_json::to_value(list).unwrap_or_default()),
-        ),
-        other => reply(other, StatusCode::OK),
-    }
-}
-
-async fn flow_add(State(node): State<Arc<Node>>, Json(f): Json<Flow>) -> Reply {
-    reply(call(node, Request::FlowAdd(f)).await, StatusCode::CREATED)
-}
-
-async fn flow_remove(State(node): State<Arc<Node>>, Path(name): Path<String>) -> Reply {
-    reply(
-        call(node, Request::FlowRemove { name }).await,
-        StatusCode::OK,
-    )
-}
-
-/// `POST /v1/flows/{name}/members` body.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewMember {
-    peer: String,
-    #[serde(default)]
-    role: Option<Role>,
-}
-
-async fn member_add(
-    State(node): State<Arc<Node>>,
-    Path(name): Path<String>,
-    Json(m): Json<NewMember>,
-) -> Reply {
-    let req = Request::FlowMemberAdd {
-        name,
-        peer: m.peer,
-        role: m.role,
-    };
-    reply(call(node, req).await, StatusCode::CREATED)
-}
-
-async fn member_remove(
-    State(node): State<Arc<Node>>,
-    Path((name, peer)): Path<(String, String)>,
-) -> Reply {
-    let req = Request::FlowMemberRemove { name, peer };
-    reply(call(node, req).await, StatusCode::OK)
-}
-
 #[cfg(test)]
 mod tests {
     /// Every route the router serves is described in the OpenAPI document.
     #[test]
     fn every_route_is_in_the_openapi_description() {
         let spec: serde_json::Value = serde_json::from_str(super::OPENAPI).unwrap();
-        let routes: Vec<&str> = include_str!("rest.rs")
+        let routes: Vec<&str> = include_str!("mod.rs")
             .split(".route(\"")
             .skip(1)
             .filter_map(|s| s.split('"').next())

@@ -1,0 +1,103 @@
+//! Requests about flows: list, add, remove, and their members. A flow from the
+//! configuration file is changed there, not here.
+
+use std::sync::Arc;
+
+use crate::control::{Fault, Response};
+use crate::flow_book::{Flow, Role, SELF};
+use crate::node::Node;
+
+/// Every running flow with its counters, by name.
+pub fn list(node: &Node) -> Response {
+    let flows: Vec<_> = node.lock_flows().values().cloned().collect();
+    let mut list: Vec<_> = flows.iter().map(|f| f.status()).collect();
+    list.sort_by(|a, b| a.flow.name.cmp(&b.flow.name));
+    Response::Flows(list)
+}
+
+/// Adds (or replaces) a flow.
+pub async fn add(node: &Arc<Node>, f: Flow) -> Response {
+    change(node, f).await
+}
+
+/// Removes a flow set from the command line or the API.
+pub async fn remove(node: &Arc<Node>, name: &str) -> Response {
+    if node.flow_book.get(name).is_none() {
+        return not_ours(node, name);
+    }
+    crate::node::flows::stop(node, name).await;
+    match node.flow_book.remove(name) {
+        Ok(_) => Response::Ok,
+        Err(e) => Response::fail(Fault::Unavailable, e),
+    }
+}
+
+/// Adds `peer` to the flow `name`, in `role` (the mode's default when not given).
+pub async fn add_member(node: &Arc<Node>, name: &str, peer: &str, role: Option<Role>) -> Response {
+    let Some(mut f) = node.flow_book.get(name) else {
+        return not_ours(node, name);
+    };
+    f.set_member(peer, role.unwrap_or(f.mode.default_role()));
+    change(node, f).await
+}
+
+/// Removes `peer` from the flow `name`.
+pub async fn remove_member(node: &Arc<Node>, name: &str, peer: &str) -> Response {
+    let Some(mut f) = node.flow_book.get(name) else {
+        return not_ours(node, name);
+    };
+    if !f.remove_member(peer) {
+        return Response::fail(
+            Fault::NotFound,
+            format!("{peer} is not a member of flow {name}"),
+        );
+    }
+    change(node, f).await
+}
+
+/// Checks `new`, applies it to the running node and keeps it as a command-line flow.
+async fn change(node: &Arc<Node>, new: Flow) -> Response {
+    let name = new.name.clone();
+    if let Err(e) = new.check() {
+        return Response::invalid(e);
+    }
+    for (member, _) in new.roles() {
+        if member != SELF {
+            if let Err(e) = node.resolve(member) {
+                return Response::fail((&e).into(), format!("flow {name}: {e}"));
+            }
+        }
+    }
+    if node.flow_book.get(&name).is_none() {
+        if let Some(r) = node.lock_flows().get(&name) {
+            if r.from_config {
+                return from_the_file(&name);
+            }
+        }
+    }
+    if let Err(e) = crate::node::flows::apply(node, new.clone(), false).await {
+        return Response::fail(Fault::Conflict, e);
+    }
+    match node.flow_book.put(&new) {
+        Ok(()) => Response::Ok,
+        Err(e) => Response::fail(Fault::Unavailable, e),
+    }
+}
+
+fn from_the_file(name: &str) -> Response {
+    Response::fail(
+        Fault::Conflict,
+        format!("flow {name} comes from the configuration file: change it there"),
+    )
+}
+
+/// Why the flow `name` cannot be changed from the command line.
+fn not_ours(node: &Node, name: &str) -> Response {
+    match node.lock_flows().get(name) {
+        Some(r) if r.from_config => from_the_file(name),
+        _ => Response::fail(
+            Fault::NotFound,
+            format!("no flow {name:?}: add it with `warp flow add`"),
+        ),
+    }
+}

@@ -1,0 +1,117 @@
+//! Requests about warpdrive offers: share, list, listen, accept, reject, cancel. Share
+//! and accept may follow their offer to its end, a line per change.
+
+use std::path::PathBuf;
+
+use tokio::sync::broadcast::{error::RecvError, Receiver};
+use warpdrive::{Offer, OfferError};
+
+use super::Replies;
+use crate::control::{Fault, Response};
+use crate::node::Node;
+
+/// An engine refusal as the client hears it: an unknown offer, a request that does not
+/// fit the offer's state, or a failure here.
+fn failed(e: OfferError) -> Response {
+    let fault = match e {
+        OfferError::NotFound(_) => Fault::NotFound,
+        OfferError::State(_) => Fault::Conflict,
+        OfferError::Other(_) => Fault::Unavailable,
+    };
+    Response::fail(fault, e.to_string())
+}
+
+/// Offers `paths` to `peer`; follows the offer when `wait`.
+pub async fn share(node: &Node, peer: &str, paths: Vec<String>, wait: bool, tx: &Replies) {
+    if let Err(e) = node.resolve(peer) {
+        let _ = tx.send(Response::book(&e));
+        return;
+    }
+    let drive = node.drive().clone();
+    let events = drive.subscribe();
+    let paths = paths.into_iter().map(PathBuf::from).collect();
+    match drive.share(peer, paths).await {
+        Ok(o) => follow(events, o, wait, tx).await,
+        Err(e) => {
+            let _ = tx.send(Response::invalid(e));
+        }
+    }
+}
+
+/// Every offer.
+pub fn list(node: &Node) -> Response {
+    Response::OfferList(node.drive().list())
+}
+
+/// Every change to any offer, until the client goes away.
+pub async fn listen(node: &Node, tx: &Replies) {
+    let mut events = node.drive().subscribe();
+    loop {
+        match events.recv().await {
+            Ok(o) => {
+                if tx.send(Response::OfferUpdate(o)).is_err() {
+                    return;
+                }
+            }
+            Err(RecvError::Lagged(_)) => continue,
+            Err(_) => return,
+        }
+    }
+}
+
+/// Accepts an incoming offer into `to` (or the default directory); follows it when
+/// `wait`.
+pub async fn accept(node: &Node, id: &str, to: Option<String>, wait: bool, tx: &Replies) {
+    let drive = node.drive().clone();
+    let events = drive.subscribe();
+    match drive.accept(id, to.map(PathBuf::from)) {
+        Ok(o) => follow(events, o, wait, tx).await,
+        Err(e) => {
+            let _ = tx.send(failed(e));
+        }
+    }
+}
+
+/// Declines an incoming offer.
+pub async fn reject(node: &Node, id: &str) -> Response {
+    match node.drive().reject(id).await {
+        Ok(o) => Response::OfferDone(o),
+        Err(e) => failed(e),
+    }
+}
+
+/// Withdraws an offer, or stops a download.
+pub async fn cancel(node: &Node, id: &str) -> Response {
+    match node.drive().cancel(id).await {
+        Ok(o) => Response::OfferDone(o),
+        Err(e) => failed(e),
+    }
+}
+
+/// Sends `first`, then, when `wait`, every change to that offer until it ends (or the
+/// client goes away); the last line is final.
+async fn follow(mut events: Receiver<Offer>, first: Offer, wait: bool, tx: &Replies) {
+    if !wait || first.status.is_final() {
+        let _ = tx.send(Response::OfferDone(first));
+        return;
+    }
+    let id = first.id.clone();
+    if tx.send(Response::OfferUpdate(first)).is_err() {
+        return;
+    }
+    loop {
+        match events.recv().await {
+            Ok(o) if o.id == id => {
+                if o.status.is_final() {
+                    let _ = tx.send(Response::OfferDone(o));
+                    return;
+                }
+                if tx.send(Response::OfferUpdate(o)).is_err() {
+                    return;
+                }
+            }
+            Ok(_) | Err(RecvError::Lagged(_)) => {}
+            Err(_) => return,
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! `/v1/offers`: list, share (answers once the offer is sent), accept, reject, cancel.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{call, reply, Reply};
+use crate::control::{Request, Response};
+use crate::node::Node;
+
+/// `GET /v1/offers`.
+pub async fn list(State(node): State<Arc<Node>>) -> Reply {
+    match call(node, Request::Offers).await {
+        Response::OfferList(list) => (
+            StatusCode::OK,
+            Json(serde_json::to_value(list).unwrap_or_default()),
+        ),
+        other => reply(other, StatusCode::OK),
+    }
+}
+
+/// The body of `POST /v1/offers`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewOffer {
+    peer: String,
+    paths: Vec<String>,
+}
+
+/// `POST /v1/offers`: offers absolute `paths` to `peer`; 201 with the offer as the
+/// peer's answer left it (awaiting, accepted, or failed with the reason).
+pub async fn share(State(node): State<Arc<Node>>, Json(o): Json<NewOffer>) -> Reply {
+    if let Some(p) = o
+        .paths
+        .iter()
+        .find(|p| !std::path::Path::new(p).is_absolute())
+    {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": format!("{p}: paths must be absolute") })),
+        );
+    }
+    let req = Request::Share {
+        peer: o.peer,
+        paths: o.paths,
+        wait: false,
+    };
+    offer(call(node, req).await, StatusCode::CREATED)
+}
+
+/// The body of `POST /v1/offers/{id}/accept`.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Accept {
+    #[serde(default)]
+    to: Option<String>,
+}
+
+/// `POST /v1/offers/{id}/accept`: starts the download (into `to`, an absolute path, or
+/// the node's incoming directory); 404 for no such offer, 409 when it cannot be accepted.
+pub async fn accept(
+    State(node): State<Arc<Node>>,
+    Path(id): Path<String>,
+    body: Option<Json<Accept>>,
+) -> Reply {
+    let to = body.map(|Json(a)| a.to).unwrap_or_default();
+    if let Some(t) = to
+        .as_ref()
+        .filter(|t| !std::path::Path::new(t).is_absolute())
+    {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": format!("{t}: the directory must be absolute") })),
+        );
+    }
+    let req = Request::OfferAccept {
+        id,
+        to,
+        wait: false,
+    };
+    offer(call(node, req).await, StatusCode::OK)
+}
+
+/// `POST /v1/offers/{id}/reject`.
+pub async fn reject(State(node): State<Arc<Node>>, Path(id): Path<String>) -> Reply {
+    offer(
+        call(node, Request::OfferReject { id }).await,
+        StatusCode::OK,
+    )
+}
+
+/// `POST /v1/offers/{id}/cancel`.
+pub async fn cancel(State(node): State<Arc<Node>>, Path(id): Path<String>) -> Reply {
+    offer(
+        call(node, Request::OfferCancel { id }).await,
+        StatusCode::OK,
+    )
+}
+
+/// The offer an answer carries, as JSON.
+fn offer(r: Response, ok: StatusCode) -> Reply {
+    match r {
+        Response::OfferDone(o) | Response::OfferUpdate(o) => {
+            (ok, Json(serde_json::to_value(o).unwrap_or_default()))
+        }
+        other => reply(other, ok),
+    }
+}
