@@ -1,7 +1,7 @@
 //! `warp`: one binary that runs a node and talks to it.
 
+use warp::cli::{flow, gate, offers, peers, ping, recon, speed};
 use warp::{cli, home, identity, node};
-use warp::{flow_cmd, gate_cmd, offers_cmd, peers_cmd, ping_cmd, recon_cmd, speed_cmd};
 
 use std::process::ExitCode;
 
@@ -39,7 +39,7 @@ fn main() -> ExitCode {
                 }
             }
         }
-        cli::Command::Recon(opts) => recon_cmd::run(&opts),
+        cli::Command::Recon(opts) => recon::run(&opts),
         cli::Command::Id { json } => with_home(|dir| {
             let id =
                 identity::Identity::load_or_create(&dir).map_err(|e| format!("identity: {e}"))?;
@@ -99,21 +99,15 @@ fn main() -> ExitCode {
             ))?;
             Ok(ExitCode::SUCCESS)
         }),
-        cli::Command::Peers(opts) => {
-            with_home(|dir| runtime()?.block_on(peers_cmd::run(&dir, opts)))
-        }
-        cli::Command::Speed(opts) => {
-            with_home(|dir| runtime()?.block_on(speed_cmd::run(&dir, opts)))
-        }
+        cli::Command::Peers(opts) => with_home(|dir| runtime()?.block_on(peers::run(&dir, opts))),
+        cli::Command::Speed(opts) => with_home(|dir| runtime()?.block_on(speed::run(&dir, opts))),
         cli::Command::Share(opts) => {
-            with_home(|dir| runtime()?.block_on(offers_cmd::share(&dir, opts)))
+            with_home(|dir| runtime()?.block_on(offers::share(&dir, opts)))
         }
-        cli::Command::Offers(opts) => {
-            with_home(|dir| runtime()?.block_on(offers_cmd::run(&dir, opts)))
-        }
-        cli::Command::Flow(opts) => with_home(|dir| runtime()?.block_on(flow_cmd::run(&dir, opts))),
-        cli::Command::Gate(opts) => with_home(|dir| runtime()?.block_on(gate_cmd::run(&dir, opts))),
-        cli::Command::Ping(opts) => with_home(|dir| runtime()?.block_on(ping_cmd::run(&dir, opts))),
+        cli::Command::Offers(opts) => with_home(|dir| runtime()?.block_on(offers::run(&dir, opts))),
+        cli::Command::Flow(opts) => with_home(|dir| runtime()?.block_on(flow::run(&dir, opts))),
+        cli::Command::Gate(opts) => with_home(|dir| runtime()?.block_on(gate::run(&dir, opts))),
+        cli::Command::Ping(opts) => with_home(|dir| runtime()?.block_on(ping::run(&dir, opts))),
     }
 }
 

@@ -59,54 +59,28 @@ async fn apply(node: &Arc<Node>, cfg: NodeConfig) {
             Err(e) => warn!("config: gate {}: {e}", g.name),
         }
     }
-    {
-        let mut exposed = node.lock_config_exposed();
-        let new: std::collections::HashMap<(String, bool), _> = checked
-            .into_iter()
-            .map(|g| ((g.name.clone(), g.udp), g))
-            .collect();
-        for (key, g) in &new {
-            if exposed.get(key) != Some(g) {
-                info!("config: exposing {} -> {}", g.name, g.target);
-            }
-        }
-        for key in exposed.keys() {
-            if !new.contains_key(key) {
-                info!("config: no longer exposing {}", key.0);
-            }
-        }
-        *exposed = new;
+    let (changed, removed) = node.gates.set_file_exposed(checked);
+    for g in changed {
+        info!("config: exposing {} -> {}", g.name, g.target);
+    }
+    for name in removed {
+        info!("config: no longer exposing {name}");
     }
     node.hub.configure(&cfg.links);
     apply_flows(node, cfg.flow).await;
-    let old = node.lock_config_opened().clone();
-    let wanted: std::collections::HashMap<String, _> = cfg
-        .gate
-        .open
-        .into_iter()
-        .map(|g| (g.listen.clone(), g))
-        .collect();
-    for (listen, g) in &old {
-        if wanted.get(listen) != Some(g) {
-            node.stop_gate(listen).await;
-            node.lock_config_opened().remove(listen);
-            info!("config: closed gate {listen}");
+    let wanted = cfg.gate.open;
+    for g in node.gates.file_opened() {
+        if !wanted.contains(&g) {
+            node.gates.stop(&g.listen).await;
+            info!("config: closed gate {}", g.listen);
         }
     }
-    for (listen, g) in wanted {
-        if old.get(&listen) == Some(&g) {
+    for g in wanted {
+        if node.gates.file_opened_at(&g.listen).as_ref() == Some(&g) {
             continue;
         }
-        if node.lock_open_gates().contains_key(&listen) {
-            warn!("config: {listen} is already used by a gate opened from the command line");
-            continue;
-        }
-        match super::gate_open::open(node.clone(), g.clone()).await {
-            Ok(task) => {
-                node.lock_open_gates().insert(listen.clone(), task);
-                node.lock_config_opened().insert(listen, g);
-            }
-            Err(e) => warn!("config: gate {listen}: {e}"),
+        if let Err(e) = node.gates.start_from_file(node.clone(), &g).await {
+            warn!("config: gate {}: {e}", g.listen);
         }
     }
 }

@@ -221,17 +221,28 @@ impl RunningFlow {
     }
 }
 
-/// Starts `def`, or changes the running flow of that name to it. A flow from the command
-/// line is not replaced by one of the same name from the configuration file.
+/// Starts `def`, or changes the running flow of that name to it. Where a flow of the same
+/// name runs from the other origin, the one already running stays: a flow from the
+/// command line is not replaced by the file's (the command line's are started first), and
+/// one from the file is changed in the file only. This is the one place that decides.
 pub async fn apply(node: &Arc<Node>, def: Flow, from_config: bool) -> Result<(), String> {
     def.check()?;
     let running = node.lock_flows().get(&def.name).cloned();
     if let Some(r) = running {
-        if from_config && !r.from_config {
-            return Err(format!(
-                "flow {} is already set from the command line",
-                def.name
-            ));
+        match (from_config, r.from_config) {
+            (true, false) => {
+                return Err(format!(
+                    "flow {} is already set from the command line",
+                    def.name
+                ))
+            }
+            (false, true) => {
+                return Err(format!(
+                    "flow {} comes from the configuration file: change it there",
+                    def.name
+                ))
+            }
+            _ => {}
         }
         if r.def().local_addr() == def.local_addr() {
             *r.def.lock().unwrap_or_else(|p| p.into_inner()) = def;

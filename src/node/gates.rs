@@ -35,7 +35,7 @@ pub async fn serve(
     mut ch: Channel,
     name: &str,
 ) -> Result<(), String> {
-    let Some(gate) = node.exposed(name, false) else {
+    let Some(gate) = node.gates.exposed(name, false) else {
         let msg = format!("no gate {name:?} is exposed on this node");
         return Ok(ch.decline(ChannelReply::UnknownService(msg)).await?);
     };
@@ -80,7 +80,7 @@ pub async fn serve_check(
     name: &str,
     udp: bool,
 ) -> Result<(), String> {
-    let Some(gate) = node.exposed(name, udp) else {
+    let Some(gate) = node.gates.exposed(name, udp) else {
         let kind = if udp { "UDP gate" } else { "gate" };
         let msg = format!("no {kind} {name:?} is exposed on this node");
         return Ok(ch.decline(ChannelReply::UnknownService(msg)).await?);

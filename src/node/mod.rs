@@ -9,6 +9,7 @@ mod drive;
 mod flows;
 mod gate_access;
 mod gate_open;
+mod gate_set;
 mod gates;
 mod hub_lanes;
 mod local;
@@ -75,14 +76,8 @@ pub struct Node {
     book: PeerBook,
     endpoint: crate::transport::Endpoint,
     conns: Conns,
-    gates: crate::gate_book::GateBook,
-    /// Listeners of opened gates, by listen address.
-    open_gates: std::sync::Mutex<std::collections::HashMap<String, tokio::task::JoinHandle<()>>>,
-    /// Gates exposed by the configuration file, by name and kind (UDP or not).
-    config_exposed:
-        std::sync::Mutex<std::collections::HashMap<(String, bool), crate::gate_book::Exposed>>,
-    /// Gates opened by the configuration file, by listen address.
-    config_opened: std::sync::Mutex<std::collections::HashMap<String, crate::gate_book::Opened>>,
+    /// Every gate: the book, the file's, the listeners.
+    gates: gate_set::GateSet,
     /// Flows set from the command line or the API.
     flow_book: crate::flow_book::FlowBook,
     /// Running flows, by name.
@@ -213,10 +208,7 @@ pub async fn start(
         book,
         endpoint: endpoint.clone(),
         conns: Conns::default(),
-        gates,
-        open_gates: Default::default(),
-        config_exposed: Default::default(),
-        config_opened: Default::default(),
+        gates: gate_set::GateSet::new(gates),
         flow_book,
         flows: Default::default(),
         drive: Default::default(),
@@ -290,13 +282,9 @@ pub async fn start(
         ),
         None => None,
     };
-    for g in node.gates.all_opened() {
-        let listen = g.listen.clone();
-        match gate_open::open(node.clone(), g).await {
-            Ok(task) => {
-                node.lock_open_gates().insert(listen, task);
-            }
-            Err(e) => warn!("gate {listen}: {e}"),
+    for g in node.gates.book.all_opened() {
+        if let Err(e) = node.gates.start(node.clone(), &g).await {
+            warn!("gate {}: {e}", g.listen);
         }
     }
     // The control socket comes last: once it answers, everything above is up.
@@ -326,10 +314,7 @@ pub async fn start(
             for task in tasks {
                 let _ = task.await;
             }
-            let gates: Vec<String> = node.lock_open_gates().keys().cloned().collect();
-            for listen in gates {
-                node.stop_gate(&listen).await;
-            }
+            node.gates.stop_all().await;
             let running: Vec<String> = node.lock_flows().keys().cloned().collect();
             for name in running {
                 flows::stop(&node, &name).await;
@@ -394,51 +379,6 @@ async fn shutdown_signal() {
 }
 
 impl Node {
-    /// Stops the opened gate listening on `listen`, if any, and waits until its listener
-    /// is closed, so the address can be bound again at once. Connections already made
-    /// through it carry on.
-    async fn stop_gate(&self, listen: &str) -> bool {
-        let task = self.lock_open_gates().remove(listen);
-        match task {
-            Some(task) => {
-                task.abort();
-                let _ = task.await;
-                true
-            }
-            None => false,
-        }
-    }
-
-    fn lock_config_exposed(
-        &self,
-    ) -> std::sync::MutexGuard<
-        '_,
-        std::collections::HashMap<(String, bool), crate::gate_book::Exposed>,
-    > {
-        self.config_exposed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn lock_config_opened(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, crate::gate_book::Opened>>
-    {
-        self.config_opened.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// The exposed gate `name` of the given kind: from the command line, else the file.
-    fn exposed(&self, name: &str, udp: bool) -> Option<crate::gate_book::Exposed> {
-        self.gates
-            .exposed(name)
-            .filter(|g| g.udp == udp)
-            .or_else(|| {
-                self.lock_config_exposed()
-                    .get(&(name.to_string(), udp))
-                    .cloned()
-            })
-    }
-
     /// The warpdrive engine.
     fn drive(&self) -> &Arc<warpdrive::Drive> {
         self.drive
@@ -450,13 +390,6 @@ impl Node {
         &self,
     ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Arc<flows::RunningFlow>>> {
         self.flows.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn lock_open_gates(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, tokio::task::JoinHandle<()>>>
-    {
-        self.open_gates.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Reads a channel's header and hands the channel to its service. Unknown services

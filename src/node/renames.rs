@@ -11,33 +11,28 @@ use super::Node;
 
 /// Moves every use of the alias `old` to `new`.
 pub async fn follow(node: &Arc<Node>, old: &str, new: &str) {
-    for mut g in node.gates.all_opened() {
+    for mut g in node.gates.book.all_opened() {
         if g.peer != old {
             continue;
         }
         g.peer = new.to_string();
-        if let Err(e) = node.gates.record_open(&g) {
+        if let Err(e) = node.gates.book.record_open(&g) {
             warn!("gate {}: {e}", g.listen);
             continue;
         }
-        node.stop_gate(&g.listen).await;
-        let listen = g.listen.clone();
-        match super::gate_open::open(node.clone(), g).await {
-            Ok(task) => {
-                node.lock_open_gates().insert(listen.clone(), task);
-                info!("gate {listen} now leads to {new}");
-            }
-            Err(e) => warn!("gate {listen}: {e}"),
+        match node.gates.start(node.clone(), &g).await {
+            Ok(()) => info!("gate {} now leads to {new}", g.listen),
+            Err(e) => warn!("gate {}: {e}", g.listen),
         }
     }
-    for mut g in node.gates.all_exposed() {
+    for mut g in node.gates.book.all_exposed() {
         if !g.allow.iter().any(|a| a == old) {
             continue;
         }
         for a in g.allow.iter_mut().filter(|a| *a == old) {
             *a = new.to_string();
         }
-        if let Err(e) = node.gates.expose(&g) {
+        if let Err(e) = node.gates.book.expose(&g) {
             warn!("gate {}: {e}", g.name);
         }
     }
@@ -61,10 +56,11 @@ pub async fn follow(node: &Arc<Node>, old: &str, new: &str) {
             warn!("flow {name}: {e}");
         }
     }
-    let in_file = node.lock_config_opened().values().any(|g| g.peer == old)
+    let in_file = node.gates.file_opened().iter().any(|g| g.peer == old)
         || node
-            .lock_config_exposed()
-            .values()
+            .gates
+            .file_exposed()
+            .iter()
             .any(|g| g.allow.iter().any(|a| a == old));
     if in_file {
         warn!("the configuration file still names {old}: change it to {new} there");

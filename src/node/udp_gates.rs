@@ -39,7 +39,7 @@ pub async fn serve(
     mut ch: Channel,
     name: &str,
 ) -> Result<(), String> {
-    let Some(gate) = node.exposed(name, true) else {
+    let Some(gate) = node.gates.exposed(name, true) else {
         let msg = format!("no UDP gate {name:?} is exposed on this node");
         return Ok(ch.decline(ChannelReply::UnknownService(msg)).await?);
     };

@@ -68,13 +68,6 @@ async fn change(node: &Arc<Node>, new: Flow) -> Response {
             }
         }
     }
-    if node.flow_book.get(&name).is_none() {
-        if let Some(r) = node.lock_flows().get(&name) {
-            if r.from_config {
-                return from_the_file(&name);
-            }
-        }
-    }
     if let Err(e) = crate::node::flows::apply(node, new.clone(), false).await {
         return Response::fail(Fault::Conflict, e);
     }

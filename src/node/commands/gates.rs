@@ -10,10 +10,10 @@ use crate::node::Node;
 /// Every gate, from the command line and from the file.
 pub fn list(node: &Node) -> Response {
     Response::Gates {
-        exposed: node.gates.all_exposed(),
-        opened: node.gates.all_opened(),
-        config_exposed: node.lock_config_exposed().values().cloned().collect(),
-        config_opened: node.lock_config_opened().values().cloned().collect(),
+        exposed: node.gates.book.all_exposed(),
+        opened: node.gates.book.all_opened(),
+        config_exposed: node.gates.file_exposed(),
+        config_opened: node.gates.file_opened(),
     }
 }
 
@@ -22,7 +22,7 @@ pub async fn expose(node: &Node, g: Exposed) -> Response {
     if let Err(e) = node.own.check(&g.target, g.udp).await {
         return Response::invalid(e.to_string());
     }
-    match node.gates.expose(&g) {
+    match node.gates.book.expose(&g) {
         Ok(()) => Response::Ok,
         Err(e) => Response::invalid(e),
     }
@@ -30,9 +30,9 @@ pub async fn expose(node: &Node, g: Exposed) -> Response {
 
 /// Stops exposing `name`.
 pub fn unexpose(node: &Node, name: &str) -> Response {
-    match node.gates.exposed(name) {
+    match node.gates.book.exposed(name) {
         None => Response::fail(Fault::NotFound, format!("no exposed gate {name:?}")),
-        Some(_) => match node.gates.unexpose(name) {
+        Some(_) => match node.gates.book.unexpose(name) {
             Ok(_) => Response::Ok,
             Err(e) => Response::fail(Fault::Unavailable, e),
         },
@@ -50,16 +50,13 @@ pub async fn open(node: &Arc<Node>, g: Opened) -> Response {
         return Response::invalid(format!("{:?} cannot name a gate", g.name));
     }
     // Re-opening an address replaces the gate there.
-    node.stop_gate(&g.listen).await;
-    let task = match crate::node::gate_open::open(node.clone(), g.clone()).await {
-        Ok(task) => task,
-        Err(e) => return Response::invalid(e),
-    };
-    node.lock_open_gates().insert(g.listen.clone(), task);
+    if let Err(e) = node.gates.start(node.clone(), &g).await {
+        return Response::invalid(e);
+    }
     let note = match crate::node::gates::check_remote(node, &g).await {
         Checked::Serves => None,
         Checked::Refused(why) => {
-            node.stop_gate(&g.listen).await;
+            node.gates.stop(&g.listen).await;
             return Response::fail(Fault::Refused, format!("{} on {}: {why}", g.name, g.peer));
         }
         Checked::Unknown(why) => Some(format!(
@@ -67,7 +64,7 @@ pub async fn open(node: &Arc<Node>, g: Opened) -> Response {
             g.listen, g.peer, g.name
         )),
     };
-    match (node.gates.record_open(&g), note) {
+    match (node.gates.book.record_open(&g), note) {
         (Err(e), _) => Response::fail(Fault::Unavailable, e),
         (Ok(()), Some(n)) => Response::Note(n),
         (Ok(()), None) => Response::Ok,
@@ -76,8 +73,8 @@ pub async fn open(node: &Arc<Node>, g: Opened) -> Response {
 
 /// Closes the gate listening on `listen`.
 pub async fn close(node: &Node, listen: &str) -> Response {
-    let stopped = node.stop_gate(listen).await;
-    match node.gates.forget_open(listen) {
+    let stopped = node.gates.stop(listen).await;
+    match node.gates.book.forget_open(listen) {
         Ok(None) if !stopped => {
             Response::fail(Fault::NotFound, format!("no gate is open on {listen}"))
         }

@@ -1,4 +1,4 @@
-//! The command line.
+//! The command line's arguments (clap): every command, its flags and their help.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -51,7 +51,7 @@ pub async fn run(dir: &Path, args: OffersArgs) -> Result<ExitCode, String> {
                 }
                 // No node: the offers as the store keeps them.
                 None => {
-                    let books = crate::offline::Offline::open(dir)?;
+                    let books = super::offline::Offline::open(dir)?;
                     let store = warpdrive::store::Store::open(&books.db)?;
                     Response::OfferList(store.all())
                 }

@@ -1,0 +1,15 @@
+//! The command line: its arguments (`args.rs`) and one file per command, each a thin
+//! client of the running node over the control socket (or of the books on disk when no
+//! node runs, `offline.rs`).
+
+mod args;
+pub mod flow;
+pub mod gate;
+pub mod offers;
+mod offline;
+pub mod peers;
+pub mod ping;
+pub mod recon;
+pub mod speed;
+
+pub use args::*;
