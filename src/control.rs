@@ -120,6 +120,8 @@ pub enum Request {
         /// Follow the download until it ends.
         wait: bool,
     },
+    /// The node at a glance.
+    Status,
     /// Decline an incoming offer.
     OfferReject {
         /// Its id or a unique prefix.
@@ -208,6 +210,37 @@ pub struct MemberStatus {
     pub state: String,
 }
 
+/// The running node at a glance (`warp status`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeStatus {
+    /// Its peer id.
+    pub id: String,
+    /// The version of warp it runs.
+    pub version: String,
+    /// Its data directory.
+    pub data_dir: String,
+    /// Where it listens for peers (QUIC over UDP).
+    pub quic: String,
+    /// Where the REST API listens, if it does.
+    pub api: Option<String>,
+    /// Where the WARP link hub listens, if it does.
+    pub ws: Option<String>,
+    /// Peers in the book.
+    pub peers: usize,
+    /// Peers connected now (strangers included).
+    pub connected: usize,
+    /// Gates exposed (command line and file).
+    pub gates_exposed: usize,
+    /// Gates open (command line and file).
+    pub gates_open: usize,
+    /// Flows running.
+    pub flows: usize,
+    /// Offers received that wait for an answer.
+    pub offers_waiting: usize,
+    /// Offers in all.
+    pub offers: usize,
+}
+
 /// A line of the node's answer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Response {
@@ -265,6 +298,15 @@ pub enum Response {
     },
     /// Ping: finished.
     PingDone,
+    /// Done: the node at a glance.
+    Status(NodeStatus),
+    /// Speed: how far it got (more lines follow).
+    SpeedProgress {
+        /// Bytes sent so far.
+        bytes: u64,
+        /// Microseconds since the first byte.
+        micros: u64,
+    },
     /// Speed: finished.
     SpeedDone {
         /// Bytes sent.
@@ -352,6 +394,7 @@ impl Response {
                 | Response::PingReply { .. }
                 | Response::PingLost { .. }
                 | Response::OfferUpdate(_)
+                | Response::SpeedProgress { .. }
         )
     }
 }

@@ -1,6 +1,6 @@
 //! `warp`: one binary that runs a node and talks to it.
 
-use warp::cli::{flow, gate, offers, peers, ping, recon, speed};
+use warp::cli::{flow, gate, offers, peers, ping, recon, speed, status};
 use warp::{cli, home, identity, node};
 
 use std::process::ExitCode;
@@ -49,6 +49,9 @@ fn main() -> ExitCode {
             }
             Ok(ExitCode::SUCCESS)
         }),
+        cli::Command::Status { json } => {
+            with_home(|dir| runtime()?.block_on(status::run(&dir, json)))
+        }
         cli::Command::Node(opts) => with_home(|dir| {
             tracing_subscriber::fmt()
                 .with_env_filter(

@@ -321,10 +321,42 @@ fn the_offers_table_has_a_header_aliases_and_plain_english() {
     let a = TestNode::start();
     let b = TestNode::start();
     a.meet("bob", &b, "alice");
+    let mut listen = b.spawn_warp(&["offers", "listen"]);
+    let listened = BufReader::new(listen.stdout.take().unwrap());
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for l in listened.lines().map_while(Result::ok) {
+            let _ = lines_tx.send(l);
+        }
+    });
     let file = a.home.path().join("note.txt");
     std::fs::write(&file, b"hello").unwrap();
     let out = a.warp(&["share", "bob", file.to_str().unwrap(), "--no-wait"]);
     assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("offering 1 path to bob")
+            && text(&out).contains(": 1 entry, 5 B to bob"),
+        "{}",
+        text(&out)
+    );
+    // The receiver's stream names the sender by its alias too (offered again until the
+    // stream, which may have subscribed after the first offer, sees one).
+    let mut line = None;
+    for _ in 0..5 {
+        if let Ok(l) = lines.recv_timeout(Duration::from_secs(3)) {
+            line = Some(l);
+            break;
+        }
+        let out = a.warp(&["share", "bob", file.to_str().unwrap(), "--no-wait"]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let line = line.expect("offers listen printed a line");
+    assert!(
+        line.contains(" alice ") && line.contains("note.txt"),
+        "{line}"
+    );
+    let _ = listen.kill();
+    let _ = listen.wait();
     let table = text(&a.warp(&["offers"]));
     let mut lines = table.lines();
     let header = lines.next().unwrap();
@@ -347,7 +379,7 @@ fn the_offers_table_has_a_header_aliases_and_plain_english() {
 }
 
 #[test]
-fn gates_and_offers_are_listed_with_no_node_running() {
+fn gates_flows_and_offers_are_listed_with_no_node_running() {
     let mut a = TestNode::start();
     let b = TestNode::start();
     a.meet("bob", &b, "alice");
@@ -359,7 +391,19 @@ fn gates_and_offers_are_listed_with_no_node_running() {
     std::fs::write(&file, b"hello").unwrap();
     let out = a.warp(&["share", "bob", file.to_str().unwrap(), "--no-wait"]);
     assert!(out.status.success(), "{}", text(&out));
+    let port = support::free_port().to_string();
+    let out = a.warp(&[
+        "flow", "add", "cam", "1:1", &port, "--send", "self", "--recv", "bob",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
     a.interrupt();
+    let out = a.warp(&["flow"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("flow cam  1:1") && text(&out).contains("node not running"),
+        "{}",
+        text(&out)
+    );
     let out = a.warp(&["gate"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("exposed  web"), "{}", text(&out));
@@ -412,4 +456,53 @@ fn the_nodes_flags_can_live_in_warp_toml() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("[node] api"), "{}", text(&out));
+}
+
+#[test]
+fn ping_and_speed_print_json_that_parses() {
+    let a = TestNode::start();
+    let b = TestNode::start();
+    a.meet("bob", &b, "alice");
+    let out = a.warp(&["ping", "bob", "-c", "2", "-i", "0.05", "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    assert_eq!(lines[0]["id"], b.id.as_str());
+    for (i, probe) in lines[1..3].iter().enumerate() {
+        assert_eq!(probe["seq"], i as u64, "{probe}");
+        assert!(probe["rtt_us"].as_u64().is_some(), "{probe}");
+    }
+    assert_eq!(lines[3]["transmitted"], 2);
+    assert_eq!(lines[3]["received"], 2);
+    assert!(lines[3]["rtt_ms"]["avg"].as_f64().is_some(), "{}", lines[3]);
+
+    let out = a.warp(&["speed", "bob", "-n", "1M", "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["bytes"], 1 << 20);
+    assert_eq!(doc["verified"], true);
+    assert_eq!(doc["check"], "sha256");
+    assert!(doc["mbit_per_s"].as_f64().unwrap() > 0.0, "{doc}");
+
+    // The node at a glance.
+    let out = a.warp(&["status", "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["id"], a.id.as_str());
+    assert_eq!(s["quic"], a.addr().as_str());
+    assert_eq!(
+        (s["peers"].as_u64(), s["connected"].as_u64()),
+        (Some(1), Some(1)),
+        "{s}"
+    );
+    let out = a.warp(&["status"]);
+    assert!(
+        text(&out).contains("1 peer in the book, 1 connected"),
+        "{}",
+        text(&out)
+    );
 }

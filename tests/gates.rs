@@ -147,7 +147,8 @@ fn unknown_gates_and_blocked_peers_get_no_connection() {
         "a blocked peer reached the service"
     );
     assert!(
-        b.log().contains(&format!("refused blocked peer {}", a.id)),
+        b.log()
+            .contains(&format!("refused blocked peer alice ({})", a.id)),
         "{}",
         b.log()
     );
@@ -449,4 +450,40 @@ fn unix_datagram_gates_keep_boundaries_and_block_the_sender_under_back_pressure(
     let mut buf = [0u8; 64];
     let n = client.recv(&mut buf).unwrap();
     assert_eq!(&buf[..n], format!("got {sent}").as_bytes());
+}
+
+#[test]
+fn with_the_peer_down_a_gate_connection_is_refused_at_once() {
+    let (a, mut b, listen) = gate_pair();
+    assert_eq!(round_trip(&listen, b"up").unwrap(), b"up");
+    b.kill();
+    // Once a dial to bob has failed at every address, each connection is reset at once
+    // with the reason in the log, instead of waiting for its own dial to time out.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut outcome = None;
+    while std::time::Instant::now() < deadline {
+        let r = round_trip(&listen, b"anyone?");
+        if a.log().contains("refused at once") {
+            outcome = Some(r);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let r = outcome.unwrap_or_else(|| panic!("never refused at once:\n{}", a.log()));
+    assert!(
+        r.is_err() || r.as_ref().is_ok_and(|b| b.is_empty()),
+        "{r:?}"
+    );
+    assert!(
+        a.log().contains("refused at once: cannot reach bob"),
+        "{}",
+        a.log()
+    );
+    // Bob comes back: the background reconnect finds him and the gate serves again.
+    b.spawn();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while round_trip(&listen, b"back").ok().as_deref() != Some(b"back") {
+        assert!(std::time::Instant::now() < deadline, "{}", a.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

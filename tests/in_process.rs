@@ -93,6 +93,31 @@ async fn two_nodes_in_one_process_exchange_a_channel_and_stop_cleanly() {
         "{answers:?}"
     );
 
+    // A long speed run reports how far it got before its result.
+    let speed = Request::Speed {
+        peer: "bob".into(),
+        bytes: 1 << 30,
+        seed: 1,
+        verify: false,
+    };
+    let answers = ask(&a.dir, &speed).await;
+    let progress: Vec<u64> = answers
+        .iter()
+        .filter_map(|r| match r {
+            Response::SpeedProgress { bytes, .. } => Some(*bytes),
+            _ => None,
+        })
+        .collect();
+    assert!(!progress.is_empty(), "{answers:?}");
+    assert!(progress.windows(2).all(|w| w[0] <= w[1]), "{progress:?}");
+    assert!(progress.iter().all(|b| *b < 1 << 30), "{progress:?}");
+    match answers.last() {
+        Some(Response::SpeedDone {
+            bytes, verified, ..
+        }) => assert_eq!((*bytes, *verified), (1 << 30, true)),
+        other => panic!("{other:?}"),
+    }
+
     // Shutdown is the future we gave: each node stops, removes its control socket and
     // frees its data directory for the next node.
     let _ = stop_b.send(());

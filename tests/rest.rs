@@ -2,7 +2,28 @@
 
 mod support;
 
+use std::io::{Read, Write};
+
 use support::{http, text, TestNode};
+
+/// A POST with the owner's token and the given content type; the status and raw body.
+fn raw_post(node: &TestNode, path: &str, content_type: &str, body: &str) -> (u16, String) {
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", node.api_port)).unwrap();
+    conn.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        conn,
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: Bearer {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        node.api_port,
+        node.api_token(),
+        body.len()
+    )
+    .unwrap();
+    let mut raw = String::new();
+    conn.read_to_string(&mut raw).unwrap();
+    let status = raw.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, raw)
+}
 
 #[test]
 fn the_api_and_the_cli_agree_and_api_changes_persist() {
@@ -129,6 +150,20 @@ fn statuses_say_what_went_wrong_and_peers_and_offers_are_driven_too() {
         assert_eq!(status, 404, "{method} {path}: {body}");
         assert!(body["error"].is_string(), "{body}");
     }
+
+    // Bodies that do not parse or fit, a wrong content type, an unknown path: JSON errors
+    // with the status that says so.
+    for (body, want) in [("{", 400), ("{}", 400), (r#"{"alias":1}"#, 400)] {
+        let (status, reply) = http(&a, "POST", "/v1/peers", Some(body));
+        assert_eq!(status, want, "{body}: {reply}");
+        assert!(reply["error"].is_string(), "{body}: {reply}");
+    }
+    let (status, reply) = http(&a, "GET", "/v1/nothing", None);
+    assert_eq!(status, 404, "{reply}");
+    assert!(reply["error"].is_string(), "{reply}");
+    let (status, reply) = raw_post(&a, "/v1/peers", "text/plain", "alias=x");
+    assert_eq!(status, 415, "{reply}");
+    assert!(reply.contains(r#""error""#), "{reply}");
 
     // Peers through the API; 409 for an alias taken by another key.
     let other = tempfile::tempdir().unwrap();

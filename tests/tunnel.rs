@@ -26,9 +26,10 @@ fn ping_reaches_a_peer_by_alias_and_by_id() {
     let out = a.warp(&["ping", &b.id, "-c", "1"]);
     assert!(out.status.success(), "{}", text(&out));
 
-    // B learned A's id from its key, though A is not in B's book.
+    // B learned A's id from its key and logs it with the alias its book gives it.
     assert!(
-        b.log().contains(&format!("peer {} connected", a.id)),
+        b.log()
+            .contains(&format!("peer alice ({}) connected", a.id)),
         "{}",
         b.log()
     );
@@ -87,7 +88,8 @@ fn a_blocked_peer_is_refused() {
         text(&out)
     );
     assert!(
-        b.log().contains(&format!("refused blocked peer {}", a.id)),
+        b.log()
+            .contains(&format!("refused blocked peer alice ({})", a.id)),
         "{}",
         b.log()
     );
@@ -157,6 +159,11 @@ fn a_killed_peer_is_noticed_and_a_restarted_one_reconnected() {
     });
     let out = a.warp(&["ping", "bob", "-c", "2", "-i", "0.05"]);
     assert!(out.status.success(), "{}", text(&out));
+    // An ordinary reconnect warns of nothing on either side.
+    for log in [a.log(), b.log()] {
+        let warned: Vec<&str> = log.lines().filter(|l| l.contains(" WARN ")).collect();
+        assert!(warned.is_empty(), "{warned:#?}");
+    }
 }
 
 #[test]

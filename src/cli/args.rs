@@ -48,6 +48,13 @@ pub enum Command {
     Ping(PingArgs),
     /// Send bytes through the tunnel to a peer and report the rate, checked by SHA-256.
     Speed(SpeedArgs),
+    /// The running node at a glance: its id, addresses, data directory, and how many
+    /// peers, gates, flows and offers it has.
+    Status {
+        /// As one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a completion script for a shell: `warp completions bash >
     /// /etc/bash_completion.d/warp` (zsh: a `_warp` file on $fpath; fish:
     /// ~/.config/fish/completions/warp.fish).
@@ -399,6 +406,10 @@ pub struct PingArgs {
     /// Payload bytes per probe.
     #[arg(short = 's', long, default_value_t = 56)]
     pub size: u32,
+    /// JSON lines: one per probe (`{"seq","size","rtt_us"}` or `{"seq","lost":true}`),
+    /// then the summary.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `warp speed`.
@@ -415,6 +426,9 @@ pub struct SpeedArgs {
     /// Check only the byte count, not the SHA-256: measures the channel alone.
     #[arg(long)]
     pub no_verify: bool,
+    /// The result as one JSON document (no progress bar).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Parses `512`, `64K`, `100M`, `1G`.

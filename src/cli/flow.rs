@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use crate::cli::{FlowAction, FlowArgs, MemberAction};
-use crate::control::{Client, FlowStatus, Request, Response};
+use crate::control::{Client, FlowStatus, MemberStatus, Request, Response};
 use crate::flow_book::Flow;
 
 /// Runs `warp flow`.
@@ -38,8 +38,15 @@ pub async fn run(dir: &Path, args: FlowArgs) -> Result<ExitCode, String> {
             action: MemberAction::Rm { name, peer },
         }) => Request::FlowMemberRemove { name, peer },
     };
-    let mut client = Client::request(dir, &req).await?;
-    match client.next().await.map_err(|e| e.to_string())? {
+    let answer = match (Client::connect(dir).await, &req) {
+        (Some(mut client), _) => {
+            client.send(&req).await.map_err(|e| e.to_string())?;
+            client.next().await.map_err(|e| e.to_string())?
+        }
+        (None, Request::Flows) => offline(dir)?,
+        (None, _) => return Err(crate::control::not_running(dir)),
+    };
+    match answer {
         Response::Flows(list) if args.json => {
             println!(
                 "{}",
@@ -59,6 +66,54 @@ pub async fn run(dir: &Path, args: FlowArgs) -> Result<ExitCode, String> {
         other => return Err(format!("unexpected answer from the node: {other:?}")),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The flows as kept in the book and the configuration file, while no node runs: no
+/// counters, and each member's state says so.
+fn offline(dir: &Path) -> Result<Response, String> {
+    let books = super::offline::Offline::open(dir)?;
+    let book = crate::flow_book::FlowBook::open(&books.db)?;
+    let file = crate::config::load(&dir.join("warp.toml")).unwrap_or_default();
+    let mine = book.all();
+    let from_file = file
+        .flow
+        .into_iter()
+        .filter(|f| !mine.iter().any(|m| m.name == f.name));
+    let mut list: Vec<FlowStatus> = mine
+        .iter()
+        .cloned()
+        .map(|f| (f, false))
+        .chain(from_file.map(|f| (f, true)))
+        .map(|(flow, from_config)| FlowStatus {
+            members: flow
+                .roles()
+                .filter(|(m, _)| *m != crate::flow_book::SELF)
+                .map(|(peer, role)| MemberStatus {
+                    peer: peer.to_string(),
+                    role,
+                    sent: 0,
+                    sent_bytes: 0,
+                    dropped: 0,
+                    queued: 0,
+                    rate_out: 0,
+                    received: 0,
+                    received_bytes: 0,
+                    rate_in: 0,
+                    congested: false,
+                    state: "node not running".into(),
+                })
+                .collect(),
+            flow,
+            from_config,
+            from_apps: 0,
+            not_sent: 0,
+            delivered: 0,
+            undeliverable: 0,
+            congested: false,
+        })
+        .collect();
+    list.sort_by(|a, b| a.flow.name.cmp(&b.flow.name));
+    Ok(Response::Flows(list))
 }
 
 fn print_flow(f: &FlowStatus) {

@@ -11,5 +11,6 @@ pub mod peers;
 pub mod ping;
 pub mod recon;
 pub mod speed;
+pub mod status;
 
 pub use args::*;

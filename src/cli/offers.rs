@@ -1,6 +1,7 @@
 //! `warp share` and `warp offers`: make, list, follow, accept, reject and cancel offers on
 //! the running node, with a progress bar (or JSON lines for scripts).
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -27,11 +28,12 @@ pub async fn share(dir: &Path, args: ShareArgs) -> Result<ExitCode, String> {
         wait: !args.no_wait,
     };
     if !args.json {
-        eprintln!(
-            "hashing and offering {} path(s) to {}…",
-            args.paths.len(),
-            args.peer
-        );
+        let n = args.paths.len();
+        let what = match n {
+            1 => "1 path".to_string(),
+            n => format!("{n} paths"),
+        };
+        eprintln!("hashing and offering {what} to {}…", args.peer);
     }
     follow(dir, &req, args.json).await
 }
@@ -93,9 +95,16 @@ pub async fn run(dir: &Path, args: OffersArgs) -> Result<ExitCode, String> {
         }
         Some(OffersAction::Listen) => {
             let mut client = Client::request(dir, &Request::OffersListen).await?;
+            let mut names = aliases(dir).await;
             loop {
                 match client.next().await.map_err(|e| e.to_string())? {
-                    Response::OfferUpdate(o) => print_offer(&o, json),
+                    Response::OfferUpdate(o) => {
+                        // A peer added since: its alias, once.
+                        if !json && !names.contains_key(&o.peer) {
+                            names = aliases(dir).await;
+                        }
+                        print_offer(&o, json, &names)
+                    }
                     Response::Error(e) => return Err(e.message),
                     other => return Err(format!("unexpected answer from the node: {other:?}")),
                 }
@@ -131,6 +140,7 @@ pub async fn run(dir: &Path, args: OffersArgs) -> Result<ExitCode, String> {
 /// bytes move, a summary at the end. Exits 0 for an offer that completed or still runs,
 /// 1 for one that failed, was rejected or cancelled.
 async fn follow(dir: &Path, req: &Request, json: bool) -> Result<ExitCode, String> {
+    let names = aliases(dir).await;
     let mut client = Client::request(dir, req).await?;
     let mut bar: Option<ProgressBar> = None;
     let mut last_status = None;
@@ -143,16 +153,16 @@ async fn follow(dir: &Path, req: &Request, json: bool) -> Result<ExitCode, Strin
             other => return Err(format!("unexpected answer from the node: {other:?}")),
         };
         if json {
-            print_offer(&o, true);
+            print_offer(&o, true, &names);
         } else {
             if last_status.is_none() {
                 let way = if o.incoming { "from" } else { "to" };
                 println!(
-                    "offer {}: {} entries, {} {way} {}",
+                    "offer {}: {}, {} {way} {}",
                     o.id,
-                    o.entries,
+                    entries(o.entries),
                     size(o.bytes),
-                    short(&o.peer)
+                    peer_name(&o.peer, &names)
                 );
             }
             if last_status != Some(o.status) && o.status != Status::InProgress {
@@ -201,8 +211,8 @@ fn summary(o: &Offer, secs: f64) {
         Status::Completed => {
             let who = if o.incoming { "here" } else { "by the peer" };
             println!(
-                "completed: {} entries, {} in {secs:.1} s ({}/s), verified {who}",
-                o.entries,
+                "completed: {}, {} in {secs:.1} s ({}/s), verified {who}",
+                entries(o.entries),
                 size(o.bytes),
                 size((o.bytes as f64 / secs.max(0.001)) as u64)
             );
@@ -216,20 +226,32 @@ fn summary(o: &Offer, secs: f64) {
     }
 }
 
-fn print_offer(o: &Offer, json: bool) {
+fn print_offer(o: &Offer, json: bool, names: &HashMap<String, String>) {
     if json {
         println!("{}", serde_json::to_string(o).unwrap_or_default());
         return;
     }
-    println!("{}", row(o, &Default::default()));
+    println!("{}", row(o, names));
 }
 
-fn short(peer: &str) -> &str {
-    &peer[..peer.len().min(12)]
+/// A peer as the user knows it: its alias, else the start of its id.
+fn peer_name(peer: &str, aliases: &HashMap<String, String>) -> String {
+    aliases
+        .get(peer)
+        .cloned()
+        .unwrap_or_else(|| peer[..peer.len().min(12)].to_string())
+}
+
+/// `1 entry`, `2 entries`.
+fn entries(n: u64) -> String {
+    match n {
+        1 => "1 entry".to_string(),
+        n => format!("{n} entries"),
+    }
 }
 
 /// Peer ids and their aliases, from the running node's book.
-async fn aliases(dir: &Path) -> std::collections::HashMap<String, String> {
+async fn aliases(dir: &Path) -> HashMap<String, String> {
     let Ok(mut client) = Client::request(dir, &Request::Peers).await else {
         return Default::default();
     };
@@ -245,16 +267,11 @@ async fn aliases(dir: &Path) -> std::collections::HashMap<String, String> {
 
 /// One offer as a row of the table: the peer by alias, sizes in units, names shortened
 /// to fit (with how many more there are).
-fn row(o: &Offer, aliases: &std::collections::HashMap<String, String>) -> String {
+fn row(o: &Offer, aliases: &HashMap<String, String>) -> String {
     const NAMES: usize = 40;
     let way = if o.incoming { "in" } else { "out" };
-    let peer = aliases
-        .get(&o.peer)
-        .map_or_else(|| short(&o.peer).to_string(), Clone::clone);
-    let entries = match o.entries {
-        1 => "1 entry".to_string(),
-        n => format!("{n} entries"),
-    };
+    let peer = peer_name(&o.peer, aliases);
+    let entries = entries(o.entries);
     let mut names = String::new();
     let mut shown = 0;
     for n in &o.names {

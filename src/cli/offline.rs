@@ -1,5 +1,5 @@
-//! The node's books read while no node runs (`warp peers`, `warp gate`, `warp offers`
-//! work either way): the data directory's lock is taken, so a node cannot start meanwhile,
+//! The node's books read while no node runs (`warp peers`, `warp gate`, `warp flow`,
+//! `warp offers` work either way): the data directory's lock is taken, so a node cannot start meanwhile,
 //! and the database is opened directly.
 
 use std::path::Path;

@@ -4,6 +4,8 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use serde_json::json;
+
 use crate::cli::PingArgs;
 use crate::control::{Client, Request, Response};
 
@@ -30,6 +32,12 @@ pub async fn run(dir: &Path, args: PingArgs) -> Result<ExitCode, String> {
             _ = &mut interrupted => break,
         };
         match next {
+            Response::PingStart { id, remote } if args.json => {
+                println!(
+                    "{}",
+                    json!({ "peer": args.peer, "id": id, "remote": remote })
+                )
+            }
             Response::PingStart { id, remote } => {
                 println!(
                     "PING {} ({id}) via {remote}: {} bytes",
@@ -40,11 +48,19 @@ pub async fn run(dir: &Path, args: PingArgs) -> Result<ExitCode, String> {
                 sent += 1;
                 let ms = rtt_us as f64 / 1000.0;
                 rtts.push(ms);
-                println!("{size} bytes from {}: seq={seq} time={ms:.3} ms", args.peer);
+                match args.json {
+                    true => println!("{}", json!({ "seq": seq, "size": size, "rtt_us": rtt_us })),
+                    false => {
+                        println!("{size} bytes from {}: seq={seq} time={ms:.3} ms", args.peer)
+                    }
+                }
             }
             Response::PingLost { seq } => {
                 sent += 1;
-                println!("no reply from {}: seq={seq}", args.peer);
+                match args.json {
+                    true => println!("{}", json!({ "seq": seq, "lost": true })),
+                    false => println!("no reply from {}: seq={seq}", args.peer),
+                }
             }
             Response::PingDone => break,
             Response::Error(e) => {
@@ -57,7 +73,7 @@ pub async fn run(dir: &Path, args: PingArgs) -> Result<ExitCode, String> {
             _ => {}
         }
     }
-    summary(&args.peer, sent, &rtts);
+    summary(&args.peer, sent, &rtts, args.json);
     Ok(if rtts.is_empty() {
         ExitCode::FAILURE
     } else {
@@ -65,21 +81,39 @@ pub async fn run(dir: &Path, args: PingArgs) -> Result<ExitCode, String> {
     })
 }
 
-fn summary(peer: &str, sent: u32, rtts: &[f64]) {
+/// The statistics, as ping(8) prints them, or as the last JSON line
+/// (`{"transmitted","received","loss_percent","rtt_ms":{"min","avg","max","mdev"}}`).
+fn summary(peer: &str, sent: u32, rtts: &[f64], json: bool) {
     let received = rtts.len() as u32;
     let loss = if sent == 0 {
         0.0
     } else {
         100.0 * f64::from(sent - received) / f64::from(sent)
     };
-    println!("--- {peer} ping statistics ---");
-    println!("{sent} probes transmitted, {received} received, {loss:.0}% loss");
-    if !rtts.is_empty() {
+    let stats = (!rtts.is_empty()).then(|| {
         let n = rtts.len() as f64;
         let min = rtts.iter().cloned().fold(f64::INFINITY, f64::min);
         let max = rtts.iter().cloned().fold(0.0, f64::max);
         let avg = rtts.iter().sum::<f64>() / n;
         let mdev = (rtts.iter().map(|r| (r - avg).powi(2)).sum::<f64>() / n).sqrt();
+        (min, avg, max, mdev)
+    });
+    if json {
+        let rtt = stats.map(
+            |(min, avg, max, mdev)| json!({ "min": min, "avg": avg, "max": max, "mdev": mdev }),
+        );
+        let doc = json!({
+            "transmitted": sent,
+            "received": received,
+            "loss_percent": loss,
+            "rtt_ms": rtt,
+        });
+        println!("{doc}");
+        return;
+    }
+    println!("--- {peer} ping statistics ---");
+    println!("{sent} probes transmitted, {received} received, {loss:.0}% loss");
+    if let Some((min, avg, max, mdev)) = stats {
         println!("rtt min/avg/max/mdev = {min:.3}/{avg:.3}/{max:.3}/{mdev:.3} ms");
     }
 }

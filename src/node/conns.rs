@@ -11,7 +11,7 @@ use tracing::{info, warn};
 use super::Node;
 use crate::identity::PeerId;
 use crate::store::{PeerEntry, Policy};
-use crate::transport::{Channel, Close, DialError, Incoming, OpenError, Peer};
+use crate::transport::{AcceptError, Channel, Close, Closed, DialError, Incoming, OpenError, Peer};
 
 /// Of the channels a peer lets us open at once, how many gate connections and datagram
 /// sessions to one peer may hold: the rest stay free for control traffic (ping, offers,
@@ -105,6 +105,9 @@ pub struct Conns {
     pub gate_slots: PeerSlots<GATE_CHANNELS>,
     /// Warpdrive channels each peer has open to us, at most [`DRIVE_CHANNELS`].
     pub drive_slots: PeerSlots<DRIVE_CHANNELS>,
+    /// Peers whose last dial failed at every address, with why; cleared when a
+    /// connection to them is made (the background reconnect keeps trying).
+    down: Mutex<HashMap<PeerId, String>>,
 }
 
 /// Warpdrive channels one peer may have open to this node at once (each offer and each
@@ -140,6 +143,25 @@ impl Conns {
             .filter(|(_, l)| l.peer.is_open())
             .map(|(id, _)| *id)
             .collect()
+    }
+
+    /// Why `peer` cannot be reached now: not connected, and the last dial to every one
+    /// of its addresses failed. Gate connections are refused at once then, instead of
+    /// each waiting for its own dial to time out.
+    pub fn down(&self, peer: &PeerId) -> Option<String> {
+        if self.get(peer).is_some() {
+            return None;
+        }
+        let down = self.down.lock().unwrap_or_else(|p| p.into_inner());
+        down.get(peer).cloned()
+    }
+
+    fn set_down(&self, peer: PeerId, why: Option<String>) {
+        let mut down = self.down.lock().unwrap_or_else(|p| p.into_inner());
+        match why {
+            Some(w) => down.insert(peer, w),
+            None => down.remove(&peer),
+        };
     }
 
     /// The live connection to `peer`, if any.
@@ -184,11 +206,15 @@ impl Node {
             }
         }
         match last {
-            Some((addr, error)) => Err(ConnectError::Unreachable {
-                alias: entry.alias.clone(),
-                addr,
-                error,
-            }),
+            Some((addr, error)) => {
+                let e = ConnectError::Unreachable {
+                    alias: entry.alias.clone(),
+                    addr,
+                    error,
+                };
+                self.conns.set_down(id, Some(e.to_string()));
+                Err(e)
+            }
             None => Err(ConnectError::NoAddress {
                 alias: entry.alias.clone(),
                 id: entry.id.clone(),
@@ -201,15 +227,21 @@ impl Node {
         let remote = incoming.remote();
         let peer = match incoming.handshake().await {
             Ok(p) => p,
-            Err(e) => {
+            // A key refused is worth a warning; a handshake the caller gave up (a node
+            // restarting, both sides dialing at once) is ordinary.
+            Err(e @ AcceptError::Handshake(Closed::Certificate(_)) | e @ AcceptError::NoKey(_)) => {
                 warn!("refused connection from {remote}: {e}");
+                return;
+            }
+            Err(e) => {
+                tracing::debug!("connection from {remote} ended in its handshake: {e}");
                 return;
             }
         };
         let id = peer.id();
         let known = self.knows(&id);
         if self.book.policy(&id) == Policy::Block {
-            warn!("refused blocked peer {id} from {remote}");
+            warn!("refused blocked peer {} from {remote}", self.label(&id));
             peer.close(Close::Blocked);
             return;
         }
@@ -219,7 +251,7 @@ impl Node {
             return;
         }
         match known {
-            true => info!("peer {id} connected from {remote}"),
+            true => info!("peer {} connected from {remote}", self.label(&id)),
             false => info!("unknown key {id} connected from {remote} (unknown = ask)"),
         }
         self.register(peer, false);
@@ -241,6 +273,7 @@ impl Node {
     /// connection dialed by the smaller peer id wins on both sides.
     fn register(self: &Arc<Self>, peer: Peer, we_dialed: bool) -> Peer {
         let id = peer.id();
+        self.conns.set_down(id, None);
         let dialer = if we_dialed { self.id } else { id };
         let winner = self.id.min(id);
         let kept = {
@@ -271,7 +304,7 @@ impl Node {
             let mut map = node.conns.map.lock().unwrap_or_else(|p| p.into_inner());
             if map.get(&id).is_some_and(|l| l.peer.same(&watched)) {
                 map.remove(&id);
-                info!("connection to {id} closed: {reason}");
+                info!("connection to {} closed: {reason}", node.label(&id));
             }
         });
         kept
@@ -284,8 +317,8 @@ impl Node {
                 let node = self.clone();
                 let id = peer.id();
                 tokio::spawn(async move {
-                    if let Err(e) = node.serve_channel(id, ch).await {
-                        warn!("channel from {id}: {e}");
+                    if let Err(e) = node.clone().serve_channel(id, ch).await {
+                        warn!("channel from {}: {e}", node.label(&id));
                     }
                 });
             }

@@ -56,7 +56,11 @@ pub async fn serve(
         Err(_) => return refuse(ch, format!("gate {name}: {} did not answer", gate.target)).await,
     };
     ch.write(&ChannelReply::Accepted.encode()).await?;
-    info!("gate {name}: connection from {peer} to {}", gate.target);
+    info!(
+        "gate {name}: connection from {} to {}",
+        node.label(&peer),
+        gate.target
+    );
     splice(tcp, ch).await
 }
 
@@ -169,6 +173,14 @@ pub async fn open_stream(
                     Ok(e) => e,
                     Err(e) => return warn!("gate {}: {e}", g.listen),
                 };
+                // A peer known to be down: refused now, not after a dial times out.
+                if let Some(why) = entry.peer_id().and_then(|id| node.conns.down(&id)) {
+                    warn!(
+                        "gate {} ({from}) to {} on {}: refused at once: {why}",
+                        g.listen, g.name, g.peer
+                    );
+                    return tcp.reset();
+                }
                 let Some(_slot) = entry
                     .peer_id()
                     .and_then(|id| node.conns.gate_slots.take(id))

@@ -404,7 +404,11 @@ impl Node {
             .map_err(|_| "no channel header within 10 s".to_string())??;
         let Some(header) = header else { return Ok(()) };
         let Some((service, name)) = services::Service::lookup(&header.service) else {
-            warn!("{peer} asked for unknown service {:?}", header.service);
+            warn!(
+                "{} asked for unknown service {:?}",
+                self.label(&peer),
+                header.service
+            );
             let msg = format!("no service {:?} on this node", header.service);
             return Ok(ch.decline(ChannelReply::UnknownService(msg)).await?);
         };

@@ -31,6 +31,14 @@ impl Node {
         self.unknown_flag.or(file).unwrap_or_default()
     }
 
+    /// A peer as logs name it: `alias (id)` for a peer in the book, else its id.
+    pub(super) fn label(&self, peer: &PeerId) -> String {
+        match self.book.get(peer) {
+            Some(e) if !e.alias.is_empty() => format!("{} ({peer})", e.alias),
+            _ => peer.to_string(),
+        }
+    }
+
     /// Whether `peer` is in the peer book.
     pub(super) fn knows(&self, peer: &PeerId) -> bool {
         self.book.get(peer).is_some()

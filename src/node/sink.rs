@@ -10,6 +10,9 @@ use sha2::{Digest, Sha256};
 use crate::transport::Channel;
 
 /// The service name.
+/// How often a sender reports how far it got.
+pub const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
 pub const SERVICE: &str = "sink";
 /// The service's protocol version.
 pub const VERSION: u16 = 1;
@@ -63,7 +66,12 @@ pub struct Speed {
 /// sink's report and compares it with what was sent. Without `verify`, one block of
 /// random bytes is sent over and over and only the length is checked: that measures the
 /// channel alone, without hashing on either side.
-pub async fn run(mut ch: Channel, bytes: u64, seed: u64, verify: bool) -> Result<Speed, String> {
+/// `progress` hears the bytes sent so far and the time taken, every [`PROGRESS_EVERY`].
+pub async fn run(
+    mut ch: Channel,
+    (bytes, seed, verify): (u64, u64, bool),
+    mut progress: impl FnMut(u64, Duration),
+) -> Result<Speed, String> {
     let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
     let mut hash = Sha256::new();
     let mut buf = vec![0u8; CHUNK];
@@ -72,7 +80,12 @@ pub async fn run(mut ch: Channel, bytes: u64, seed: u64, verify: bool) -> Result
     ch.write(&[if verify { MODE_SHA256 } else { MODE_COUNT }])
         .await?;
     let mut left = bytes;
+    let mut told = started;
     while left > 0 {
+        if told.elapsed() >= PROGRESS_EVERY {
+            told = Instant::now();
+            progress(bytes - left, started.elapsed());
+        }
         let n = left.min(CHUNK as u64) as usize;
         if verify {
             rng.fill_bytes(&mut buf[..n]);

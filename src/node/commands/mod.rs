@@ -10,6 +10,7 @@ mod gates;
 mod offers;
 mod peers;
 mod probes;
+mod status;
 
 use std::sync::Arc;
 
@@ -44,6 +45,7 @@ pub(in crate::node) async fn handle(node: Arc<Node>, req: Request, tx: Replies) 
         }
         Request::OfferReject { id } => offers::reject(&node, &id).await,
         Request::OfferCancel { id } => offers::cancel(&node, &id).await,
+        Request::Status => status::status(&node),
         Request::Peers => peers::list(&node),
         Request::PeerAdd { alias, id, addrs } => peers::add(&node, &alias, &id, addrs),
         Request::PeerRemove { peer } => peers::remove(&node, &peer),
@@ -54,7 +56,7 @@ pub(in crate::node) async fn handle(node: Arc<Node>, req: Request, tx: Replies) 
             bytes,
             seed,
             verify,
-        } => probes::speed(&node, &peer, bytes, seed, verify).await,
+        } => return probes::speed(&node, &peer, (bytes, seed, verify), &tx).await,
         Request::Ping {
             peer,
             count,

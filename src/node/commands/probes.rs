@@ -23,27 +23,37 @@ async fn channel_to(
     }
 }
 
-/// Sends `bytes` of pseudo-random data (from `seed`) to `peer`'s sink and times it.
+/// Sends `bytes` of pseudo-random data (from `seed`) to `peer`'s sink and times it; a
+/// progress line every quarter second, then the result.
 pub async fn speed(
     node: &std::sync::Arc<Node>,
     peer: &str,
-    bytes: u64,
-    seed: u64,
-    verify: bool,
-) -> Response {
+    (bytes, seed, verify): (u64, u64, bool),
+    tx: &Replies,
+) {
     let (service, version) = (crate::node::sink::SERVICE, crate::node::sink::VERSION);
     let (entry, ch) = match channel_to(node, peer, service, version).await {
         Ok(opened) => opened,
-        Err(r) => return r,
+        Err(r) => {
+            let _ = tx.send(r);
+            return;
+        }
     };
-    match crate::node::sink::run(ch, bytes, seed, verify).await {
+    let progress = |sent: u64, elapsed: Duration| {
+        let _ = tx.send(Response::SpeedProgress {
+            bytes: sent,
+            micros: elapsed.as_micros() as u64,
+        });
+    };
+    let last = match crate::node::sink::run(ch, (bytes, seed, verify), progress).await {
         Ok(s) => Response::SpeedDone {
             bytes: s.bytes,
             micros: s.elapsed.as_micros() as u64,
             verified: s.verified,
         },
         Err(e) => Response::fail(Fault::Unavailable, format!("{}: {e}", entry.alias)),
-    }
+    };
+    let _ = tx.send(last);
 }
 
 /// Pings `peer`: `count` probes of `size` bytes, `interval_ms` apart; a line per probe.
