@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use crate::cli::{FlowAction, FlowArgs, MemberAction};
-use crate::control::{Client, FlowStatus, MemberStatus, Request, Response};
+use crate::control::{FlowStatus, MemberStatus, Request, Response};
 use crate::flow_book::Flow;
 
 /// Runs `warp flow`.
@@ -38,15 +38,8 @@ pub async fn run(dir: &Path, args: FlowArgs) -> Result<ExitCode, String> {
             action: MemberAction::Rm { name, peer },
         }) => Request::FlowMemberRemove { name, peer },
     };
-    let answer = match (Client::connect(dir).await, &req) {
-        (Some(mut client), _) => {
-            client.send(&req).await.map_err(|e| e.to_string())?;
-            client.next().await.map_err(|e| e.to_string())?
-        }
-        (None, Request::Flows) => offline(dir)?,
-        (None, _) => return Err(crate::control::not_running(dir)),
-    };
-    match answer {
+    let listing = matches!(req, Request::Flows).then_some(offline as super::offline::ReadBooks);
+    match super::offline::answer(dir, &req, listing).await? {
         Response::Flows(list) if args.json => {
             println!(
                 "{}",

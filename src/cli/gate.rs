@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use crate::cli::{GateAction, GateArgs};
-use crate::control::{Client, Request, Response};
+use crate::control::{Request, Response};
 use crate::gate_book::{Exposed, Opened};
 
 /// Runs `warp gate`.
@@ -57,15 +57,8 @@ pub async fn run(dir: &Path, args: GateArgs) -> Result<ExitCode, String> {
         )),
         _ => None,
     };
-    let answer = match (Client::connect(dir).await, &req) {
-        (Some(mut client), _) => {
-            client.send(&req).await.map_err(|e| e.to_string())?;
-            client.next().await.map_err(|e| e.to_string())?
-        }
-        (None, Request::Gates) => offline(dir)?,
-        (None, _) => return Err(crate::control::not_running(dir)),
-    };
-    match answer {
+    let listing = matches!(req, Request::Gates).then_some(offline as super::offline::ReadBooks);
+    match super::offline::answer(dir, &req, listing).await? {
         Response::Gates {
             exposed,
             opened,

@@ -4,6 +4,28 @@
 
 use std::path::Path;
 
+use crate::control::{Client, Request, Response};
+
+/// Reads a listing's answer from the books while no node runs.
+pub type ReadBooks = fn(&Path) -> Result<Response, String>;
+
+/// The running node's answer to `req`; with no node running, `listing` (when given) reads
+/// the answer from the books, and anything else is refused naming the data directory.
+pub async fn answer(
+    dir: &Path,
+    req: &Request,
+    listing: Option<ReadBooks>,
+) -> Result<Response, String> {
+    match (Client::connect(dir).await, listing) {
+        (Some(mut client), _) => {
+            client.send(req).await.map_err(|e| e.to_string())?;
+            client.next().await.map_err(|e| e.to_string())
+        }
+        (None, Some(read)) => read(dir),
+        (None, None) => Err(crate::control::not_running(dir)),
+    }
+}
+
 /// The database, held with the data directory's lock for as long as this lives.
 pub struct Offline {
     /// The node's database.
