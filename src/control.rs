@@ -355,6 +355,17 @@ impl From<Failure> for String {
     }
 }
 
+impl From<&crate::gate_book::GateBookError> for Fault {
+    fn from(e: &crate::gate_book::GateBookError) -> Fault {
+        use crate::gate_book::GateBookError as E;
+        match e {
+            E::BadName(_) => Fault::Invalid,
+            E::NotExposed(_) => Fault::NotFound,
+            E::Store(_) => Fault::Unavailable,
+        }
+    }
+}
+
 impl From<&crate::store::BookError> for Fault {
     fn from(e: &crate::store::BookError) -> Fault {
         use crate::store::BookError as E;
@@ -379,6 +390,11 @@ impl Response {
     /// A request that is wrong in itself.
     pub fn invalid(message: impl Into<String>) -> Response {
         Response::fail(Fault::Invalid, message)
+    }
+
+    /// A failure from the gate book, of the kind its error says.
+    pub fn gate_book(e: &crate::gate_book::GateBookError) -> Response {
+        Response::fail(e.into(), e.to_string())
     }
 
     /// A failure from the peer book, of the kind its error says.

@@ -63,6 +63,26 @@ pub struct GateBook {
     opened: sled::Tree,
 }
 
+/// Why the gate book refused a change.
+#[derive(Debug, thiserror::Error)]
+pub enum GateBookError {
+    /// Not a name a gate may have.
+    #[error("{0:?} cannot name a gate: use 1 to 48 of a-z, 0-9, '.', '_' and '-'")]
+    BadName(String),
+    /// No gate of that name is exposed.
+    #[error("no exposed gate {0:?}")]
+    NotExposed(String),
+    /// The database failed.
+    #[error("gate book: {0}")]
+    Store(String),
+}
+
+impl From<GateBookError> for String {
+    fn from(e: GateBookError) -> String {
+        e.to_string()
+    }
+}
+
 /// `true` for a name a gate may have: it becomes part of the channel's service name.
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
@@ -72,11 +92,12 @@ pub fn valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
 }
 
-fn put<T: Serialize>(tree: &sled::Tree, key: &str, v: &T) -> Result<(), String> {
-    let text = recon::to_string(v).map_err(|e| e.to_string())?;
+fn put<T: Serialize>(tree: &sled::Tree, key: &str, v: &T) -> Result<(), GateBookError> {
+    let store = |e: String| GateBookError::Store(e);
+    let text = recon::to_string(v).map_err(|e| store(e.to_string()))?;
     tree.insert(key.as_bytes(), text.as_bytes())
-        .map_err(|e| e.to_string())?;
-    tree.flush().map_err(|e| e.to_string())?;
+        .map_err(|e| store(e.to_string()))?;
+    tree.flush().map_err(|e| store(e.to_string()))?;
     Ok(())
 }
 
@@ -90,32 +111,33 @@ fn all<T: serde::de::DeserializeOwned>(tree: &sled::Tree) -> Vec<T> {
 
 impl GateBook {
     /// Opens the gate lists in `db`.
-    pub fn open(db: &sled::Db) -> Result<GateBook, String> {
+    pub fn open(db: &sled::Db) -> Result<GateBook, GateBookError> {
+        let tree = |name: &str| {
+            db.open_tree(name)
+                .map_err(|e| GateBookError::Store(e.to_string()))
+        };
         Ok(GateBook {
-            exposed: db.open_tree("gates_exposed").map_err(|e| e.to_string())?,
-            opened: db.open_tree("gates_opened").map_err(|e| e.to_string())?,
+            exposed: tree("gates_exposed")?,
+            opened: tree("gates_opened")?,
         })
     }
 
     /// Exposes (or re-targets) a service.
-    pub fn expose(&self, g: &Exposed) -> Result<(), String> {
+    pub fn expose(&self, g: &Exposed) -> Result<(), GateBookError> {
         if !valid_name(&g.name) {
-            return Err(format!(
-                "{:?} cannot name a gate: use 1 to 48 of a-z, 0-9, '.', '_' and '-'",
-                g.name
-            ));
+            return Err(GateBookError::BadName(g.name.clone()));
         }
         put(&self.exposed, &g.name, g)
     }
 
     /// Stops exposing a service.
-    pub fn unexpose(&self, name: &str) -> Result<Exposed, String> {
+    pub fn unexpose(&self, name: &str) -> Result<Exposed, GateBookError> {
         let old = self
             .exposed(name)
-            .ok_or_else(|| format!("no exposed gate {name:?}"))?;
+            .ok_or_else(|| GateBookError::NotExposed(name.to_string()))?;
         self.exposed
             .remove(name.as_bytes())
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| GateBookError::Store(e.to_string()))?;
         Ok(old)
     }
 
@@ -131,16 +153,16 @@ impl GateBook {
     }
 
     /// Records an opened gate.
-    pub fn record_open(&self, g: &Opened) -> Result<(), String> {
+    pub fn record_open(&self, g: &Opened) -> Result<(), GateBookError> {
         put(&self.opened, &g.listen, g)
     }
 
     /// Forgets an opened gate.
-    pub fn forget_open(&self, listen: &str) -> Result<Option<Opened>, String> {
+    pub fn forget_open(&self, listen: &str) -> Result<Option<Opened>, GateBookError> {
         let old = self
             .opened
             .remove(listen.as_bytes())
-            .map_err(|e| e.to_string())?
+            .map_err(|e| GateBookError::Store(e.to_string()))?
             .and_then(|v| recon::from_str(std::str::from_utf8(&v).ok()?).ok());
         Ok(old)
     }

@@ -89,7 +89,8 @@ async fn apply_flows(node: &Arc<Node>, wanted: Vec<crate::flow_book::Flow>) {
     let wanted: std::collections::HashMap<String, _> =
         wanted.into_iter().map(|f| (f.name.clone(), f)).collect();
     let running: Vec<(String, crate::flow_book::Flow)> = node
-        .lock_flows()
+        .flows
+        .running()
         .iter()
         .filter(|(_, r)| r.from_config)
         .map(|(name, r)| (name.clone(), r.def()))

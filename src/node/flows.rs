@@ -227,7 +227,7 @@ impl RunningFlow {
 /// one from the file is changed in the file only. This is the one place that decides.
 pub async fn apply(node: &Arc<Node>, def: Flow, from_config: bool) -> Result<(), String> {
     def.check()?;
-    let running = node.lock_flows().get(&def.name).cloned();
+    let running = node.flows.running().get(&def.name).cloned();
     if let Some(r) = running {
         match (from_config, r.from_config) {
             (true, false) => {
@@ -252,13 +252,13 @@ pub async fn apply(node: &Arc<Node>, def: Flow, from_config: bool) -> Result<(),
         stop(node, &def.name).await;
     }
     let flow = start(node, def, from_config).await?;
-    node.lock_flows().insert(flow.def().name, flow);
+    node.flows.running().insert(flow.def().name, flow);
     Ok(())
 }
 
 /// Stops the flow `name`; `false` if none ran.
 pub async fn stop(node: &Arc<Node>, name: &str) -> bool {
-    let flow = node.lock_flows().remove(name);
+    let flow = node.flows.running().remove(name);
     match flow {
         Some(f) => {
             f.stop().await;
@@ -490,7 +490,7 @@ pub async fn serve(
     mut ch: Channel,
     name: &str,
 ) -> Result<(), String> {
-    let Some(flow) = node.lock_flows().get(name).cloned() else {
+    let Some(flow) = node.flows.running().get(name).cloned() else {
         let msg = format!("no flow {name:?} on this node");
         return Ok(ch.decline(ChannelReply::UnknownService(msg)).await?);
     };

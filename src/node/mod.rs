@@ -6,6 +6,7 @@ mod conns;
 mod control_server;
 mod dgram_frames;
 mod drive;
+mod flow_set;
 mod flows;
 mod gate_access;
 mod gate_open;
@@ -78,10 +79,8 @@ pub struct Node {
     conns: Conns,
     /// Every gate: the book, the file's, the listeners.
     gates: gate_set::GateSet,
-    /// Flows set from the command line or the API.
-    flow_book: crate::flow_book::FlowBook,
-    /// Running flows, by name.
-    flows: std::sync::Mutex<std::collections::HashMap<String, Arc<flows::RunningFlow>>>,
+    /// Every flow: the book and the running ones.
+    flows: flow_set::FlowSet,
     /// The WARP link hub.
     hub: Arc<crate::links::Hub>,
     /// The warpdrive engine (set once, right after the node is made).
@@ -209,8 +208,7 @@ pub async fn start(
         endpoint: endpoint.clone(),
         conns: Conns::default(),
         gates: gate_set::GateSet::new(gates),
-        flow_book,
-        flows: Default::default(),
+        flows: flow_set::FlowSet::new(flow_book),
         drive: Default::default(),
         hub: hub.clone(),
         api_token,
@@ -265,7 +263,7 @@ pub async fn start(
         (None, _) => None,
     };
     // Flows from the command line first: they win over the file's flows of the same name.
-    for f in node.flow_book.all() {
+    for f in node.flows.book.all() {
         let name = f.name.clone();
         if let Err(e) = flows::apply(&node, f, false).await {
             warn!("flow {name}: {e}");
@@ -315,7 +313,7 @@ pub async fn start(
                 let _ = task.await;
             }
             node.gates.stop_all().await;
-            let running: Vec<String> = node.lock_flows().keys().cloned().collect();
+            let running: Vec<String> = node.flows.running().keys().cloned().collect();
             for name in running {
                 flows::stop(&node, &name).await;
             }
@@ -384,12 +382,6 @@ impl Node {
         self.drive
             .get()
             .expect("the engine is set when the node starts")
-    }
-
-    fn lock_flows(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Arc<flows::RunningFlow>>> {
-        self.flows.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Reads a channel's header and hands the channel to its service. Unknown services

@@ -36,7 +36,7 @@ pub async fn follow(node: &Arc<Node>, old: &str, new: &str) {
             warn!("gate {}: {e}", g.name);
         }
     }
-    for mut f in node.flow_book.all() {
+    for mut f in node.flows.book.all() {
         let mut changed = false;
         for list in [&mut f.members, &mut f.send, &mut f.recv] {
             for m in list.iter_mut().filter(|m| *m == old) {
@@ -48,7 +48,7 @@ pub async fn follow(node: &Arc<Node>, old: &str, new: &str) {
             continue;
         }
         let name = f.name.clone();
-        if let Err(e) = node.flow_book.put(&f) {
+        if let Err(e) = node.flows.book.put(&f) {
             warn!("flow {name}: {e}");
             continue;
         }

@@ -9,10 +9,7 @@ use crate::node::Node;
 
 /// Every running flow with its counters, by name.
 pub fn list(node: &Node) -> Response {
-    let flows: Vec<_> = node.lock_flows().values().cloned().collect();
-    let mut list: Vec<_> = flows.iter().map(|f| f.status()).collect();
-    list.sort_by(|a, b| a.flow.name.cmp(&b.flow.name));
-    Response::Flows(list)
+    Response::Flows(node.flows.statuses())
 }
 
 /// Adds (or replaces) a flow.
@@ -22,11 +19,11 @@ pub async fn add(node: &Arc<Node>, f: Flow) -> Response {
 
 /// Removes a flow set from the command line or the API.
 pub async fn remove(node: &Arc<Node>, name: &str) -> Response {
-    if node.flow_book.get(name).is_none() {
+    if node.flows.book.get(name).is_none() {
         return not_ours(node, name);
     }
     crate::node::flows::stop(node, name).await;
-    match node.flow_book.remove(name) {
+    match node.flows.book.remove(name) {
         Ok(_) => Response::Ok,
         Err(e) => Response::fail(Fault::Unavailable, e),
     }
@@ -34,7 +31,7 @@ pub async fn remove(node: &Arc<Node>, name: &str) -> Response {
 
 /// Adds `peer` to the flow `name`, in `role` (the mode's default when not given).
 pub async fn add_member(node: &Arc<Node>, name: &str, peer: &str, role: Option<Role>) -> Response {
-    let Some(mut f) = node.flow_book.get(name) else {
+    let Some(mut f) = node.flows.book.get(name) else {
         return not_ours(node, name);
     };
     f.set_member(peer, role.unwrap_or(f.mode.default_role()));
@@ -43,7 +40,7 @@ pub async fn add_member(node: &Arc<Node>, name: &str, peer: &str, role: Option<R
 
 /// Removes `peer` from the flow `name`.
 pub async fn remove_member(node: &Arc<Node>, name: &str, peer: &str) -> Response {
-    let Some(mut f) = node.flow_book.get(name) else {
+    let Some(mut f) = node.flows.book.get(name) else {
         return not_ours(node, name);
     };
     if !f.remove_member(peer) {
@@ -71,7 +68,7 @@ async fn change(node: &Arc<Node>, new: Flow) -> Response {
     if let Err(e) = crate::node::flows::apply(node, new.clone(), false).await {
         return Response::fail(Fault::Conflict, e);
     }
-    match node.flow_book.put(&new) {
+    match node.flows.book.put(&new) {
         Ok(()) => Response::Ok,
         Err(e) => Response::fail(Fault::Unavailable, e),
     }
@@ -86,7 +83,7 @@ fn from_the_file(name: &str) -> Response {
 
 /// Why the flow `name` cannot be changed from the command line.
 fn not_ours(node: &Node, name: &str) -> Response {
-    match node.lock_flows().get(name) {
+    match node.flows.running().get(name) {
         Some(r) if r.from_config => from_the_file(name),
         _ => Response::fail(
             Fault::NotFound,

@@ -24,18 +24,15 @@ pub async fn expose(node: &Node, g: Exposed) -> Response {
     }
     match node.gates.book.expose(&g) {
         Ok(()) => Response::Ok,
-        Err(e) => Response::invalid(e),
+        Err(e) => Response::gate_book(&e),
     }
 }
 
 /// Stops exposing `name`.
 pub fn unexpose(node: &Node, name: &str) -> Response {
-    match node.gates.book.exposed(name) {
-        None => Response::fail(Fault::NotFound, format!("no exposed gate {name:?}")),
-        Some(_) => match node.gates.book.unexpose(name) {
-            Ok(_) => Response::Ok,
-            Err(e) => Response::fail(Fault::Unavailable, e),
-        },
+    match node.gates.book.unexpose(name) {
+        Ok(_) => Response::Ok,
+        Err(e) => Response::gate_book(&e),
     }
 }
 
@@ -65,7 +62,7 @@ pub async fn open(node: &Arc<Node>, g: Opened) -> Response {
         )),
     };
     match (node.gates.book.record_open(&g), note) {
-        (Err(e), _) => Response::fail(Fault::Unavailable, e),
+        (Err(e), _) => Response::gate_book(&e),
         (Ok(()), Some(n)) => Response::Note(n),
         (Ok(()), None) => Response::Ok,
     }
@@ -79,6 +76,6 @@ pub async fn close(node: &Node, listen: &str) -> Response {
             Response::fail(Fault::NotFound, format!("no gate is open on {listen}"))
         }
         Ok(_) => Response::Ok,
-        Err(e) => Response::fail(Fault::Unavailable, e),
+        Err(e) => Response::gate_book(&e),
     }
 }

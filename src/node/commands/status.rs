@@ -18,7 +18,7 @@ pub fn status(node: &Node) -> Response {
         connected: node.conns.ids().len(),
         gates_exposed: node.gates.book.all_exposed().len() + node.gates.file_exposed().len(),
         gates_open: node.gates.book.all_opened().len() + node.gates.file_opened().len(),
-        flows: node.lock_flows().len(),
+        flows: node.flows.running().len(),
         offers_waiting: offers
             .iter()
             .filter(|o| o.incoming && o.status == warpdrive::Status::Awaiting)
