@@ -22,6 +22,7 @@ mod renames;
 mod rest;
 mod services;
 mod sink;
+mod start_error;
 mod udp_gates;
 
 use std::net::SocketAddr;
@@ -35,6 +36,7 @@ use tracing::{info, warn};
 use crate::identity::{Identity, PeerId};
 use crate::store::PeerBook;
 use conns::Conns;
+pub use start_error::StartError;
 
 /// The UDP port a node listens on by default.
 pub const DEFAULT_PORT: u16 = 7470;
@@ -97,20 +99,19 @@ pub struct Node {
 
 /// Takes the data directory's lock file, held for the node's lifetime (or while a
 /// command uses the database with no node running).
-pub fn lock(dir: &Path) -> Result<std::fs::File, String> {
+pub fn lock(dir: &Path) -> Result<std::fs::File, StartError> {
     let path = dir.join("node.lock");
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    file.try_lock().map_err(|_| {
-        format!(
-            "another warp node is already running with data directory {} (set WARP_HOME to run a second one)",
-            dir.display()
-        )
-    })?;
+        .map_err(|source| StartError::File {
+            what: path.display().to_string(),
+            source,
+        })?;
+    file.try_lock()
+        .map_err(|_| StartError::Locked(dir.to_path_buf()))?;
     Ok(file)
 }
 
@@ -126,16 +127,16 @@ pub struct NodeHandle {
     pub ws: Option<SocketAddr>,
     /// The data directory.
     pub dir: PathBuf,
-    stopped: tokio::task::JoinHandle<Result<(), String>>,
+    stopped: tokio::task::JoinHandle<Result<(), StartError>>,
 }
 
 impl NodeHandle {
     /// Waits until the node has stopped: its shutdown future completed, link clients and
     /// peers were told, and the database was flushed.
-    pub async fn stopped(self) -> Result<(), String> {
+    pub async fn stopped(self) -> Result<(), StartError> {
         self.stopped
             .await
-            .map_err(|e| format!("the node's task failed: {e}"))?
+            .map_err(|e| StartError::Task(e.to_string()))?
     }
 
     /// The address another machine would dial to reach this node.
@@ -145,7 +146,7 @@ impl NodeHandle {
 }
 
 /// Runs a node in the foreground until Ctrl-C or SIGTERM, saying where it listens.
-pub async fn run(dir: PathBuf, opts: NodeOptions) -> Result<(), String> {
+pub async fn run(dir: PathBuf, opts: NodeOptions) -> Result<(), StartError> {
     let node = start(dir, opts, shutdown_signal()).await?;
     println!("warp node {} listening on udp {}", node.id, node.quic);
     println!("  peers (QUIC)  udp {}", node.quic);
@@ -172,14 +173,19 @@ pub async fn start(
     dir: PathBuf,
     opts: NodeOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<NodeHandle, String> {
+) -> Result<NodeHandle, StartError> {
     let lock_file = lock(&dir)?;
-    let identity = Identity::load_or_create(&dir).map_err(|e| format!("identity: {e}"))?;
-    let api_token = crate::api_token::ApiToken::load_or_create(&dir).map_err(|e| e.to_string())?;
-    let db = crate::home::open_db(&dir)?;
-    let book = PeerBook::open(&db, Some(identity.peer_id())).map_err(|e| e.to_string())?;
-    let gates = crate::gate_book::GateBook::open(&db)?;
-    let flow_book = crate::flow_book::FlowBook::open(&db)?;
+    let identity = Identity::load_or_create(&dir).map_err(|source| StartError::File {
+        what: "identity".into(),
+        source,
+    })?;
+    let api_token = crate::api_token::ApiToken::load_or_create(&dir)?;
+    let db = crate::home::open_db(&dir).map_err(StartError::Store)?;
+    let book = PeerBook::open(&db, Some(identity.peer_id()))
+        .map_err(|e| StartError::Store(e.to_string()))?;
+    let gates =
+        crate::gate_book::GateBook::open(&db).map_err(|e| StartError::Store(e.to_string()))?;
+    let flow_book = crate::flow_book::FlowBook::open(&db).map_err(StartError::Store)?;
     // The configuration is read now (the watcher applies later saves), so the hub never
     // listens before it knows whether clients must authenticate, and a file that cannot
     // be read keeps the hub closed rather than open.
@@ -192,15 +198,18 @@ pub async fn start(
         Err(_) => Default::default(),
     };
     let hub = crate::links::Hub::new(
-        db.open_tree("links_lanes").map_err(|e| e.to_string())?,
+        db.open_tree("links_lanes")
+            .map_err(|e| StartError::Store(e.to_string()))?,
         &links_cfg,
         api_token.as_str().to_string(),
     );
 
     let id = identity.peer_id();
-    let endpoint = crate::transport::Endpoint::bind(opts.listen, identity, opts.impair.clone())
-        .map_err(|e| e.to_string())?;
-    let local = endpoint.local_addr().map_err(|e| e.to_string())?;
+    let endpoint = crate::transport::Endpoint::bind(opts.listen, identity, opts.impair.clone())?;
+    let local = endpoint.local_addr().map_err(|source| StartError::File {
+        what: "QUIC socket".into(),
+        source,
+    })?;
 
     let node = Arc::new(Node {
         id,
@@ -224,7 +233,8 @@ pub async fn start(
         ),
     });
     let net = Arc::new(drive::NodeNet(Arc::downgrade(&node)));
-    let engine = warpdrive::Drive::new(&db, net, opts.incoming.clone())?;
+    let engine =
+        warpdrive::Drive::new(&db, net, opts.incoming.clone()).map_err(StartError::Store)?;
     let _ = node.drive.set(engine.clone());
     info!(
         "peer id {}, quic on {local}, data in {}",
@@ -253,7 +263,9 @@ pub async fn start(
             hub.serve(addr, opts.ws_public, own_ports.clone())
                 .await
                 .map_err(|e| {
-                    format!("{e} (--ws ADDR listens elsewhere, --ws off serves no hub)")
+                    StartError::Listen(format!(
+                        "{e} (--ws ADDR listens elsewhere, --ws off serves no hub)"
+                    ))
                 })?,
         ),
         (Some(addr), Err(e)) => {
@@ -275,7 +287,9 @@ pub async fn start(
             rest::start(node.clone(), addr, own_ports)
                 .await
                 .map_err(|e| {
-                    format!("{e} (--api ADDR listens elsewhere, --api off serves no API)")
+                    StartError::Listen(format!(
+                        "{e} (--api ADDR listens elsewhere, --api off serves no API)"
+                    ))
                 })?,
         ),
         None => None,
@@ -286,8 +300,10 @@ pub async fn start(
         }
     }
     // The control socket comes last: once it answers, everything above is up.
-    let control =
-        control_server::start(node.clone(), &dir).map_err(|e| format!("control socket: {e}"))?;
+    let control = control_server::start(node.clone(), &dir).map_err(|source| StartError::File {
+        what: "control socket".into(),
+        source,
+    })?;
     info!("ready");
     let handle = NodeHandle {
         id: node.id,
@@ -322,7 +338,9 @@ pub async fn start(
                 .await;
             node.drive().stop();
             let _ = std::fs::remove_file(crate::home::control_socket(&dir));
-            db.flush_async().await.map_err(|e| e.to_string())?;
+            db.flush_async()
+                .await
+                .map_err(|e| StartError::Store(e.to_string()))?;
             // Tasks that served peers and clients hold the node (and through it the
             // database) until they notice the end; the data directory is free for the
             // next node once they have let go.

@@ -8,19 +8,13 @@ use axum::Json;
 use serde::Deserialize;
 
 use super::{call, reply, Reply};
-use crate::control::{Request, Response};
+use crate::control::Request;
 use crate::flow_book::{Flow, Role};
 use crate::node::Node;
 
 /// `GET /v1/flows`.
 pub async fn list(State(node): State<Arc<Node>>) -> Reply {
-    match call(node, Request::Flows).await {
-        Response::Flows(list) => (
-            StatusCode::OK,
-            Json(serde_json::to_value(list).unwrap_or_default()),
-        ),
-        other => reply(other, StatusCode::OK),
-    }
+    reply(call(node, Request::Flows).await, StatusCode::OK)
 }
 
 /// `POST /v1/flows`.

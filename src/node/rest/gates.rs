@@ -6,32 +6,15 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
-use serde_json::json;
 
 use super::{call, reply, Reply};
-use crate::control::{Request, Response};
+use crate::control::Request;
 use crate::gate_book::{Exposed, Opened};
 use crate::node::Node;
 
 /// `GET /v1/gates`.
 pub async fn list(State(node): State<Arc<Node>>) -> Reply {
-    match call(node, Request::Gates).await {
-        Response::Gates {
-            exposed,
-            opened,
-            config_exposed,
-            config_opened,
-        } => (
-            StatusCode::OK,
-            Json(json!({
-                "exposed": exposed,
-                "opened": opened,
-                "config_exposed": config_exposed,
-                "config_opened": config_opened,
-            })),
-        ),
-        other => reply(other, StatusCode::OK),
-    }
+    reply(call(node, Request::Gates).await, StatusCode::OK)
 }
 
 /// `POST /v1/gates/expose`.

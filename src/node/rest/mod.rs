@@ -195,7 +195,8 @@ async fn call(node: Arc<Node>, req: Request) -> Response {
     last
 }
 
-/// The final answer as a status and body: `ok` on success.
+/// The final answer as a status and body: `ok` on success, with what the answer carries
+/// (a peer, a listing, an offer) as the body, untagged.
 fn reply(r: Response, ok: StatusCode) -> Reply {
     let body = match r {
         Response::Error(f) => {
@@ -210,8 +211,16 @@ fn reply(r: Response, ok: StatusCode) -> Reply {
         }
         Response::Ok => json!({}),
         Response::Note(n) => json!({ "note": n }),
-        Response::Peer(e) => serde_json::to_value(e).unwrap_or_default(),
-        other => serde_json::to_value(&other).unwrap_or_default(),
+        // Every other answer is a variant with a payload, `{"Variant": payload}`.
+        other => match serde_json::to_value(&other) {
+            Ok(Json_::Object(tagged)) if tagged.len() == 1 => tagged
+                .into_iter()
+                .next()
+                .map(|(_, v)| v)
+                .unwrap_or_default(),
+            Ok(v) => v,
+            Err(_) => Json_::Null,
+        },
     };
     (ok, Json(body))
 }

@@ -9,18 +9,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{call, reply, Reply};
-use crate::control::{Request, Response};
+use crate::control::Request;
 use crate::node::Node;
 
 /// `GET /v1/offers`.
 pub async fn list(State(node): State<Arc<Node>>) -> Reply {
-    match call(node, Request::Offers).await {
-        Response::OfferList(list) => (
-            StatusCode::OK,
-            Json(serde_json::to_value(list).unwrap_or_default()),
-        ),
-        other => reply(other, StatusCode::OK),
-    }
+    reply(call(node, Request::Offers).await, StatusCode::OK)
 }
 
 /// The body of `POST /v1/offers`.
@@ -49,7 +43,7 @@ pub async fn share(State(node): State<Arc<Node>>, Json(o): Json<NewOffer>) -> Re
         paths: o.paths,
         wait: false,
     };
-    offer(call(node, req).await, StatusCode::CREATED)
+    reply(call(node, req).await, StatusCode::CREATED)
 }
 
 /// The body of `POST /v1/offers/{id}/accept`.
@@ -82,12 +76,12 @@ pub async fn accept(
         to,
         wait: false,
     };
-    offer(call(node, req).await, StatusCode::OK)
+    reply(call(node, req).await, StatusCode::OK)
 }
 
 /// `POST /v1/offers/{id}/reject`.
 pub async fn reject(State(node): State<Arc<Node>>, Path(id): Path<String>) -> Reply {
-    offer(
+    reply(
         call(node, Request::OfferReject { id }).await,
         StatusCode::OK,
     )
@@ -95,18 +89,8 @@ pub async fn reject(State(node): State<Arc<Node>>, Path(id): Path<String>) -> Re
 
 /// `POST /v1/offers/{id}/cancel`.
 pub async fn cancel(State(node): State<Arc<Node>>, Path(id): Path<String>) -> Reply {
-    offer(
+    reply(
         call(node, Request::OfferCancel { id }).await,
         StatusCode::OK,
     )
-}
-
-/// The offer an answer carries, as JSON.
-fn offer(r: Response, ok: StatusCode) -> Reply {
-    match r {
-        Response::OfferDone(o) | Response::OfferUpdate(o) => {
-            (ok, Json(serde_json::to_value(o).unwrap_or_default()))
-        }
-        other => reply(other, ok),
-    }
 }

@@ -8,19 +8,13 @@ use axum::Json;
 use serde::Deserialize;
 
 use super::{call, reply, Reply};
-use crate::control::{Request, Response};
+use crate::control::Request;
 use crate::node::Node;
 use crate::store::Policy;
 
 /// `GET /v1/peers`.
 pub async fn list(State(node): State<Arc<Node>>) -> Reply {
-    match call(node, Request::Peers).await {
-        Response::Peers(list) => (
-            StatusCode::OK,
-            Json(serde_json::to_value(list).unwrap_or_default()),
-        ),
-        other => reply(other, StatusCode::OK),
-    }
+    reply(call(node, Request::Peers).await, StatusCode::OK)
 }
 
 /// The body of `POST /v1/peers`.
