@@ -48,6 +48,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::config_error::{ConfigError, ConfigProblem};
 use crate::flow_book::Flow;
 use crate::gate_book::{valid_name, Exposed, Opened};
 
@@ -105,36 +106,36 @@ pub struct GateConfig {
 }
 
 /// Reads and checks the file. Errors name the file and, for syntax, the line.
-pub fn load(path: &Path) -> Result<NodeConfig, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text).map_err(|problem| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        problem,
+    })
 }
 
 /// Parses and checks configuration text.
-pub fn parse(text: &str) -> Result<NodeConfig, String> {
-    let cfg: NodeConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+pub fn parse(text: &str) -> Result<NodeConfig, ConfigProblem> {
+    let cfg: NodeConfig = toml::from_str(text)?;
     let mut names = std::collections::HashSet::new();
     for g in &cfg.gate.expose {
         if !valid_name(&g.name) {
-            return Err(format!(
-                "gate name {:?}: use 1 to 48 of a-z, 0-9, '.', '_' and '-'",
-                g.name
-            ));
+            return Err(ConfigProblem::GateName(g.name.clone()));
         }
         if !names.insert((g.name.clone(), g.udp)) {
-            return Err(format!("gate {:?} is exposed twice", g.name));
+            return Err(ConfigProblem::ExposedTwice(g.name.clone()));
         }
     }
     let mut listens = std::collections::HashSet::new();
     for g in &cfg.gate.open {
         if !valid_name(&g.name) {
-            return Err(format!(
-                "gate name {:?}: use 1 to 48 of a-z, 0-9, '.', '_' and '-'",
-                g.name
-            ));
+            return Err(ConfigProblem::GateName(g.name.clone()));
         }
         if !listens.insert(g.listen.clone()) {
-            return Err(format!("two gates listen on {}", g.listen));
+            return Err(ConfigProblem::ListenTwice(g.listen.clone()));
         }
     }
     crate::links::agent::check(&cfg.links.agent)?;
@@ -142,7 +143,7 @@ pub fn parse(text: &str) -> Result<NodeConfig, String> {
     for f in &cfg.flow {
         f.check()?;
         if !flows.insert(f.name.clone()) {
-            return Err(format!("flow {:?} is defined twice", f.name));
+            return Err(ConfigProblem::FlowTwice(f.name.clone()));
         }
     }
     Ok(cfg)
@@ -176,14 +177,24 @@ mod tests {
 
     #[test]
     fn bad_files_say_what_is_wrong() {
-        assert!(parse("[[gate.expose]]\nname = \"x\"")
-            .unwrap_err()
-            .contains("target"));
-        assert!(parse("[gates]").unwrap_err().contains("unknown field"));
+        let e = parse("[[gate.expose]]\nname = \"x\"").unwrap_err();
+        assert!(
+            matches!(&e, ConfigProblem::Syntax(_)) && e.to_string().contains("target"),
+            "{e}"
+        );
+        let e = parse("[gates]").unwrap_err();
+        assert!(
+            matches!(&e, ConfigProblem::Syntax(_)) && e.to_string().contains("unknown field"),
+            "{e}"
+        );
         let twice = "[[gate.open]]\nlisten=\"a:1\"\npeer=\"p\"\nname=\"x\"\n[[gate.open]]\nlisten=\"a:1\"\npeer=\"p\"\nname=\"y\"";
-        assert!(parse(twice).unwrap_err().contains("two gates listen"));
-        assert!(parse("[[gate.expose]]\nname=\"Bad Name\"\ntarget=\"a:1\"")
-            .unwrap_err()
-            .contains("gate name"));
+        assert!(matches!(
+            parse(twice),
+            Err(ConfigProblem::ListenTwice(l)) if l == "a:1"
+        ));
+        assert!(matches!(
+            parse("[[gate.expose]]\nname=\"Bad Name\"\ntarget=\"a:1\""),
+            Err(ConfigProblem::GateName(n)) if n == "Bad Name"
+        ));
     }
 }

@@ -361,7 +361,50 @@ impl From<&crate::gate_book::GateBookError> for Fault {
         match e {
             E::BadName(_) => Fault::Invalid,
             E::NotExposed(_) => Fault::NotFound,
+            E::Db(_) | E::Encode(_) => Fault::Unavailable,
+        }
+    }
+}
+
+impl From<&crate::flow_error::FlowBookError> for Fault {
+    fn from(e: &crate::flow_error::FlowBookError) -> Fault {
+        use crate::flow_error::FlowBookError as E;
+        match e {
+            E::Invalid(_) => Fault::Invalid,
+            E::Db(_) | E::Encode(_) => Fault::Unavailable,
+        }
+    }
+}
+
+impl From<&crate::flow_error::ApplyError> for Fault {
+    fn from(e: &crate::flow_error::ApplyError) -> Fault {
+        use crate::flow_error::ApplyError as E;
+        match e {
+            E::Invalid(_) => Fault::Invalid,
+            E::SetFromCommandLine(_) | E::SetInFile(_) | E::Bind { .. } => Fault::Conflict,
+        }
+    }
+}
+
+impl From<&warpdrive::ShareError> for Fault {
+    fn from(e: &warpdrive::ShareError) -> Fault {
+        use warpdrive::ShareError as E;
+        match e {
+            E::Peer(_) => Fault::NotFound,
+            E::Nothing | E::Disk(_) | E::TooLarge(_) => Fault::Invalid,
+            E::Store(_) | E::Scan(_) => Fault::Unavailable,
+        }
+    }
+}
+
+impl From<&warpdrive::OfferError> for Fault {
+    fn from(e: &warpdrive::OfferError) -> Fault {
+        use warpdrive::OfferError as E;
+        match e {
+            E::NotFound(_) => Fault::NotFound,
+            E::State(_) => Fault::Conflict,
             E::Store(_) => Fault::Unavailable,
+            E::Disk(_) => Fault::Invalid,
         }
     }
 }
@@ -380,16 +423,24 @@ impl From<&crate::store::BookError> for Fault {
 
 impl Response {
     /// A failure of kind `fault`.
-    pub fn fail(fault: Fault, message: impl Into<String>) -> Response {
+    pub fn fail(fault: Fault, message: impl std::fmt::Display) -> Response {
         Response::Error(Failure {
             fault,
-            message: message.into(),
+            message: message.to_string(),
         })
     }
 
     /// A request that is wrong in itself.
-    pub fn invalid(message: impl Into<String>) -> Response {
+    pub fn invalid(message: impl std::fmt::Display) -> Response {
         Response::fail(Fault::Invalid, message)
+    }
+
+    /// A failure of the kind its error says.
+    pub fn error<'a, E: std::fmt::Display>(e: &'a E) -> Response
+    where
+        Fault: From<&'a E>,
+    {
+        Response::fail(e.into(), e)
     }
 
     /// A failure from the gate book, of the kind its error says.
@@ -435,9 +486,11 @@ impl Client {
     }
 
     /// Connects to the running node and sends `req`, for commands that need a node.
-    pub async fn request(dir: &Path, req: &Request) -> Result<Client, String> {
-        let mut client = Client::connect(dir).await.ok_or_else(|| not_running(dir))?;
-        client.send(req).await.map_err(|e| e.to_string())?;
+    pub async fn request(dir: &Path, req: &Request) -> Result<Client, ClientError> {
+        let mut client = Client::connect(dir)
+            .await
+            .ok_or_else(|| ClientError::NotRunning(not_running(dir)))?;
+        client.send(req).await.map_err(ClientError::Send)?;
         Ok(client)
     }
 
@@ -462,6 +515,18 @@ impl Client {
 }
 
 /// Why a command that needs a node cannot run: which data directory was looked in.
+/// Why a request could not reach the node.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// No node answers on the control socket (the text says where and what to do).
+    #[error("{0}")]
+    NotRunning(String),
+    /// The request could not be sent.
+    #[error("the node's control socket: {0}")]
+    Send(std::io::Error),
+}
+
+/// What to tell a user whose command needs a node when none runs with `dir`.
 pub fn not_running(dir: &Path) -> String {
     format!(
         "no node is running with data directory {} (start one with `warp node`, or set WARP_HOME to the directory of the one you mean)",

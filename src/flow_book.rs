@@ -12,6 +12,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 
+use crate::bad_word::BadWord;
+use crate::flow_error::{FlowBookError, FlowError};
+
 /// The address members send from and listen on unless a flow names another: away from
 /// 127.0.0.1, so flows interfere with nothing else on the machine.
 pub const DEFAULT_IP: Ipv4Addr = Ipv4Addr::new(127, 1, 0, 1);
@@ -59,23 +62,21 @@ impl std::fmt::Display for Mode {
 }
 
 impl std::str::FromStr for Mode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Mode, String> {
+    type Err = BadWord;
+    fn from_str(s: &str) -> Result<Mode, BadWord> {
         match s.to_ascii_lowercase().as_str() {
             "1:1" => Ok(Mode::OneToOne),
             "1:n" => Ok(Mode::OneToMany),
             "n:1" => Ok(Mode::ManyToOne),
             "n:n" => Ok(Mode::ManyToMany),
-            _ => Err(format!(
-                "{s:?} is not a flow mode: use 1:1, 1:n, n:1 or n:n"
-            )),
+            _ => Err(BadWord::new(s, "a flow mode", "1:1, 1:n, n:1 or n:n")),
         }
     }
 }
 
 impl TryFrom<String> for Mode {
-    type Error = String;
-    fn try_from(s: String) -> Result<Mode, String> {
+    type Error = BadWord;
+    fn try_from(s: String) -> Result<Mode, BadWord> {
         s.parse()
     }
 }
@@ -99,20 +100,20 @@ pub enum Role {
 }
 
 impl std::str::FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Role, String> {
+    type Err = BadWord;
+    fn from_str(s: &str) -> Result<Role, BadWord> {
         match s {
             "send" => Ok(Role::Send),
             "recv" => Ok(Role::Recv),
             "both" => Ok(Role::Both),
-            _ => Err(format!("{s:?} is not a role: use send, recv or both")),
+            _ => Err(BadWord::new(s, "a role", "send, recv or both")),
         }
     }
 }
 
 impl TryFrom<String> for Role {
-    type Error = String;
-    fn try_from(s: String) -> Result<Role, String> {
+    type Error = BadWord;
+    fn try_from(s: String) -> Result<Role, BadWord> {
         s.parse()
     }
 }
@@ -196,46 +197,37 @@ impl Flow {
 
     /// Checks the definition: its name, loopback addresses, each member once, this node
     /// among them, and member counts the mode allows.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), FlowError> {
         let name = &self.name;
         if !crate::gate_book::valid_name(name) {
-            return Err(format!(
-                "{name:?} cannot name a flow: use 1 to 48 of a-z, 0-9, '.', '_' and '-'"
-            ));
+            return Err(FlowError::BadName(name.clone()));
         }
         if self.port == 0 {
-            return Err(format!("flow {name}: give it a port"));
+            return Err(FlowError::NoPort(name.clone()));
         }
         if !self.local_addr().ip().is_loopback() {
-            return Err(format!(
-                "flow {name}: {} is not a loopback address",
-                self.local_addr()
-            ));
+            return Err(FlowError::NotLoopback(name.clone(), self.local_addr()));
         }
         if let Some(d) = self.deliver {
             if !d.ip().is_loopback() {
-                return Err(format!(
-                    "flow {name}: deliver to {d}: not a loopback address"
-                ));
+                return Err(FlowError::DeliverNotLoopback(name.clone(), d));
             }
         }
         let all: Vec<(&str, Role)> = self.roles().collect();
         if all.len() > MAX_MEMBERS {
-            return Err(format!("flow {name}: more than {MAX_MEMBERS} members"));
+            return Err(FlowError::TooManyMembers(name.clone(), MAX_MEMBERS));
         }
         let mut seen = std::collections::HashSet::new();
         for (m, _) in &all {
             if m.is_empty() || m.len() > 64 || m.chars().any(char::is_control) {
-                return Err(format!("flow {name}: {m:?} cannot name a member"));
+                return Err(FlowError::BadMember(name.clone(), m.to_string()));
             }
             if !seen.insert(*m) {
-                return Err(format!("flow {name}: {m} is named twice"));
+                return Err(FlowError::Twice(name.clone(), m.to_string()));
             }
         }
         if self.own_role().is_none() {
-            return Err(format!(
-                "flow {name}: name this node as `{SELF}` among the members"
-            ));
+            return Err(FlowError::NoSelf(name.clone()));
         }
         let senders = all.iter().filter(|(_, r)| *r != Role::Recv).count();
         let receivers = all.iter().filter(|(_, r)| *r != Role::Send).count();
@@ -252,11 +244,14 @@ impl Flow {
                 Mode::ManyToOne => "one member that only receives and at least one that sends",
                 Mode::ManyToMany => "at least two members, some sending and some receiving",
             };
-            return Err(format!(
-                "flow {name}: mode {} needs {rule} ({} members: {senders} send, {receivers} receive)",
-                self.mode,
-                all.len()
-            ));
+            return Err(FlowError::Mode {
+                name: name.clone(),
+                mode: self.mode.to_string(),
+                rule,
+                members: all.len(),
+                senders,
+                receivers,
+            });
         }
         Ok(())
     }
@@ -270,20 +265,18 @@ pub struct FlowBook {
 
 impl FlowBook {
     /// Opens the flow list in `db`.
-    pub fn open(db: &sled::Db) -> Result<FlowBook, String> {
+    pub fn open(db: &sled::Db) -> Result<FlowBook, FlowBookError> {
         Ok(FlowBook {
-            tree: db.open_tree("flows").map_err(|e| e.to_string())?,
+            tree: db.open_tree("flows")?,
         })
     }
 
     /// Records a flow (checked first), replacing one of the same name.
-    pub fn put(&self, f: &Flow) -> Result<(), String> {
+    pub fn put(&self, f: &Flow) -> Result<(), FlowBookError> {
         f.check()?;
-        let text = recon::to_string(f).map_err(|e| e.to_string())?;
-        self.tree
-            .insert(f.name.as_bytes(), text.as_bytes())
-            .map_err(|e| e.to_string())?;
-        self.tree.flush().map_err(|e| e.to_string())?;
+        let text = recon::to_string(f)?;
+        self.tree.insert(f.name.as_bytes(), text.as_bytes())?;
+        self.tree.flush()?;
         Ok(())
     }
 
@@ -294,12 +287,10 @@ impl FlowBook {
     }
 
     /// Forgets a flow; `None` if there was none.
-    pub fn remove(&self, name: &str) -> Result<Option<Flow>, String> {
+    pub fn remove(&self, name: &str) -> Result<Option<Flow>, FlowBookError> {
         let old = self.get(name);
-        self.tree
-            .remove(name.as_bytes())
-            .map_err(|e| e.to_string())?;
-        self.tree.flush().map_err(|e| e.to_string())?;
+        self.tree.remove(name.as_bytes())?;
+        self.tree.flush()?;
         Ok(old)
     }
 
@@ -337,36 +328,45 @@ mod tests {
         use Mode::*;
         assert!(flow(OneToOne, &["self", "b"], &[], &[]).check().is_ok());
         assert!(flow(OneToOne, &[], &["self"], &["b"]).check().is_ok());
-        assert!(flow(OneToOne, &["self", "b", "c"], &[], &[])
-            .check()
-            .is_err());
+        assert!(matches!(
+            flow(OneToOne, &["self", "b", "c"], &[], &[]).check(),
+            Err(FlowError::Mode { .. })
+        ));
         assert!(flow(OneToMany, &[], &["self"], &["b", "c"]).check().is_ok());
-        assert!(flow(OneToMany, &[], &["self", "x"], &["b"])
-            .check()
-            .is_err());
-        assert!(flow(OneToMany, &["self"], &[], &["b"]).check().is_err());
+        assert!(matches!(
+            flow(OneToMany, &[], &["self", "x"], &["b"]).check(),
+            Err(FlowError::Mode { .. })
+        ));
+        assert!(matches!(
+            flow(OneToMany, &["self"], &[], &["b"]).check(),
+            Err(FlowError::Mode { .. })
+        ));
         assert!(flow(ManyToOne, &[], &["b", "c"], &["self"]).check().is_ok());
-        assert!(flow(ManyToOne, &[], &["b"], &["self", "c"])
-            .check()
-            .is_err());
+        assert!(matches!(
+            flow(ManyToOne, &[], &["b"], &["self", "c"]).check(),
+            Err(FlowError::Mode { .. })
+        ));
         assert!(flow(ManyToMany, &["self", "b", "c"], &[], &[])
             .check()
             .is_ok());
-        assert!(flow(ManyToMany, &["self"], &[], &[]).check().is_err());
+        assert!(matches!(
+            flow(ManyToMany, &["self"], &[], &[]).check(),
+            Err(FlowError::Mode { .. })
+        ));
     }
 
     #[test]
     fn bad_definitions_say_what_is_wrong() {
         let f = flow(Mode::ManyToMany, &["a", "b"], &[], &[]);
-        assert!(f.check().unwrap_err().contains("`self`"));
+        assert!(matches!(f.check(), Err(FlowError::NoSelf(_))));
         let f = flow(Mode::ManyToMany, &["self", "b"], &["b"], &[]);
-        assert!(f.check().unwrap_err().contains("named twice"));
+        assert!(matches!(f.check(), Err(FlowError::Twice(..))));
         let mut f = flow(Mode::ManyToMany, &["self", "b"], &[], &[]);
         f.ip = Some("10.0.0.1".parse().unwrap());
-        assert!(f.check().unwrap_err().contains("loopback"));
+        assert!(matches!(f.check(), Err(FlowError::NotLoopback(..))));
         f.ip = None;
         f.name = "Bad".into();
-        assert!(f.check().unwrap_err().contains("cannot name a flow"));
+        assert!(matches!(f.check(), Err(FlowError::BadName(_))));
     }
 
     #[test]

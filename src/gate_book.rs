@@ -74,13 +74,10 @@ pub enum GateBookError {
     NotExposed(String),
     /// The database failed.
     #[error("gate book: {0}")]
-    Store(String),
-}
-
-impl From<GateBookError> for String {
-    fn from(e: GateBookError) -> String {
-        e.to_string()
-    }
+    Db(#[from] sled::Error),
+    /// A record could not be written as Recon.
+    #[error("gate book: {0}")]
+    Encode(#[from] recon::SerError),
 }
 
 /// `true` for a name a gate may have: it becomes part of the channel's service name.
@@ -93,11 +90,9 @@ pub fn valid_name(name: &str) -> bool {
 }
 
 fn put<T: Serialize>(tree: &sled::Tree, key: &str, v: &T) -> Result<(), GateBookError> {
-    let store = |e: String| GateBookError::Store(e);
-    let text = recon::to_string(v).map_err(|e| store(e.to_string()))?;
-    tree.insert(key.as_bytes(), text.as_bytes())
-        .map_err(|e| store(e.to_string()))?;
-    tree.flush().map_err(|e| store(e.to_string()))?;
+    let text = recon::to_string(v)?;
+    tree.insert(key.as_bytes(), text.as_bytes())?;
+    tree.flush()?;
     Ok(())
 }
 
@@ -112,10 +107,7 @@ fn all<T: serde::de::DeserializeOwned>(tree: &sled::Tree) -> Vec<T> {
 impl GateBook {
     /// Opens the gate lists in `db`.
     pub fn open(db: &sled::Db) -> Result<GateBook, GateBookError> {
-        let tree = |name: &str| {
-            db.open_tree(name)
-                .map_err(|e| GateBookError::Store(e.to_string()))
-        };
+        let tree = |name: &str| db.open_tree(name);
         Ok(GateBook {
             exposed: tree("gates_exposed")?,
             opened: tree("gates_opened")?,
@@ -135,9 +127,7 @@ impl GateBook {
         let old = self
             .exposed(name)
             .ok_or_else(|| GateBookError::NotExposed(name.to_string()))?;
-        self.exposed
-            .remove(name.as_bytes())
-            .map_err(|e| GateBookError::Store(e.to_string()))?;
+        self.exposed.remove(name.as_bytes())?;
         Ok(old)
     }
 
@@ -161,8 +151,7 @@ impl GateBook {
     pub fn forget_open(&self, listen: &str) -> Result<Option<Opened>, GateBookError> {
         let old = self
             .opened
-            .remove(listen.as_bytes())
-            .map_err(|e| GateBookError::Store(e.to_string()))?
+            .remove(listen.as_bytes())?
             .and_then(|v| recon::from_str(std::str::from_utf8(&v).ok()?).ok());
         Ok(old)
     }

@@ -34,7 +34,7 @@ pub const CACHE_BYTES: u64 = 64 << 20;
 
 /// Opens the node's database (`db` in the data directory); errors name it and say what to
 /// do about a corrupt one.
-pub fn open_db(dir: &std::path::Path) -> Result<sled::Db, String> {
+pub fn open_db(dir: &std::path::Path) -> Result<sled::Db, DbError> {
     let path = dir.join("db");
     // Writes reach the disk within 100 ms (sled's default is 500 ms): a crash loses at
     // most the last 100 ms of durable lane updates and offer progress.
@@ -43,11 +43,29 @@ pub fn open_db(dir: &std::path::Path) -> Result<sled::Db, String> {
         .path(&path)
         .cache_capacity(CACHE_BYTES)
         .flush_every_ms(Some(FLUSH_EVERY_MS));
-    config.open().map_err(|e| match e {
-        sled::Error::Corruption { .. } => format!(
-            "database {}: corrupt ({e}). Move it aside to start with empty books (peers, gates, flows, offers); the identity is kept",
-            path.display()
-        ),
-        e => format!("database {}: {e}", path.display()),
+    config.open().map_err(|source| match source {
+        sled::Error::Corruption { .. } => DbError::Corrupt { path, source },
+        source => DbError::Open { path, source },
     })
+}
+
+/// Why the node's database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// Its files do not read back.
+    #[error("database {}: corrupt ({source}). Move it aside to start with empty books (peers, gates, flows, offers); the identity is kept", path.display())]
+    Corrupt {
+        /// The database's directory.
+        path: PathBuf,
+        /// What sled said.
+        source: sled::Error,
+    },
+    /// It could not be opened (permissions, disk).
+    #[error("database {}: {source}", path.display())]
+    Open {
+        /// The database's directory.
+        path: PathBuf,
+        /// What sled said.
+        source: sled::Error,
+    },
 }

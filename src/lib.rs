@@ -4,15 +4,19 @@
 
 pub mod accept_backoff;
 pub mod api_token;
+pub mod bad_word;
 pub mod cli;
 pub mod config;
+pub mod config_error;
 pub mod control;
 pub mod flow_book;
+pub mod flow_error;
 pub mod gate_book;
 pub mod home;
 pub mod identity;
 pub mod interfaces;
 pub mod links;
+pub mod listen_error;
 pub mod loopback;
 pub mod node;
 pub mod private_file;

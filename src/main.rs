@@ -87,19 +87,21 @@ fn main() -> ExitCode {
                 .incoming
                 .or(file.incoming)
                 .unwrap_or_else(|| dir.join("incoming"));
-            node_runtime(opts.threads.or(file.threads))?.block_on(node::run(
-                dir,
-                node::NodeOptions {
-                    listen,
-                    impair: opts.impair,
-                    config,
-                    incoming,
-                    api,
-                    ws,
-                    ws_public: opts.ws_public || file.ws_public.unwrap_or(false),
-                    unknown: opts.unknown,
-                },
-            ))?;
+            node_runtime(opts.threads.or(file.threads))?
+                .block_on(node::run(
+                    dir,
+                    node::NodeOptions {
+                        listen,
+                        impair: opts.impair,
+                        config,
+                        incoming,
+                        api,
+                        ws,
+                        ws_public: opts.ws_public || file.ws_public.unwrap_or(false),
+                        unknown: opts.unknown,
+                    },
+                ))
+                .map_err(|e| e.to_string())?;
             Ok(ExitCode::SUCCESS)
         }),
         cli::Command::Peers(opts) => with_home(|dir| runtime()?.block_on(peers::run(&dir, opts))),

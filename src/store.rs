@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::bad_word::BadWord;
 use crate::identity::PeerId;
 
 /// What a peer may do.
@@ -32,13 +33,13 @@ impl fmt::Display for Policy {
 }
 
 impl FromStr for Policy {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Policy, String> {
+    type Err = BadWord;
+    fn from_str(s: &str) -> Result<Policy, BadWord> {
         match s {
             "ask" => Ok(Policy::Ask),
             "trust" => Ok(Policy::Trust),
             "block" => Ok(Policy::Block),
-            _ => Err(format!("unknown policy {s:?}: use ask, trust or block")),
+            _ => Err(BadWord::new(s, "a policy", "ask, trust or block")),
         }
     }
 }
@@ -65,12 +66,12 @@ impl fmt::Display for Unknown {
 }
 
 impl FromStr for Unknown {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Unknown, String> {
+    type Err = BadWord;
+    fn from_str(s: &str) -> Result<Unknown, BadWord> {
         match s {
             "block" => Ok(Unknown::Block),
             "ask" => Ok(Unknown::Ask),
-            _ => Err(format!("unknown = {s:?}: use block or ask")),
+            _ => Err(BadWord::new(s, "a setting of unknown", "block or ask")),
         }
     }
 }

@@ -65,7 +65,7 @@ pub async fn run(dir: &Path, args: FlowArgs) -> Result<ExitCode, String> {
 /// counters, and each member's state says so.
 fn offline(dir: &Path) -> Result<Response, String> {
     let books = super::offline::Offline::open(dir)?;
-    let book = crate::flow_book::FlowBook::open(&books.db)?;
+    let book = crate::flow_book::FlowBook::open(&books.db).map_err(|e| e.to_string())?;
     let file = crate::config::load(&dir.join("warp.toml")).unwrap_or_default();
     let mine = book.all();
     let from_file = file

@@ -131,7 +131,7 @@ pub async fn run(dir: &Path, args: GateArgs) -> Result<ExitCode, String> {
 /// The gates as kept in the books and the configuration file, while no node runs.
 fn offline(dir: &Path) -> Result<Response, String> {
     let books = super::offline::Offline::open(dir)?;
-    let gates = crate::gate_book::GateBook::open(&books.db)?;
+    let gates = crate::gate_book::GateBook::open(&books.db).map_err(|e| e.to_string())?;
     let file = crate::config::load(&dir.join("warp.toml")).unwrap_or_default();
     Ok(Response::Gates {
         exposed: gates.all_exposed(),

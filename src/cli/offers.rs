@@ -54,7 +54,8 @@ pub async fn run(dir: &Path, args: OffersArgs) -> Result<ExitCode, String> {
                 // No node: the offers as the store keeps them.
                 None => {
                     let books = super::offline::Offline::open(dir)?;
-                    let store = warpdrive::store::Store::open(&books.db)?;
+                    let store =
+                        warpdrive::store::Store::open(&books.db).map_err(|e| e.to_string())?;
                     Response::OfferList(store.all())
                 }
             };
@@ -94,7 +95,9 @@ pub async fn run(dir: &Path, args: OffersArgs) -> Result<ExitCode, String> {
             }
         }
         Some(OffersAction::Listen) => {
-            let mut client = Client::request(dir, &Request::OffersListen).await?;
+            let mut client = Client::request(dir, &Request::OffersListen)
+                .await
+                .map_err(|e| e.to_string())?;
             let mut names = aliases(dir).await;
             loop {
                 match client.next().await.map_err(|e| e.to_string())? {
@@ -141,7 +144,7 @@ pub async fn run(dir: &Path, args: OffersArgs) -> Result<ExitCode, String> {
 /// 1 for one that failed, was rejected or cancelled.
 async fn follow(dir: &Path, req: &Request, json: bool) -> Result<ExitCode, String> {
     let names = aliases(dir).await;
-    let mut client = Client::request(dir, req).await?;
+    let mut client = Client::request(dir, req).await.map_err(|e| e.to_string())?;
     let mut bar: Option<ProgressBar> = None;
     let mut last_status = None;
     let started = Instant::now();

@@ -41,7 +41,7 @@ impl Offline {
                 .to_string()
         })?;
         Ok(Offline {
-            db: crate::home::open_db(dir)?,
+            db: crate::home::open_db(dir).map_err(|e| e.to_string())?,
             _lock: lock,
         })
     }

@@ -20,7 +20,9 @@ pub async fn run(dir: &Path, args: PingArgs) -> Result<ExitCode, String> {
         interval_ms: (args.interval * 1000.0) as u64,
         size: args.size,
     };
-    let mut client = Client::request(dir, &req).await?;
+    let mut client = Client::request(dir, &req)
+        .await
+        .map_err(|e| e.to_string())?;
     let mut rtts: Vec<f64> = Vec::new();
     let mut sent = 0u32;
     let interrupted = tokio::signal::ctrl_c();

@@ -18,7 +18,9 @@ pub async fn run(dir: &Path, args: SpeedArgs) -> Result<ExitCode, String> {
         seed: args.seed,
         verify: !args.no_verify,
     };
-    let mut client = Client::request(dir, &req).await?;
+    let mut client = Client::request(dir, &req)
+        .await
+        .map_err(|e| e.to_string())?;
     // Drawn only on a terminal (indicatif hides itself elsewhere), and never with --json.
     let bar = match args.json {
         true => ProgressBar::hidden(),

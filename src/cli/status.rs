@@ -7,7 +7,9 @@ use crate::control::{Client, NodeStatus, Request, Response};
 
 /// Runs `warp status`.
 pub async fn run(dir: &Path, json: bool) -> Result<ExitCode, String> {
-    let mut client = Client::request(dir, &Request::Status).await?;
+    let mut client = Client::request(dir, &Request::Status)
+        .await
+        .map_err(|e| e.to_string())?;
     match client.next().await.map_err(|e| e.to_string())? {
         Response::Status(s) if json => {
             println!("{}", serde_json::to_string(&s).map_err(|e| e.to_string())?);

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use serde::Deserialize;
 
+use super::agent_error::AgentError;
 use super::lane::{Kind, Lane};
 use super::store::{Durable, Usage};
 
@@ -71,31 +72,25 @@ pub fn matches(route: &str, node: &str) -> bool {
 }
 
 /// Checks declared agents: routes start with `/`, no route or lane twice.
-pub fn check(agents: &[AgentSpec]) -> Result<(), String> {
+pub fn check(agents: &[AgentSpec]) -> Result<(), AgentError> {
     let mut routes = std::collections::HashSet::new();
     for a in agents {
         if !a.route.starts_with('/') || a.route == "/hub" {
-            return Err(format!(
-                "agent route {:?}: start it with '/' (and not /hub)",
-                a.route
-            ));
+            return Err(AgentError::Route(a.route.clone()));
         }
         if !routes.insert(&a.route) {
-            return Err(format!("agent route {:?} is declared twice", a.route));
+            return Err(AgentError::RouteTwice(a.route.clone()));
         }
         let mut names = std::collections::HashSet::new();
         for l in &a.lanes {
+            let lane = || (a.route.clone(), l.name.clone());
             if l.name.is_empty() || !names.insert(&l.name) {
-                return Err(format!(
-                    "agent {}: lane {:?} is empty or declared twice",
-                    a.route, l.name
-                ));
+                let (route, lane) = lane();
+                return Err(AgentError::Lane { route, lane });
             }
             if l.durable && !matches!(l.kind, Kind::Value | Kind::Map) {
-                return Err(format!(
-                    "agent {}: lane {}: only value and map lanes can be durable",
-                    a.route, l.name
-                ));
+                let (route, lane) = lane();
+                return Err(AgentError::Durable { route, lane });
             }
         }
     }

@@ -3,6 +3,7 @@
 //! the configuration file. See docs/warp-links.md.
 
 pub mod agent;
+pub mod agent_error;
 mod conn;
 pub mod lane;
 pub mod outbox;
@@ -16,6 +17,8 @@ use std::sync::{Arc, RwLock};
 use recon::Value;
 use serde::Deserialize;
 use tokio::sync::watch;
+
+use crate::listen_error::ListenError;
 
 pub use agent::{AgentSpec, Agents};
 
@@ -147,12 +150,10 @@ impl Hub {
         addr: SocketAddr,
         public: bool,
         own_ports: Vec<u16>,
-    ) -> Result<tokio::task::JoinHandle<()>, String> {
+    ) -> Result<tokio::task::JoinHandle<()>, ListenError> {
         if !addr.ip().is_loopback() {
             if !public {
-                return Err(format!(
-                    "the WARP link hub would listen on {addr}, beyond loopback: pass --ws-public to mean it (and set [links] tokens in the configuration file so that clients must authenticate)"
-                ));
+                return Err(ListenError::HubNotPublic(addr));
             }
             let who = if self.needs_auth() {
                 "any host that can reach it and holds a [links] token"

@@ -15,6 +15,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tracing::{info, warn};
 
 use super::Hub;
+use crate::listen_error::ListenError;
 
 /// The largest message accepted from a client.
 pub const MAX_MESSAGE: usize = 1 << 20;
@@ -37,10 +38,14 @@ pub async fn start(
     hub: Arc<Hub>,
     addr: SocketAddr,
     own_ports: Vec<u16>,
-) -> Result<tokio::task::JoinHandle<()>, String> {
+) -> Result<tokio::task::JoinHandle<()>, ListenError> {
     let listener = TcpListener::bind(addr)
         .await
-        .map_err(|e| format!("WARP link hub on {addr}: {e}"))?;
+        .map_err(|source| ListenError::Bind {
+            server: "WARP link hub",
+            addr,
+            source,
+        })?;
     info!("WARP link hub on ws://{addr}");
     let admission = Admission {
         loopback_port: addr.ip().is_loopback().then_some(addr.port()),

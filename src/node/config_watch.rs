@@ -11,6 +11,7 @@ use tracing::{info, warn};
 
 use super::Node;
 use crate::config::NodeConfig;
+use crate::config_error::ConfigError;
 
 /// How often the file is looked at.
 const POLL: Duration = Duration::from_millis(300);
@@ -30,8 +31,8 @@ pub async fn watch(node: Arc<Node>, path: PathBuf) {
             let cfg = match &now {
                 // No file at start: the embedded defaults.
                 None if seen.is_none() => Ok(NodeConfig::default()),
-                None => Err(format!("{}: gone", path.display())),
-                Some(bytes) if bytes.is_empty() => Err(format!("{}: empty", path.display())),
+                None => Err(ConfigError::Gone(path.clone())),
+                Some(bytes) if bytes.is_empty() => Err(ConfigError::Empty(path.clone())),
                 Some(_) => crate::config::load(&path),
             };
             seen = now;

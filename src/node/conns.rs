@@ -81,12 +81,6 @@ impl ReachError {
     }
 }
 
-impl From<ReachError> for String {
-    fn from(e: ReachError) -> String {
-        e.to_string()
-    }
-}
-
 /// A live connection and who dialed it.
 #[derive(Clone)]
 struct Link {

@@ -4,6 +4,7 @@
 use protocols::datagram;
 use tokio::io::AsyncReadExt;
 
+use super::service_error::ServiceError;
 use crate::transport::{ChannelReader, ChannelWriter};
 
 /// Reads framed datagrams from a channel.
@@ -23,9 +24,9 @@ impl Frames {
 
     /// The next datagram; `None` at the end of the stream. Cancel-safe: a datagram part
     /// read stays buffered for the next call.
-    pub async fn next(&mut self) -> Result<Option<Vec<u8>>, String> {
+    pub async fn next(&mut self) -> Result<Option<Vec<u8>>, ServiceError> {
         loop {
-            if let Some((d, n)) = datagram::decode(&self.buf).map_err(|e| e.to_string())? {
+            if let Some((d, n)) = datagram::decode(&self.buf)? {
                 self.buf.drain(..n);
                 return Ok(Some(d));
             }
@@ -34,10 +35,10 @@ impl Frames {
                 .recv
                 .read(&mut chunk)
                 .await
-                .map_err(|e| e.to_string())?
+                .map_err(ServiceError::Tunnel)?
             {
                 0 if self.buf.is_empty() => return Ok(None),
-                0 => return Err("the stream ended inside a datagram".into()),
+                0 => return Err(ServiceError::CutDatagram),
                 n => self.buf.extend_from_slice(&chunk[..n]),
             }
         }
@@ -45,7 +46,7 @@ impl Frames {
 }
 
 /// Writes one datagram, framed.
-pub async fn send_frame(send: &mut ChannelWriter, d: &[u8]) -> Result<(), String> {
-    let frame = datagram::encode(d).map_err(|e| e.to_string())?;
-    send.write_all(&frame).await.map_err(|e| e.to_string())
+pub async fn send_frame(send: &mut ChannelWriter, d: &[u8]) -> Result<(), ServiceError> {
+    let frame = datagram::encode(d)?;
+    Ok(send.write_all(&frame).await?)
 }

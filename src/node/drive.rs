@@ -7,6 +7,7 @@ use protocols::channel::ChannelReply;
 use warpdrive::net::{BoxRead, BoxWrite, NetError, Opening};
 use warpdrive::Policy;
 
+use super::service_error::ServiceError;
 use super::Node;
 use crate::identity::PeerId;
 use crate::transport::Channel;
@@ -59,15 +60,20 @@ impl warpdrive::PeerNet for NodeNet {
         }
     }
 
-    fn resolve(&self, peer: &str) -> Result<String, String> {
-        let node = self.0.upgrade().ok_or("the node is stopping")?;
-        let entry = node.resolve(peer).map_err(|e| e.to_string())?;
+    fn resolve(&self, peer: &str) -> Result<String, NetError> {
+        let node = self
+            .0
+            .upgrade()
+            .ok_or_else(|| NetError::Unreachable("the node is stopping".into()))?;
+        let entry = node
+            .resolve(peer)
+            .map_err(|e| NetError::Refused(e.to_string()))?;
         Ok(entry.id)
     }
 }
 
 /// Serves a `warpdrive` channel from `peer`.
-pub async fn serve(node: Arc<Node>, peer: PeerId, mut ch: Channel) -> Result<(), String> {
+pub async fn serve(node: Arc<Node>, peer: PeerId, mut ch: Channel) -> Result<(), ServiceError> {
     let Some(_slot) = node.conns.drive_slots.take(peer) else {
         let msg = format!(
             "{} warpdrive channels of yours are open already",
@@ -77,5 +83,5 @@ pub async fn serve(node: Arc<Node>, peer: PeerId, mut ch: Channel) -> Result<(),
     };
     ch.write(&ChannelReply::Accepted.encode()).await?;
     let (w, r) = halves(ch);
-    warpdrive::serve::serve(node.drive().clone(), peer.to_string(), w, r).await
+    Ok(warpdrive::serve::serve(node.drive().clone(), peer.to_string(), w, r).await?)
 }

@@ -25,9 +25,11 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use super::dgram_frames::{send_frame, Frames};
+use super::service_error::ServiceError;
 use super::Node;
 use crate::control::{FlowStatus, MemberStatus};
 use crate::flow_book::{Flow, Role, SELF};
+use crate::flow_error::ApplyError;
 use crate::identity::PeerId;
 use crate::transport::Channel;
 
@@ -225,23 +227,13 @@ impl RunningFlow {
 /// name runs from the other origin, the one already running stays: a flow from the
 /// command line is not replaced by the file's (the command line's are started first), and
 /// one from the file is changed in the file only. This is the one place that decides.
-pub async fn apply(node: &Arc<Node>, def: Flow, from_config: bool) -> Result<(), String> {
+pub async fn apply(node: &Arc<Node>, def: Flow, from_config: bool) -> Result<(), ApplyError> {
     def.check()?;
     let running = node.flows.running().get(&def.name).cloned();
     if let Some(r) = running {
         match (from_config, r.from_config) {
-            (true, false) => {
-                return Err(format!(
-                    "flow {} is already set from the command line",
-                    def.name
-                ))
-            }
-            (false, true) => {
-                return Err(format!(
-                    "flow {} comes from the configuration file: change it there",
-                    def.name
-                ))
-            }
+            (true, false) => return Err(ApplyError::SetFromCommandLine(def.name)),
+            (false, true) => return Err(ApplyError::SetInFile(def.name)),
             _ => {}
         }
         if r.def().local_addr() == def.local_addr() {
@@ -269,11 +261,19 @@ pub async fn stop(node: &Arc<Node>, name: &str) -> bool {
     }
 }
 
-async fn start(node: &Arc<Node>, def: Flow, from_config: bool) -> Result<Arc<RunningFlow>, String> {
+async fn start(
+    node: &Arc<Node>,
+    def: Flow,
+    from_config: bool,
+) -> Result<Arc<RunningFlow>, ApplyError> {
     let addr = def.local_addr();
     let sock = UdpSocket::bind(addr)
         .await
-        .map_err(|e| format!("flow {}: cannot listen on udp {addr}: {e}", def.name))?;
+        .map_err(|source| ApplyError::Bind {
+            name: def.name.clone(),
+            addr,
+            source,
+        })?;
     let (deliver_tx, deliver_rx) = mpsc::channel(DELIVER_QUEUE);
     info!(
         "flow {} ({}): applications send into {addr}",
@@ -404,7 +404,7 @@ async fn send_loop(
             Ok(ch) => ch,
             Err(e) => {
                 warn!("flow {flow}: {member}: {e}");
-                stats.set_state(e);
+                stats.set_state(e.to_string());
                 tokio::time::sleep(backoff.attempt(Instant::now())).await;
                 let mut stale = 1;
                 while rx.try_recv().is_ok() {
@@ -431,7 +431,7 @@ async fn carry(
     first: Arc<[u8]>,
     stats: &MemberStats,
     rx: &mut mpsc::Receiver<Arc<[u8]>>,
-) -> Result<(), String> {
+) -> Result<(), ServiceError> {
     let (mut send, mut recv) = ch.split();
     let mut credit = Credit::default();
     let mut pending = Some(first);
@@ -451,15 +451,15 @@ async fn carry(
         }
         tokio::select! {
             r = recv.read(&mut acks) => match r {
-                Ok(0) => return Err("the member closed the flow".into()),
+                Ok(0) => return Err(ServiceError::Ended("the member closed the flow")),
                 Ok(n) => {
-                    credit.feed(&acks[..n]).map_err(|e| e.to_string())?;
+                    credit.feed(&acks[..n])?;
                     credit.tick(Instant::now(), || {
                         peer.and_then(|p| node.conns.get(&p))
                             .map_or(Duration::ZERO, |c| c.rtt())
                     });
                 }
-                Err(e) => return Err(e.to_string()),
+                Err(e) => return Err(ServiceError::Tunnel(e)),
             },
             d = rx.recv(), if pending.is_none() && credit.open() => match d {
                 Some(d) => pending = Some(d),
@@ -476,8 +476,8 @@ async fn open(
     node: &Arc<Node>,
     flow: &str,
     member: &str,
-) -> Result<(Channel, Option<PeerId>), String> {
-    let entry = node.resolve(member).map_err(|e| e.to_string())?;
+) -> Result<(Channel, Option<PeerId>), ServiceError> {
+    let entry = node.resolve(member)?;
     let ch = super::conns::open_channel(node, &entry, &service(flow), VERSION).await?;
     Ok((ch, entry.peer_id()))
 }
@@ -489,7 +489,7 @@ pub async fn serve(
     peer: PeerId,
     mut ch: Channel,
     name: &str,
-) -> Result<(), String> {
+) -> Result<(), ServiceError> {
     let Some(flow) = node.flows.running().get(name).cloned() else {
         let msg = format!("no flow {name:?} on this node");
         return Ok(ch.decline(ChannelReply::UnknownService(msg)).await?);

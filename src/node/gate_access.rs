@@ -4,6 +4,7 @@
 use protocols::channel::ChannelReply;
 use tracing::warn;
 
+use super::service_error::ServiceError;
 use super::Node;
 use crate::gate_book::Exposed;
 use crate::identity::PeerId;
@@ -68,7 +69,7 @@ pub fn allowed(node: &Node, allow: &[String], peer: PeerId) -> bool {
 }
 
 /// Refuses a gate channel with a reason, logged here too.
-pub async fn refuse(ch: Channel, msg: String) -> Result<(), String> {
+pub async fn refuse(ch: Channel, msg: String) -> Result<(), ServiceError> {
     warn!("{msg}");
     Ok(ch.decline(ChannelReply::Refused(msg)).await?)
 }

@@ -5,11 +5,15 @@ use std::sync::Arc;
 
 use tracing::warn;
 
+use super::gate_error::GateOpenError;
 use super::Node;
 use crate::gate_book::Opened;
 
 /// Opens a gate: listens on `g.listen` and leads what arrives to `g.name` on `g.peer`.
-pub async fn open(node: Arc<Node>, g: Opened) -> Result<tokio::task::JoinHandle<()>, String> {
+pub async fn open(
+    node: Arc<Node>,
+    g: Opened,
+) -> Result<tokio::task::JoinHandle<()>, GateOpenError> {
     check_listen(&node, &g).await?;
     if g.udp {
         super::udp_gates::open(node, g).await
@@ -20,24 +24,22 @@ pub async fn open(node: Arc<Node>, g: Opened) -> Result<tokio::task::JoinHandle<
 
 /// Refuses a listen address beyond loopback unless the gate says `gateway`, and one that is
 /// the node's own; says who can reach a gateway gate.
-async fn check_listen(node: &Node, g: &Opened) -> Result<(), String> {
-    node.own
-        .check(&g.listen, g.udp)
-        .await
-        .map_err(|e| e.to_string())?;
+async fn check_listen(node: &Node, g: &Opened) -> Result<(), GateOpenError> {
+    node.own.check(&g.listen, g.udp).await?;
     if g.listen.starts_with(super::local::UNIX_PREFIX) {
         return Ok(());
     }
     let beyond = match tokio::net::lookup_host(&g.listen).await {
         Ok(mut addrs) => addrs.any(|a| !a.ip().is_loopback()),
-        Err(e) => return Err(format!("cannot listen on {}: {e}", g.listen)),
+        Err(e) => return Err(GateOpenError::listen(&g.listen)(e)),
     };
     match (beyond, g.gateway) {
         (false, _) => Ok(()),
-        (true, false) => Err(format!(
-            "{} is beyond loopback: other hosts could use {}'s {} through it; pass --gateway to mean it",
-            g.listen, g.peer, g.name
-        )),
+        (true, false) => Err(GateOpenError::Beyond {
+            listen: g.listen.clone(),
+            peer: g.peer.clone(),
+            name: g.name.clone(),
+        }),
         (true, true) => {
             warn!(
                 "gate {} is open to other hosts: any host that can reach it uses {}'s {} as this node",

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::task::JoinHandle;
 
+use super::gate_error::GateOpenError;
 use super::Node;
 use crate::gate_book::{Exposed, GateBook, Opened};
 
@@ -93,7 +94,7 @@ impl GateSet {
 
     /// Opens `g` and keeps its listener, replacing a gate at the same address (whose
     /// connections carry on).
-    pub async fn start(&self, node: Arc<Node>, g: &Opened) -> Result<(), String> {
+    pub async fn start(&self, node: Arc<Node>, g: &Opened) -> Result<(), GateOpenError> {
         self.stop(&g.listen).await;
         let task = super::gate_open::open(node, g.clone()).await?;
         locked(&self.listeners).insert(g.listen.clone(), task);
@@ -101,12 +102,9 @@ impl GateSet {
     }
 
     /// Opens `g` for the configuration file, unless the command line holds its address.
-    pub async fn start_from_file(&self, node: Arc<Node>, g: &Opened) -> Result<(), String> {
+    pub async fn start_from_file(&self, node: Arc<Node>, g: &Opened) -> Result<(), GateOpenError> {
         if self.is_listening(&g.listen) {
-            return Err(format!(
-                "{} is already used by a gate opened from the command line",
-                g.listen
-            ));
+            return Err(GateOpenError::Taken(g.listen.clone()));
         }
         self.start(node, g).await?;
         locked(&self.file_opened).insert(g.listen.clone(), g.clone());

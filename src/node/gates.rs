@@ -10,7 +10,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::{info, warn};
 
 use super::gate_access::{admits, refuse};
+use super::gate_error::GateOpenError;
 use super::local::{LocalListener, LocalStream};
+use super::service_error::ServiceError;
 use super::Node;
 use crate::gate_book::Opened;
 use crate::identity::PeerId;
@@ -34,7 +36,7 @@ pub async fn serve(
     peer: PeerId,
     mut ch: Channel,
     name: &str,
-) -> Result<(), String> {
+) -> Result<(), ServiceError> {
     let Some(gate) = node.gates.exposed(name, false) else {
         let msg = format!("no gate {name:?} is exposed on this node");
         return Ok(ch.decline(ChannelReply::UnknownService(msg)).await?);
@@ -83,7 +85,7 @@ pub async fn serve_check(
     mut ch: Channel,
     name: &str,
     udp: bool,
-) -> Result<(), String> {
+) -> Result<(), ServiceError> {
     let Some(gate) = node.gates.exposed(name, udp) else {
         let kind = if udp { "UDP gate" } else { "gate" };
         let msg = format!("no {kind} {name:?} is exposed on this node");
@@ -140,10 +142,10 @@ pub async fn check_remote(node: &Arc<Node>, g: &Opened) -> Checked {
 pub async fn open_stream(
     node: Arc<Node>,
     g: Opened,
-) -> Result<tokio::task::JoinHandle<()>, String> {
+) -> Result<tokio::task::JoinHandle<()>, GateOpenError> {
     let listener = LocalListener::bind(&g.listen)
         .await
-        .map_err(|e| format!("cannot listen on {}: {e}", g.listen))?;
+        .map_err(GateOpenError::listen(&g.listen))?;
     info!("gate open: {} leads to {} on {}", g.listen, g.name, g.peer);
     let busy = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     Ok(tokio::spawn(async move {
@@ -214,7 +216,7 @@ pub async fn open_stream(
 
 /// Copies both ways until both directions end. An end of stream is passed on as a
 /// half-close; an error on either side resets both.
-async fn splice(local: LocalStream, ch: Channel) -> Result<(), String> {
+async fn splice(local: LocalStream, ch: Channel) -> Result<(), ServiceError> {
     let (mut send, mut recv) = ch.split();
     let (mut tcp_r, mut tcp_w) = tokio::io::split(local);
     let to_peer = async {
@@ -228,7 +230,7 @@ async fn splice(local: LocalStream, ch: Channel) -> Result<(), String> {
                 Ok(n) => send.write_all(&buf[..n]).await?,
                 Err(e) => {
                     send.reset();
-                    return Err(e.to_string());
+                    return Err(ServiceError::Local(e));
                 }
             }
         }
@@ -244,15 +246,15 @@ async fn splice(local: LocalStream, ch: Channel) -> Result<(), String> {
                 Ok(n) => tcp_w
                     .write_all(&buf[..n])
                     .await
-                    .map_err(|e| e.to_string())?,
+                    .map_err(ServiceError::Local)?,
                 Err(e) => {
                     recv.stop();
-                    return Err(e.to_string());
+                    return Err(ServiceError::Tunnel(e));
                 }
             }
         }
     };
-    let result: Result<((), ()), String> = tokio::try_join!(to_peer, from_peer);
+    let result: Result<((), ()), ServiceError> = tokio::try_join!(to_peer, from_peer);
     if let Err(e) = result {
         tcp_r.unsplit(tcp_w).reset();
         return Err(e);

@@ -9,6 +9,7 @@ mod drive;
 mod flow_set;
 mod flows;
 mod gate_access;
+mod gate_error;
 mod gate_open;
 mod gate_set;
 mod gates;
@@ -20,6 +21,7 @@ mod peers;
 mod ping;
 mod renames;
 mod rest;
+mod service_error;
 mod services;
 mod sink;
 mod start_error;
@@ -180,12 +182,10 @@ pub async fn start(
         source,
     })?;
     let api_token = crate::api_token::ApiToken::load_or_create(&dir)?;
-    let db = crate::home::open_db(&dir).map_err(StartError::Store)?;
-    let book = PeerBook::open(&db, Some(identity.peer_id()))
-        .map_err(|e| StartError::Store(e.to_string()))?;
-    let gates =
-        crate::gate_book::GateBook::open(&db).map_err(|e| StartError::Store(e.to_string()))?;
-    let flow_book = crate::flow_book::FlowBook::open(&db).map_err(StartError::Store)?;
+    let db = crate::home::open_db(&dir)?;
+    let book = PeerBook::open(&db, Some(identity.peer_id()))?;
+    let gates = crate::gate_book::GateBook::open(&db)?;
+    let flow_book = crate::flow_book::FlowBook::open(&db)?;
     // The configuration is read now (the watcher applies later saves), so the hub never
     // listens before it knows whether clients must authenticate, and a file that cannot
     // be read keeps the hub closed rather than open.
@@ -198,8 +198,7 @@ pub async fn start(
         Err(_) => Default::default(),
     };
     let hub = crate::links::Hub::new(
-        db.open_tree("links_lanes")
-            .map_err(|e| StartError::Store(e.to_string()))?,
+        db.open_tree("links_lanes")?,
         &links_cfg,
         api_token.as_str().to_string(),
     );
@@ -233,8 +232,7 @@ pub async fn start(
         ),
     });
     let net = Arc::new(drive::NodeNet(Arc::downgrade(&node)));
-    let engine =
-        warpdrive::Drive::new(&db, net, opts.incoming.clone()).map_err(StartError::Store)?;
+    let engine = warpdrive::Drive::new(&db, net, opts.incoming.clone())?;
     let _ = node.drive.set(engine.clone());
     info!(
         "peer id {}, quic on {local}, data in {}",
@@ -262,10 +260,9 @@ pub async fn start(
         (Some(addr), Ok(_)) => Some(
             hub.serve(addr, opts.ws_public, own_ports.clone())
                 .await
-                .map_err(|e| {
-                    StartError::Listen(format!(
-                        "{e} (--ws ADDR listens elsewhere, --ws off serves no hub)"
-                    ))
+                .map_err(|source| StartError::Listen {
+                    source,
+                    hint: "--ws ADDR listens elsewhere, --ws off serves no hub",
                 })?,
         ),
         (Some(addr), Err(e)) => {
@@ -282,18 +279,16 @@ pub async fn start(
         }
     }
     let watcher = tokio::spawn(config_watch::watch(node.clone(), opts.config.clone()));
-    let api = match opts.api {
-        Some(addr) => Some(
-            rest::start(node.clone(), addr, own_ports)
-                .await
-                .map_err(|e| {
-                    StartError::Listen(format!(
-                        "{e} (--api ADDR listens elsewhere, --api off serves no API)"
-                    ))
-                })?,
-        ),
-        None => None,
-    };
+    let api =
+        match opts.api {
+            Some(addr) => Some(rest::start(node.clone(), addr, own_ports).await.map_err(
+                |source| StartError::Listen {
+                    source,
+                    hint: "--api ADDR listens elsewhere, --api off serves no API",
+                },
+            )?),
+            None => None,
+        };
     for g in node.gates.book.all_opened() {
         if let Err(e) = node.gates.start(node.clone(), &g).await {
             warn!("gate {}: {e}", g.listen);
@@ -338,9 +333,7 @@ pub async fn start(
                 .await;
             node.drive().stop();
             let _ = std::fs::remove_file(crate::home::control_socket(&dir));
-            db.flush_async()
-                .await
-                .map_err(|e| StartError::Store(e.to_string()))?;
+            db.flush_async().await?;
             // Tasks that served peers and clients hold the node (and through it the
             // database) until they notice the end; the data directory is free for the
             // next node once they have let go.
@@ -408,10 +401,11 @@ impl Node {
         self: Arc<Self>,
         peer: PeerId,
         mut ch: crate::transport::Channel,
-    ) -> Result<(), String> {
-        let header = tokio::time::timeout(Duration::from_secs(10), ch.read(ChannelOpen::decode))
+    ) -> Result<(), service_error::ServiceError> {
+        const HEADER_WITHIN: Duration = Duration::from_secs(10);
+        let header = tokio::time::timeout(HEADER_WITHIN, ch.read(ChannelOpen::decode))
             .await
-            .map_err(|_| "no channel header within 10 s".to_string())??;
+            .map_err(|_| service_error::ServiceError::NoHeader(HEADER_WITHIN))??;
         let Some(header) = header else { return Ok(()) };
         let Some((service, name)) = services::Service::lookup(&header.service) else {
             warn!(

@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use protocols::ping::Probe;
 
+use super::service_error::ServiceError;
 use crate::control::Response;
 use crate::transport::Channel;
 
@@ -13,7 +14,7 @@ pub const SERVICE: &str = "ping";
 pub const VERSION: u16 = 1;
 
 /// Echoes every probe back as it came until the opener ends the channel.
-pub async fn serve(mut ch: Channel) -> Result<(), String> {
+pub async fn serve(mut ch: Channel) -> Result<(), ServiceError> {
     while let Some(probe) = ch.read(Probe::decode).await? {
         ch.write(&probe.encode()).await?;
     }
@@ -30,7 +31,7 @@ pub async fn run(
     size: u32,
     timeout: Duration,
     mut report: impl FnMut(Response),
-) -> Result<(), String> {
+) -> Result<(), ServiceError> {
     for seq in 0..count {
         let started = Instant::now();
         ch.write(&Probe { seq, len: size }.encode()).await?;
@@ -40,7 +41,7 @@ pub async fn run(
                 Err(_) => break None,
                 Ok(Ok(Some(p))) if p.seq == seq => break Some(started.elapsed()),
                 Ok(Ok(Some(_))) => continue,
-                Ok(Ok(None)) => return Err("the peer ended the ping channel".into()),
+                Ok(Ok(None)) => return Err(ServiceError::Ended("the peer ended the ping channel")),
                 Ok(Err(e)) => return Err(e.into()),
             }
         };

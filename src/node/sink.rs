@@ -7,12 +7,13 @@ use protocols::sink::{SinkReport, MODE_COUNT, MODE_SHA256};
 use rand::{RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
 
+use super::service_error::ServiceError;
 use crate::transport::Channel;
 
-/// The service name.
 /// How often a sender reports how far it got.
 pub const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
+/// The service name.
 pub const SERVICE: &str = "sink";
 /// The service's protocol version.
 pub const VERSION: u16 = 1;
@@ -22,7 +23,7 @@ const CHUNK: usize = 64 * 1024;
 
 /// Reads the mode byte and everything the opener sends, then reports its length (and
 /// hash, in SHA-256 mode).
-pub async fn serve(mut ch: Channel) -> Result<(), String> {
+pub async fn serve(mut ch: Channel) -> Result<(), ServiceError> {
     let mut mode = [0u8; 1];
     if ch.read_raw(&mut mode).await?.is_none() {
         return Ok(());
@@ -30,7 +31,7 @@ pub async fn serve(mut ch: Channel) -> Result<(), String> {
     let verify = match mode[0] {
         MODE_COUNT => false,
         MODE_SHA256 => true,
-        other => return Err(format!("unknown sink mode {other}")),
+        other => return Err(ServiceError::SinkMode(other)),
     };
     let mut hash = Sha256::new();
     let mut bytes = 0u64;
@@ -71,7 +72,7 @@ pub async fn run(
     mut ch: Channel,
     (bytes, seed, verify): (u64, u64, bool),
     mut progress: impl FnMut(u64, Duration),
-) -> Result<Speed, String> {
+) -> Result<Speed, ServiceError> {
     let mut rng = rand::rngs::SmallRng::seed_from_u64(seed);
     let mut hash = Sha256::new();
     let mut buf = vec![0u8; CHUNK];
@@ -98,7 +99,7 @@ pub async fn run(
     let report = ch
         .read(SinkReport::decode)
         .await?
-        .ok_or("the sink closed without a report")?;
+        .ok_or(ServiceError::Ended("the sink closed without a report"))?;
     let local: [u8; 32] = hash.finalize().into();
     Ok(Speed {
         bytes,

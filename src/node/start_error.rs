@@ -23,23 +23,37 @@ pub enum StartError {
     /// The owner's API token cannot be read or made.
     #[error(transparent)]
     Token(#[from] crate::api_token::TokenError),
-    /// The database or a book in it failed.
-    #[error("{0}")]
-    Store(String),
+    /// The database could not be opened.
+    #[error(transparent)]
+    Db(#[from] crate::home::DbError),
+    /// The database failed (opening a book's tree, or the last flush).
+    #[error("database: {0}")]
+    Sled(#[from] sled::Error),
+    /// The peer book could not be opened.
+    #[error(transparent)]
+    PeerBook(#[from] crate::store::BookError),
+    /// The gate book could not be opened.
+    #[error(transparent)]
+    GateBook(#[from] crate::gate_book::GateBookError),
+    /// The flow book could not be opened.
+    #[error(transparent)]
+    FlowBook(#[from] crate::flow_error::FlowBookError),
+    /// The offer store could not be opened.
+    #[error(transparent)]
+    Offers(#[from] warpdrive::StoreError),
     /// The QUIC socket could not be bound.
     #[error(transparent)]
     Bind(#[from] BindError),
-    /// A local server (link hub, REST API, control socket) could not listen; the message
-    /// names the flag that moves it.
-    #[error("{0}")]
-    Listen(String),
+    /// A local server (link hub, REST API) could not listen; the message names the flag
+    /// that moves it.
+    #[error("{source} ({hint})")]
+    Listen {
+        /// Why.
+        source: crate::listen_error::ListenError,
+        /// The flags that move or turn off the server.
+        hint: &'static str,
+    },
     /// The node's task ended abnormally.
     #[error("the node's task failed: {0}")]
     Task(String),
-}
-
-impl From<StartError> for String {
-    fn from(e: StartError) -> String {
-        e.to_string()
-    }
 }

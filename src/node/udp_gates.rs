@@ -11,7 +11,9 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use super::dgram_frames::{send_frame, Frames};
+use super::gate_error::GateOpenError;
 use super::local_dgram::{LocalDgram, Source};
+use super::service_error::ServiceError;
 use super::Node;
 use crate::gate_book::Opened;
 use crate::identity::PeerId;
@@ -38,7 +40,7 @@ pub async fn serve(
     peer: PeerId,
     mut ch: Channel,
     name: &str,
-) -> Result<(), String> {
+) -> Result<(), ServiceError> {
     let Some(gate) = node.gates.exposed(name, true) else {
         let msg = format!("no UDP gate {name:?} is exposed on this node");
         return Ok(ch.decline(ChannelReply::UnknownService(msg)).await?);
@@ -70,7 +72,7 @@ pub async fn serve(
             },
             r = sock.recv(&mut buf) => match r {
                 Ok(n) => send_frame(&mut send, &buf[..n]).await?,
-                Err(e) => return Err(e.to_string()),
+                Err(e) => return Err(ServiceError::Local(e)),
             },
             _ = tokio::time::sleep(IDLE) => break,
         }
@@ -82,11 +84,14 @@ pub async fn serve(
 /// Opens a datagram gate on `g.listen`: one session per source. A UDP gate drops what a
 /// full session queue cannot take, as UDP may; a Unix one waits, so the application's
 /// `send()` blocks until the tunnel has taken its data.
-pub async fn open(node: Arc<Node>, g: Opened) -> Result<tokio::task::JoinHandle<()>, String> {
+pub async fn open(
+    node: Arc<Node>,
+    g: Opened,
+) -> Result<tokio::task::JoinHandle<()>, GateOpenError> {
     let sock = Arc::new(
         LocalDgram::bind(&g.listen)
             .await
-            .map_err(|e| format!("cannot listen on datagram socket {}: {e}", g.listen))?,
+            .map_err(GateOpenError::listen(&g.listen))?,
     );
     info!(
         "datagram gate open: {} leads to {} on {}",

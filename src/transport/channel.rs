@@ -41,12 +41,6 @@ pub enum ChannelError {
     Decode(String),
 }
 
-impl From<ChannelError> for String {
-    fn from(e: ChannelError) -> String {
-        e.to_string()
-    }
-}
-
 /// Why a channel could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
@@ -92,12 +86,6 @@ impl OpenError {
     /// Whether the connection under the channel had ended.
     pub fn is_lost(&self) -> bool {
         matches!(self, OpenError::Channel(ChannelError::Lost(_)))
-    }
-}
-
-impl From<OpenError> for String {
-    fn from(e: OpenError) -> String {
-        e.to_string()
     }
 }
 

@@ -12,6 +12,7 @@ use super::close::{Close, Closed};
 use super::impair::ImpairSpec;
 use super::peer::Peer;
 use super::tls;
+use super::tls_error::{CertError, SetupError};
 use crate::identity::{Identity, PeerId};
 
 /// Channels a peer lets us open at once (`max_concurrent_bidi_streams`).
@@ -38,8 +39,8 @@ pub enum BindError {
         source: std::io::Error,
     },
     /// The TLS or QUIC set-up failed.
-    #[error("quic endpoint: {0}")]
-    Setup(String),
+    #[error("{0}")]
+    Setup(#[from] SetupError),
 }
 
 /// Why a dial failed.
@@ -55,7 +56,7 @@ pub enum DialError {
     },
     /// The TLS or QUIC set-up for this dial failed.
     #[error("{0}")]
-    Setup(String),
+    Setup(#[from] SetupError),
     /// No answer within the dial timeout.
     #[error("no answer (timed out)")]
     TimedOut,
@@ -136,10 +137,9 @@ impl Endpoint {
         identity: Identity,
         impair: Option<ImpairSpec>,
     ) -> Result<Endpoint, BindError> {
-        let setup = |e: String| BindError::Setup(e);
-        let tls = tls::server_config(&identity).map_err(setup)?;
+        let tls = tls::server_config(&identity)?;
         let quic = quinn::crypto::rustls::QuicServerConfig::try_from(tls)
-            .map_err(|e| setup(e.to_string()))?;
+            .map_err(|e| SetupError::Quic(e.to_string()))?;
         let transport = transport();
         let mut server = quinn::ServerConfig::with_crypto(Arc::new(quic));
         server.transport_config(transport.clone());
@@ -150,7 +150,7 @@ impl Endpoint {
         let runtime: Arc<dyn quinn::Runtime> = Arc::new(quinn::TokioRuntime);
         let mut udp = runtime
             .wrap_udp_socket(socket)
-            .map_err(|e| setup(format!("udp socket: {e}")))?;
+            .map_err(SetupError::Socket)?;
         if let Some(spec) = impair {
             warn!("impairing every datagram sent: {spec}");
             let model = super::impair::model::Model::new(spec);
@@ -162,7 +162,7 @@ impl Endpoint {
             udp,
             runtime,
         )
-        .map_err(|e| setup(e.to_string()))?;
+        .map_err(SetupError::Endpoint)?;
         Ok(Endpoint {
             endpoint,
             identity: Arc::new(identity),
@@ -193,16 +193,15 @@ impl Endpoint {
             }
         };
         let presented = tls::Presented::default();
-        let tls =
-            tls::client_config(&self.identity, id, presented.clone()).map_err(DialError::Setup)?;
+        let tls = tls::client_config(&self.identity, id, presented.clone())?;
         let quic = quinn::crypto::rustls::QuicClientConfig::try_from(tls)
-            .map_err(|e| DialError::Setup(e.to_string()))?;
+            .map_err(|e| SetupError::Quic(e.to_string()))?;
         let mut cfg = quinn::ClientConfig::new(Arc::new(quic));
         cfg.transport_config(self.transport.clone());
         let connecting = self
             .endpoint
             .connect_with(cfg, target, "warp")
-            .map_err(|e| DialError::Setup(e.to_string()))?;
+            .map_err(|e| SetupError::Quic(e.to_string()))?;
         match tokio::time::timeout(DIAL_TIMEOUT, connecting).await {
             Err(_) => Err(DialError::TimedOut),
             Ok(Err(e)) => match presented.get() {
@@ -246,7 +245,7 @@ pub enum AcceptError {
     Handshake(Closed),
     /// The caller's certificate did not carry a key.
     #[error("{0}")]
-    NoKey(String),
+    NoKey(CertError),
 }
 
 impl Incoming {
@@ -264,7 +263,7 @@ impl Incoming {
         match peer_of(&conn) {
             Ok(id) => Ok(Peer::new(id, conn)),
             Err(e) => {
-                conn.close(0u32.into(), e.as_bytes());
+                conn.close(0u32.into(), e.to_string().as_bytes());
                 Err(AcceptError::NoKey(e))
             }
         }
@@ -272,14 +271,14 @@ impl Incoming {
 }
 
 /// The peer id a connection's peer proved in the handshake.
-fn peer_of(conn: &quinn::Connection) -> Result<PeerId, String> {
+fn peer_of(conn: &quinn::Connection) -> Result<PeerId, CertError> {
     let certs = conn
         .peer_identity()
         .and_then(|any| {
             any.downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
                 .ok()
         })
-        .ok_or_else(|| "no certificate".to_string())?;
-    let first = certs.first().ok_or_else(|| "no certificate".to_string())?;
+        .ok_or(CertError::Missing)?;
+    let first = certs.first().ok_or(CertError::Missing)?;
     tls::peer_id_of(first)
 }

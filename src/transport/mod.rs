@@ -11,8 +11,10 @@ pub mod endpoint;
 pub mod impair;
 pub mod peer;
 pub mod tls;
+pub mod tls_error;
 
 pub use channel::{Channel, ChannelError, ChannelReader, ChannelWriter, OpenError};
 pub use close::{Close, Closed};
 pub use endpoint::{AcceptError, BindError, DialError, Endpoint, Incoming};
 pub use peer::{PathInfo, Peer};
+pub use tls_error::{CertError, SetupError};

@@ -14,26 +14,27 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, Serve
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 
+use super::tls_error::{CertError, SetupError};
 use crate::identity::{Identity, PeerId};
 
 /// The ALPN protocol of warp tunnels.
 pub const ALPN: &[u8] = b"warp/1";
 
 /// The peer id in an Ed25519 certificate, or why there is none.
-pub fn peer_id_of(cert: &CertificateDer<'_>) -> Result<PeerId, String> {
+pub fn peer_id_of(cert: &CertificateDer<'_>) -> Result<PeerId, CertError> {
     use x509_parser::prelude::*;
     let (_, cert) = X509Certificate::from_der(cert.as_ref())
-        .map_err(|e| format!("unreadable certificate: {e}"))?;
+        .map_err(|e| CertError::Unreadable(e.to_string()))?;
     let spki = cert.public_key();
     if spki.algorithm.algorithm != x509_parser::oid_registry::OID_SIG_ED25519 {
-        return Err("certificate key is not Ed25519".into());
+        return Err(CertError::NotEd25519);
     }
     let key: [u8; 32] = spki
         .subject_public_key
         .data
         .as_ref()
         .try_into()
-        .map_err(|_| "Ed25519 key of the wrong length".to_string())?;
+        .map_err(|_| CertError::KeyLength)?;
     Ok(PeerId(key))
 }
 
@@ -47,16 +48,14 @@ struct Credentials {
     key: PrivateKeyDer<'static>,
 }
 
-fn credentials(identity: &Identity) -> Result<Credentials, String> {
+fn credentials(identity: &Identity) -> Result<Credentials, SetupError> {
     let der = identity.pkcs8_der();
     let pkcs8 = PrivatePkcs8KeyDer::from(der.clone());
     let key_pair = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&pkcs8, &rcgen::PKCS_ED25519)
-        .map_err(|e| format!("identity key: {e}"))?;
-    let params = rcgen::CertificateParams::new(vec!["warp".to_string()])
-        .map_err(|e| format!("certificate: {e}"))?;
-    let cert = params
-        .self_signed(&key_pair)
-        .map_err(|e| format!("certificate: {e}"))?;
+        .map_err(SetupError::Key)?;
+    let params =
+        rcgen::CertificateParams::new(vec!["warp".to_string()]).map_err(SetupError::Cert)?;
+    let cert = params.self_signed(&key_pair).map_err(SetupError::Cert)?;
     Ok(Credentials {
         cert: cert.der().clone(),
         key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(der)),
@@ -64,15 +63,13 @@ fn credentials(identity: &Identity) -> Result<Credentials, String> {
 }
 
 /// The rustls server configuration: TLS 1.3, client certificates required.
-pub fn server_config(identity: &Identity) -> Result<rustls::ServerConfig, String> {
+pub fn server_config(identity: &Identity) -> Result<rustls::ServerConfig, SetupError> {
     let provider = provider();
     let creds = credentials(identity)?;
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(|e| e.to_string())?
+        .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_client_cert_verifier(Arc::new(AnyPeer { provider }))
-        .with_single_cert(vec![creds.cert], creds.key)
-        .map_err(|e| e.to_string())?;
+        .with_single_cert(vec![creds.cert], creds.key)?;
     cfg.alpn_protocols = vec![ALPN.to_vec()];
     Ok(cfg)
 }
@@ -87,20 +84,18 @@ pub fn client_config(
     identity: &Identity,
     expected: PeerId,
     presented: Presented,
-) -> Result<rustls::ClientConfig, String> {
+) -> Result<rustls::ClientConfig, SetupError> {
     let provider = provider();
     let creds = credentials(identity)?;
     let mut cfg = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(|e| e.to_string())?
+        .with_protocol_versions(&[&rustls::version::TLS13])?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(ExpectedPeer {
             expected,
             presented,
             provider,
         }))
-        .with_client_auth_cert(vec![creds.cert], creds.key)
-        .map_err(|e| e.to_string())?;
+        .with_client_auth_cert(vec![creds.cert], creds.key)?;
     cfg.alpn_protocols = vec![ALPN.to_vec()];
     Ok(cfg)
 }
@@ -121,7 +116,7 @@ fn tls13_signature(
 
 /// A certificate that carries no usable key, as a certificate error (TLS alert
 /// bad_certificate).
-fn no_key(why: &str) -> rustls::Error {
+fn no_key(why: CertError) -> rustls::Error {
     tracing::warn!("peer certificate refused: {why}");
     rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName)
 }
@@ -143,7 +138,7 @@ impl ServerCertVerifier for ExpectedPeer {
         _ocsp: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let got = peer_id_of(end_entity).map_err(|e| no_key(&e))?;
+        let got = peer_id_of(end_entity).map_err(no_key)?;
         if got != self.expected {
             // Sent as the TLS alert access_denied: the peer learns its key was refused,
             // not that something broke inside this node.
@@ -195,7 +190,7 @@ impl ClientCertVerifier for AnyPeer {
         _intermediates: &[CertificateDer<'_>],
         _now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        peer_id_of(end_entity).map_err(|e| no_key(&e))?;
+        peer_id_of(end_entity).map_err(no_key)?;
         Ok(ClientCertVerified::assertion())
     }
 

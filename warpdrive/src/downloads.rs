@@ -7,10 +7,12 @@ use std::sync::Arc;
 use protocols::warpdrive::Message;
 use tracing::info;
 
+use crate::disk_error::DiskError;
 use crate::drive::Drive;
 use crate::net::Policy;
 use crate::offer::{Offer, Status};
 use crate::offer_error::OfferError;
+use crate::store_error::StoreError;
 
 /// How often ended offers past [`crate::drive::RETENTION`] are forgotten while the node
 /// runs.
@@ -73,15 +75,14 @@ impl Drive {
             )));
         }
         let dir = to.unwrap_or_else(|| self.incoming_dir.clone());
-        let dir = std::path::absolute(&dir)
-            .map_err(|e| OfferError::Other(format!("{}: {e}", dir.display())))?;
+        let dir = std::path::absolute(&dir).map_err(DiskError::at(&dir))?;
         let o = self
             .update(&o.id, |o| {
                 o.status = Status::Accepted;
                 o.reason.clear();
                 o.dir = dir.display().to_string();
             })
-            .ok_or_else(|| OfferError::NotFound(format!("offer {} vanished", o.id)))?;
+            .ok_or_else(|| OfferError::NotFound(StoreError::NotFound(o.id.clone())))?;
         self.start_download(&o.id);
         Ok(o)
     }
@@ -167,7 +168,7 @@ impl Drive {
         self.stop_download(&o.id);
         let o = self
             .end(&o.id, status, &format!("{status} here"))
-            .ok_or_else(|| OfferError::NotFound(format!("offer {} vanished", o.id)))?;
+            .ok_or_else(|| OfferError::NotFound(StoreError::NotFound(o.id.clone())))?;
         self.notify(&o, msg).await;
         Ok(o)
     }

@@ -15,8 +15,10 @@ use tracing::{info, warn};
 use crate::net::PeerNet;
 use crate::offer::{id_bytes, new_id, now, Offer, Status};
 use crate::offer_error::OfferError;
+use crate::share_error::ShareError;
 use crate::store::Store;
-use crate::wire::{self, FrameReader};
+use crate::store_error::StoreError;
+use crate::wire::{self, FrameReader, WireError};
 
 /// The chunk size of the hashes in offers this node makes, unless files are so large
 /// that their hashes would make the offer too big: a resumed download re-fetches at most
@@ -58,7 +60,7 @@ impl Drive {
         db: &sled::Db,
         net: Arc<dyn PeerNet>,
         incoming_dir: PathBuf,
-    ) -> Result<Arc<Drive>, String> {
+    ) -> Result<Arc<Drive>, StoreError> {
         let (events, _) = broadcast::channel(1024);
         Ok(Arc::new(Drive {
             store: Store::open(db)?,
@@ -88,7 +90,7 @@ impl Drive {
 
     /// The offer `id` (or a unique prefix of it).
     pub fn find(&self, id: &str) -> Result<Offer, OfferError> {
-        self.store.find(id).map_err(OfferError::NotFound)
+        Ok(self.store.find(id)?)
     }
 
     /// Changes a record under the lock, stamps it, stores it and tells subscribers.
@@ -169,10 +171,14 @@ impl Drive {
 
     /// Offers `paths` to `peer`: scans and hashes them, records the offer (durably)
     /// before sending it, then sends it. Returns the offer as the peer's answer left it.
-    pub async fn share(self: &Arc<Self>, peer: &str, paths: Vec<PathBuf>) -> Result<Offer, String> {
-        let peer_id = self.net.resolve(peer)?;
+    pub async fn share(
+        self: &Arc<Self>,
+        peer: &str,
+        paths: Vec<PathBuf>,
+    ) -> Result<Offer, ShareError> {
+        let peer_id = self.net.resolve(peer).map_err(ShareError::Peer)?;
         if paths.is_empty() {
-            return Err("nothing to share".into());
+            return Err(ShareError::Nothing);
         }
         let cache = self.hashes.clone();
         let scanned = tokio::task::spawn_blocking(move || {
@@ -181,7 +187,7 @@ impl Drive {
             crate::scan::scan(&paths, cs, &cache).map(|s| (s, cs))
         })
         .await
-        .map_err(|e| e.to_string())??;
+        .map_err(|e| ShareError::Scan(e.to_string()))??;
         let (scanned, chunk_size) = scanned;
         for s in &scanned.skipped {
             warn!("not shared: {s}");
@@ -205,22 +211,17 @@ impl Drive {
 
         let sent = async {
             let (mut w, r) = self.net.open(peer).await?;
-            tokio::io::AsyncWriteExt::write_all(&mut w, &frame)
-                .await
-                .map_err(|e| e.to_string())?;
-            let reply = FrameReader::new(r)
-                .next()
-                .await
-                .map_err(|e| e.to_string())?;
+            tokio::io::AsyncWriteExt::write_all(&mut w, &frame).await?;
+            let reply = FrameReader::new(r).next().await?;
             let _ = wire::send(&mut w, &Message::End).await;
-            Ok::<_, String>(reply)
+            Ok::<_, WireError>(reply)
         };
         let id = offer.id.clone();
         match sent.await {
             Ok(Some(Message::Reply {
                 code: ReplyCode::Ok,
                 ..
-            })) => Ok(self.find(&id)?),
+            })) => Ok(self.store.find(&id)?),
             Ok(Some(Message::Reply {
                 code: ReplyCode::Accepted,
                 ..
@@ -257,13 +258,10 @@ impl Drive {
         let m = msg(id);
         let sent = async {
             let (mut w, r) = self.net.open(&o.peer).await?;
-            wire::send(&mut w, &m).await.map_err(|e| e.to_string())?;
-            let reply = FrameReader::new(r)
-                .next()
-                .await
-                .map_err(|e| e.to_string())?;
+            wire::send(&mut w, &m).await?;
+            let reply = FrameReader::new(r).next().await?;
             let _ = wire::send(&mut w, &Message::End).await;
-            Ok::<_, String>(reply)
+            Ok::<_, WireError>(reply)
         };
         match tokio::time::timeout(std::time::Duration::from_secs(5), sent).await {
             Ok(Ok(_)) => {}

@@ -14,8 +14,11 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use crate::drive::Drive;
+use crate::fetch_error::FetchError;
 use crate::net::NetError;
 use crate::offer::{id_bytes, Status};
+use crate::receive_error::ReceiveError;
+use crate::store_error::StoreError;
 use crate::target::Target;
 use crate::verify::Verifier;
 use crate::wire::{self, FrameReader, WireError};
@@ -31,9 +34,15 @@ const PIPELINE: usize = 4;
 /// How an attempt ended badly.
 enum Stop {
     /// The connection failed: try again.
-    Retry(String),
+    Retry(WireError),
     /// Nothing to retry: the offer fails with this reason.
-    Fail(String),
+    Fail(FetchError),
+}
+
+impl<E: Into<FetchError>> From<E> for Stop {
+    fn from(e: E) -> Stop {
+        Stop::Fail(e.into())
+    }
 }
 
 /// Runs the download of offer `id` to its end.
@@ -44,6 +53,7 @@ pub async fn run(drive: Arc<Drive>, id: String) {
             drive.end(&id, Status::Completed, "");
         }
         Err(reason) => {
+            let reason = reason.to_string();
             warn!("offer {id}: failed: {reason}");
             drive.end(&id, Status::Failed, &reason);
             report(&drive, &id, ReportStatus::Failed, &reason).await;
@@ -51,7 +61,7 @@ pub async fn run(drive: Arc<Drive>, id: String) {
     }
 }
 
-async fn attempts(drive: &Arc<Drive>, id: &str) -> Result<(), String> {
+async fn attempts(drive: &Arc<Drive>, id: &str) -> Result<(), FetchError> {
     let o = drive.find(id)?;
     let entries = drive.store.entries(id)?;
     let files = Arc::new(entries.files);
@@ -66,7 +76,7 @@ async fn attempts(drive: &Arc<Drive>, id: &str) -> Result<(), String> {
         let (writer, verifier, at) =
             tokio::task::spawn_blocking(move || Writer::prepare(t, f, cs, hint, p))
                 .await
-                .map_err(|e| e.to_string())??;
+                .map_err(|e| FetchError::Task(e.to_string()))??;
         publish(drive, id, &progress, Status::InProgress);
         let result = match at {
             None => finish(drive, id, writer).await,
@@ -81,7 +91,7 @@ async fn attempts(drive: &Arc<Drive>, id: &str) -> Result<(), String> {
                 warn!("offer {id}: {e}; trying again in {wait:?}");
                 tokio::time::sleep(wait).await;
             }
-            Err(Stop::Retry(e)) => return Err(format!("gave up after {TRIES} attempts: {e}")),
+            Err(Stop::Retry(last)) => return Err(FetchError::GaveUp { tries: TRIES, last }),
         }
     }
     unreachable!("the last attempt returns")
@@ -107,17 +117,17 @@ async fn transfer(
     (index, offset): (u64, u64),
     progress: &Arc<Progress>,
 ) -> Result<(), Stop> {
-    let peer = drive.find(id).map_err(|e| Stop::Fail(e.into()))?.peer;
-    let wire_id = id_bytes(id).ok_or_else(|| Stop::Fail(format!("bad offer id {id}")))?;
+    let peer = drive.find(id)?.peer;
+    let wire_id = id_bytes(id).ok_or_else(|| StoreError::NotFound(id.to_string()))?;
     let (mut w, r) = drive.net.open(&peer).await.map_err(|e| match e {
-        NetError::Refused(why) => Stop::Fail(why),
-        NetError::Unreachable(why) => Stop::Retry(why),
+        e @ NetError::Refused(_) => Stop::Fail(FetchError::Refused(e)),
+        e @ NetError::Unreachable(_) => Stop::Retry(WireError::Open(e)),
     })?;
     let mut frames = FrameReader::new(r);
     let net = |e: WireError| match e {
-        WireError::Io(e) => Stop::Retry(e.to_string()),
-        e @ WireError::Stalled(_) => Stop::Retry(e.to_string()),
-        WireError::Decode(e) => Stop::Fail(format!("the sender sent a bad frame: {e}")),
+        WireError::Decode(e) => Stop::Fail(FetchError::BadFrame(e)),
+        WireError::Unexpected(code) => Stop::Fail(FetchError::Unexpected(code)),
+        e => Stop::Retry(e),
     };
     wire::send(
         &mut w,
@@ -135,12 +145,10 @@ async fn transfer(
             ..
         }) => {}
         Some(Message::Reply { code, message }) => {
-            return Err(Stop::Fail(format!(
-                "the sender refused ({code:?}): {message}"
-            )))
+            return Err(FetchError::SenderRefused { code, message }.into())
         }
-        None => return Err(Stop::Retry("the sender closed the channel".into())),
-        Some(other) => return Err(Stop::Fail(format!("unexpected answer {other:?}"))),
+        None => return Err(Stop::Retry(WireError::Closed)),
+        Some(other) => return Err(FetchError::Unexpected(other.code()).into()),
     }
     info!("offer {id}: downloading from entry {index}, byte {offset}");
 
@@ -154,9 +162,11 @@ async fn transfer(
             // The writer stopped early: a hash mismatch or a disk error.
             w = &mut writing => {
                 break Err(match w {
-                    Ok(Err(e)) => Stop::Fail(e),
-                    Ok(Ok(_)) => Stop::Fail("the writer stopped".into()),
-                    Err(e) => Stop::Fail(e.to_string()),
+                    Ok(Err(e)) => e.into(),
+                    // The writer ends early only on an error, or when more bytes came
+                    // than the offer holds.
+                    Ok(Ok(_)) => ReceiveError::TooLong.into(),
+                    Err(e) => FetchError::Task(e.to_string()).into(),
                 });
             }
         };
@@ -173,14 +183,12 @@ async fn transfer(
             Ok(Some((h, body))) => match Message::decode_body(Frame { header: h, body }) {
                 Ok(Message::Done) => break Ok(()),
                 Ok(Message::Failed { code, message }) => {
-                    break Err(Stop::Fail(format!(
-                        "the sender stopped ({code:?}): {message}"
-                    )))
+                    break Err(FetchError::SenderStopped { code, message }.into())
                 }
-                Ok(other) => break Err(Stop::Fail(format!("unexpected frame {other:?}"))),
-                Err(e) => break Err(Stop::Fail(format!("the sender sent a bad frame: {e}"))),
+                Ok(other) => break Err(FetchError::Unexpected(other.code()).into()),
+                Err(e) => break Err(FetchError::BadFrame(e).into()),
             },
-            Ok(None) => break Err(Stop::Retry("the sender closed the channel".into())),
+            Ok(None) => break Err(Stop::Retry(WireError::Closed)),
             Err(e) => break Err(net(e)),
         }
     };
@@ -188,8 +196,8 @@ async fn transfer(
     let writer = match outcome {
         Ok(()) => match writing.await {
             Ok(Ok(writer)) => writer,
-            Ok(Err(e)) => return Err(Stop::Fail(e)),
-            Err(e) => return Err(Stop::Fail(e.to_string())),
+            Ok(Err(e)) => return Err(e.into()),
+            Err(e) => return Err(FetchError::Task(e.to_string()).into()),
         },
         Err(stop) => {
             // Let the writer finish what it has (it keeps the verified prefix).
@@ -199,10 +207,9 @@ async fn transfer(
             return Err(stop);
         }
     };
-    let done = tokio::task::spawn_blocking(move || writer.finish())
+    tokio::task::spawn_blocking(move || writer.finish())
         .await
-        .map_err(|e| Stop::Fail(e.to_string()))?;
-    done.map_err(Stop::Fail)?;
+        .map_err(|e| FetchError::Task(e.to_string()))??;
     publish(drive, id, progress, Status::InProgress);
     let verdict = Message::Report {
         id: wire_id,
@@ -222,8 +229,7 @@ async fn transfer(
 async fn finish(drive: &Arc<Drive>, id: &str, writer: Writer) -> Result<(), Stop> {
     tokio::task::spawn_blocking(move || writer.finish())
         .await
-        .map_err(|e| Stop::Fail(e.to_string()))?
-        .map_err(Stop::Fail)?;
+        .map_err(|e| FetchError::Task(e.to_string()))??;
     report(drive, id, ReportStatus::Completed, "").await;
     Ok(())
 }
@@ -241,13 +247,10 @@ async fn report(drive: &Drive, id: &str, status: ReportStatus, reason: &str) {
             status,
             reason,
         };
-        wire::send(&mut w, &m).await.map_err(|e| e.to_string())?;
-        FrameReader::new(r)
-            .next()
-            .await
-            .map_err(|e| e.to_string())?;
+        wire::send(&mut w, &m).await?;
+        FrameReader::new(r).next().await?;
         let _ = wire::send(&mut w, &Message::End).await;
-        Ok::<_, String>(())
+        Ok::<_, WireError>(())
     };
     match tokio::time::timeout(Duration::from_secs(5), sent).await {
         Ok(Ok(())) => {}

@@ -9,7 +9,9 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+use crate::disk_error::DiskError;
 use crate::file_hash::Hashes;
+use crate::store_error::StoreError;
 
 /// Files smaller than this are hashed each time (it costs less than a lookup).
 pub const MIN_SIZE: u64 = 4 << 20;
@@ -41,11 +43,9 @@ fn key(meta: &std::fs::Metadata) -> [u8; 16] {
 
 impl HashCache {
     /// Opens the cache in `db`.
-    pub fn open(db: &sled::Db) -> Result<HashCache, String> {
+    pub fn open(db: &sled::Db) -> Result<HashCache, StoreError> {
         Ok(HashCache {
-            tree: db
-                .open_tree("warpdrive_hashes")
-                .map_err(|e| e.to_string())?,
+            tree: db.open_tree("warpdrive_hashes")?,
         })
     }
 
@@ -56,7 +56,7 @@ impl HashCache {
         path: &Path,
         meta: &std::fs::Metadata,
         chunk_size: u32,
-    ) -> Result<Hashes, String> {
+    ) -> Result<Hashes, DiskError> {
         if meta.size() < MIN_SIZE {
             return crate::file_hash::hash_file(path, chunk_size);
         }

@@ -13,24 +13,32 @@
 //! The wire messages are `protocols::warpdrive`; the byte layout is in
 //! `docs/warpdrive.md`.
 
+pub mod disk_error;
 pub mod downloads;
 pub mod drive;
 pub mod fetch;
+pub mod fetch_error;
 pub mod file_hash;
 pub mod hash_cache;
 pub mod net;
 pub mod offer;
 pub mod offer_error;
 pub mod part_file;
+pub mod receive_error;
 pub mod scan;
 pub mod serve;
+pub mod share_error;
 pub mod store;
+pub mod store_error;
 pub mod target;
 pub mod verify;
 pub mod wire;
 pub mod writer;
 
+pub use disk_error::DiskError;
 pub use drive::Drive;
 pub use net::{PeerNet, Policy};
 pub use offer::{Offer, Status};
 pub use offer_error::OfferError;
+pub use share_error::ShareError;
+pub use store_error::StoreError;

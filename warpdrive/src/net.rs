@@ -27,12 +27,6 @@ pub enum NetError {
     Unreachable(String),
 }
 
-impl From<NetError> for String {
-    fn from(e: NetError) -> String {
-        e.to_string()
-    }
-}
-
 /// What the peer book says about offers from a peer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Policy {
@@ -51,6 +45,7 @@ pub trait PeerNet: Send + Sync + 'static {
     fn open(&self, peer: &str) -> Opening<'_>;
     /// The policy for offers from `peer` (a peer id).
     fn policy(&self, peer: &str) -> Policy;
-    /// The peer id `peer` (an alias or id) names.
-    fn resolve(&self, peer: &str) -> Result<String, String>;
+    /// The peer id `peer` (an alias or id) names; [`NetError::Refused`] when it names
+    /// none.
+    fn resolve(&self, peer: &str) -> Result<String, NetError>;
 }

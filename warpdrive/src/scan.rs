@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use protocols::warpdrive::info::HASH_LEN;
 use protocols::warpdrive::{Info, Kind, RelPath};
 
+use crate::disk_error::{DiskError, NameError};
 use crate::hash_cache::HashCache;
 
 /// An offer's entries and where each one is on this machine.
@@ -24,19 +25,22 @@ pub struct Scanned {
 /// Scans `paths` (files or directories); each becomes a top-level entry under its own
 /// name. Hashes with chunks of `chunk_size` bytes (large files' hashes come from
 /// `cache` when the file is unchanged since it was last hashed).
-pub fn scan(paths: &[PathBuf], chunk_size: u32, cache: &HashCache) -> Result<Scanned, String> {
+pub fn scan(paths: &[PathBuf], chunk_size: u32, cache: &HashCache) -> Result<Scanned, DiskError> {
     let mut out = Scanned::default();
     let mut names = std::collections::HashSet::new();
     for p in paths {
         let name = p
             .file_name()
             .and_then(|n| n.to_str())
-            .ok_or_else(|| format!("{}: has no usable name", p.display()))?;
+            .ok_or_else(|| DiskError::BadName {
+                path: p.clone(),
+                why: NameError::Unusable,
+            })?;
         if !names.insert(name.to_string()) {
-            return Err(format!("two paths are named {name:?}"));
+            return Err(DiskError::SameName(name.to_string()));
         }
         // A path given by name is what the user means: a link there shares its target.
-        let meta = std::fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        let meta = std::fs::metadata(p).map_err(DiskError::at(p))?;
         add(&mut out, p, name, &meta, chunk_size, cache)?;
     }
     Ok(out)
@@ -44,16 +48,16 @@ pub fn scan(paths: &[PathBuf], chunk_size: u32, cache: &HashCache) -> Result<Sca
 
 /// The size of the largest regular file under `paths` (links inside directories are not
 /// followed, as in [`scan`]).
-pub fn largest(paths: &[PathBuf]) -> Result<u64, String> {
+pub fn largest(paths: &[PathBuf]) -> Result<u64, DiskError> {
     let mut max = 0;
     for p in paths {
-        let meta = std::fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
+        let meta = std::fs::metadata(p).map_err(DiskError::at(p))?;
         let mut stack = vec![(p.clone(), meta)];
         while let Some((p, meta)) = stack.pop() {
             if meta.is_file() {
                 max = max.max(meta.len());
             } else if meta.is_dir() {
-                let list = std::fs::read_dir(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+                let list = std::fs::read_dir(&p).map_err(DiskError::at(&p))?;
                 for e in list.flatten() {
                     if let Ok(m) = std::fs::symlink_metadata(e.path()) {
                         stack.push((e.path(), m));
@@ -74,16 +78,19 @@ fn add(
     meta: &std::fs::Metadata,
     chunk_size: u32,
     cache: &HashCache,
-) -> Result<(), String> {
+) -> Result<(), DiskError> {
     let mut stack = vec![(path.to_path_buf(), rel.to_string(), meta.clone())];
     while let Some((path, rel, meta)) = stack.pop() {
-        let relp = RelPath::parse(&rel).map_err(|e| format!("{}: {e}", path.display()))?;
+        let relp = RelPath::parse(&rel).map_err(|e| DiskError::BadName {
+            path: path.clone(),
+            why: e.into(),
+        })?;
         if meta.is_dir() {
             out.files
                 .push(info(relp, Kind::Dir, &meta, [0; HASH_LEN], Vec::new(), 0));
             out.sources.push(path.display().to_string());
             let mut children: Vec<_> = std::fs::read_dir(&path)
-                .map_err(|e| format!("{}: {e}", path.display()))?
+                .map_err(DiskError::at(&path))?
                 .filter_map(|e| e.ok())
                 .collect();
             // Reversed, so the stack yields them in name order.
@@ -95,8 +102,7 @@ fn add(
                         .push(format!("{}: name is not UTF-8", cpath.display()));
                     continue;
                 };
-                let cmeta = std::fs::symlink_metadata(&cpath)
-                    .map_err(|e| format!("{}: {e}", cpath.display()))?;
+                let cmeta = std::fs::symlink_metadata(&cpath).map_err(DiskError::at(&cpath))?;
                 let ft = cmeta.file_type();
                 if ft.is_symlink() {
                     out.skipped
@@ -111,13 +117,13 @@ fn add(
         } else if meta.is_file() {
             let (sha256, chunks, size) = cache.hashes(&path, &meta, chunk_size)?;
             if size != meta.len() {
-                return Err(format!("{}: changed while it was read", path.display()));
+                return Err(DiskError::Changed(path));
             }
             out.files
                 .push(info(relp, Kind::File, &meta, sha256, chunks, size));
             out.sources.push(path.display().to_string());
         } else {
-            return Err(format!("{}: not a file or directory", path.display()));
+            return Err(DiskError::Special(path));
         }
     }
     Ok(())

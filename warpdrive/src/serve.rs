@@ -5,6 +5,7 @@
 
 use std::io::{Read, Seek};
 use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,6 +14,7 @@ use protocols::warpdrive::{DecodeError, Info, Kind, Message, OfferId, ReplyCode,
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
+use crate::disk_error::DiskError;
 use crate::drive::Drive;
 use crate::net::{BoxRead, BoxWrite, Policy};
 use crate::offer::{id_text, Offer, Status};
@@ -35,7 +37,7 @@ pub async fn serve(
     peer: String,
     mut w: BoxWrite,
     r: BoxRead,
-) -> Result<(), String> {
+) -> Result<(), WireError> {
     let mut frames = FrameReader::new(r);
     loop {
         let msg = match frames.next().await {
@@ -48,9 +50,9 @@ pub async fn serve(
                     _ => ReplyCode::BadOffer,
                 };
                 let _ = reply(&mut w, code, &e.to_string()).await;
-                return Err(format!("{peer}: {e}"));
+                return Err(WireError::Decode(e));
             }
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(e),
         };
         match msg {
             Message::SendOffer {
@@ -86,24 +88,20 @@ pub async fn serve(
                 let (code, text) = peer_ends(&drive, &peer, id, Some(false), end, &reason);
                 reply(&mut w, code, &text).await?;
             }
-            Message::Ping(b) => wire::send(&mut w, &Message::Pong(b))
-                .await
-                .map_err(|e| e.to_string())?,
+            Message::Ping(b) => wire::send(&mut w, &Message::Pong(b)).await?,
             Message::End => return Ok(()),
             other => {
                 let text = format!("{:?} is not a request", other.code());
                 reply(&mut w, ReplyCode::UnknownCommand, &text).await?;
-                return Err(format!("{peer}: {text}"));
+                return Err(WireError::Unexpected(other.code()));
             }
         }
     }
 }
 
-async fn reply(w: &mut BoxWrite, code: ReplyCode, message: &str) -> Result<(), String> {
+async fn reply(w: &mut BoxWrite, code: ReplyCode, message: &str) -> Result<(), WireError> {
     let message: String = message.chars().take(1000).collect();
-    wire::send(w, &Message::Reply { code, message })
-        .await
-        .map_err(|e| e.to_string())
+    wire::send(w, &Message::Reply { code, message }).await
 }
 
 /// An offer from `peer`: refused if the peer is blocked, the id is taken or the tree is
@@ -155,11 +153,11 @@ fn take_offer(
     }
     if let Err(e) = crate::writer::check_tree(&files) {
         warn!("offer {text} from {peer} refused: {e}");
-        return (ReplyCode::BadOffer, e);
+        return (ReplyCode::BadOffer, e.to_string());
     }
     let seq = match drive.store.next_seq() {
         Ok(n) => n,
-        Err(e) => return (ReplyCode::Io, e),
+        Err(e) => return (ReplyCode::Io, e.to_string()),
     };
     let offer = Offer::new(text.clone(), true, peer.to_string(), &files, seq);
     let frame = match (Message::SendOffer {
@@ -170,7 +168,7 @@ fn take_offer(
     .encode()
     {
         Ok(f) => f,
-        Err(e) => return (ReplyCode::BadOffer, e),
+        Err(e) => return (ReplyCode::BadOffer, e.to_string()),
     };
     let stored: usize = from_peer
         .iter()
@@ -188,7 +186,7 @@ fn take_offer(
         );
     }
     if let Err(e) = drive.store.create(&offer, &frame, None) {
-        return (ReplyCode::Io, e);
+        return (ReplyCode::Io, e.to_string());
     }
     info!(
         "offer {text} from {peer}: {} entries, {} bytes",
@@ -246,7 +244,7 @@ async fn send_files(
     index: u64,
     offset: u64,
     w: &mut BoxWrite,
-) -> Result<(), String> {
+) -> Result<(), WireError> {
     let text = id_text(&id);
     let checked = (|| {
         let o = drive.store.get(&text).filter(|o| !o.incoming);
@@ -266,8 +264,14 @@ async fn send_files(
                 format!("offer {text} is {}", o.status),
             ));
         }
-        let entries = drive.store.entries(&text).map_err(|e| (ReplyCode::Io, e))?;
-        let sources = drive.store.sources(&text).map_err(|e| (ReplyCode::Io, e))?;
+        let entries = drive
+            .store
+            .entries(&text)
+            .map_err(|e| (ReplyCode::Io, e.to_string()))?;
+        let sources = drive
+            .store
+            .sources(&text)
+            .map_err(|e| (ReplyCode::Io, e.to_string()))?;
         let start = entries
             .files
             .get(index as usize)
@@ -293,7 +297,7 @@ async fn send_files(
     });
     info!("offer {text}: sending to {peer} from entry {index}, byte {offset}");
 
-    let (tx, mut rx) = mpsc::channel::<Result<(usize, Vec<u8>), String>>(8);
+    let (tx, mut rx) = mpsc::channel::<Result<(usize, Vec<u8>), DiskError>>(8);
     let reader = tokio::task::spawn_blocking(move || {
         read_files(&files, &sources, index as usize, offset, tx)
     });
@@ -302,7 +306,7 @@ async fn send_files(
     while let Some(item) = rx.recv().await {
         match item {
             Ok((entry, buf)) => {
-                wire::send_data(w, &buf).await.map_err(|e| e.to_string())?;
+                wire::send_data(w, &buf).await?;
                 sent += buf.len() as u64;
                 if last.elapsed() >= Duration::from_millis(100) {
                     record(
@@ -315,6 +319,7 @@ async fn send_files(
                 }
             }
             Err(reason) => {
+                let reason = reason.to_string();
                 warn!("offer {text}: {reason}");
                 record(drive, &text, None, sent - counted);
                 drive.end(&text, Status::Failed, &reason);
@@ -322,7 +327,7 @@ async fn send_files(
                     code: ReplyCode::Changed,
                     message: reason,
                 };
-                return wire::send(w, &failed).await.map_err(|e| e.to_string());
+                return wire::send(w, &failed).await;
             }
         }
     }
@@ -332,10 +337,7 @@ async fn send_files(
         o.bytes_done = o.bytes;
         o.entries_done = o.entries;
     });
-    wire::send(w, &Message::Done)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(())
+    wire::send(w, &Message::Done).await
 }
 
 /// Adds `sent` bytes to the record's total and, when given, sets its position.
@@ -357,32 +359,29 @@ fn read_files(
     sources: &[String],
     index: usize,
     offset: u64,
-    tx: mpsc::Sender<Result<(usize, Vec<u8>), String>>,
+    tx: mpsc::Sender<Result<(usize, Vec<u8>), DiskError>>,
 ) {
     for (i, f) in files.iter().enumerate().skip(index) {
         if f.kind == Kind::Dir || f.size == 0 {
             continue;
         }
         let start = if i == index { offset } else { 0 };
-        let result = (|| -> Result<(), String> {
-            let path = &sources[i];
-            let changed = || format!("{path} changed since the offer was made");
-            let mut file = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
-            let m = file.metadata().map_err(|e| format!("{path}: {e}"))?;
+        let result = (|| -> Result<(), DiskError> {
+            let path = Path::new(&sources[i]);
+            let changed = || DiskError::Stale(path.to_path_buf());
+            let at = DiskError::at(path);
+            let mut file = std::fs::File::open(path).map_err(at)?;
+            let m = file.metadata().map_err(at)?;
             if m.len() != f.size || m.mtime() != f.mtime || m.mtime_nsec() as u32 != f.mtime_ns {
                 return Err(changed());
             }
-            file.seek(std::io::SeekFrom::Start(start))
-                .map_err(|e| format!("{path}: {e}"))?;
+            file.seek(std::io::SeekFrom::Start(start)).map_err(at)?;
             let mut left = f.size - start;
             while left > 0 {
                 // Read into spare capacity: no zero-filling of each buffer first.
                 let n = left.min(MAX_DATA as u64);
                 let mut buf = Vec::with_capacity(n as usize);
-                let got = (&mut file)
-                    .take(n)
-                    .read_to_end(&mut buf)
-                    .map_err(|e| format!("{path}: {e}"))?;
+                let got = (&mut file).take(n).read_to_end(&mut buf).map_err(at)?;
                 if got as u64 != n {
                     return Err(changed());
                 }
@@ -391,7 +390,7 @@ fn read_files(
                     return Ok(());
                 }
             }
-            let m = file.metadata().map_err(|e| format!("{path}: {e}"))?;
+            let m = file.metadata().map_err(at)?;
             if m.len() != f.size || m.mtime() != f.mtime {
                 return Err(changed());
             }

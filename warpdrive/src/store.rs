@@ -5,6 +5,7 @@
 use protocols::warpdrive::{Info, Message};
 
 use crate::offer::{Offer, Status};
+use crate::store_error::StoreError;
 
 /// The offer store.
 #[derive(Clone)]
@@ -26,8 +27,8 @@ pub struct Entries {
 
 impl Store {
     /// Opens the trees in `db`.
-    pub fn open(db: &sled::Db) -> Result<Store, String> {
-        let tree = |n: &str| db.open_tree(n).map_err(|e| e.to_string());
+    pub fn open(db: &sled::Db) -> Result<Store, StoreError> {
+        let tree = |n: &str| db.open_tree(n);
         Ok(Store {
             offers: tree("warpdrive_offers")?,
             frames: tree("warpdrive_entries")?,
@@ -43,37 +44,34 @@ impl Store {
         offer: &Offer,
         frame: &[u8],
         sources: Option<&[String]>,
-    ) -> Result<(), String> {
+    ) -> Result<(), StoreError> {
         debug_assert!(offer.seq > 0, "take a sequence number with Store::next_seq");
-        self.frames
-            .insert(offer.id.as_bytes(), frame)
-            .map_err(|e| e.to_string())?;
+        self.frames.insert(offer.id.as_bytes(), frame)?;
         if let Some(s) = sources {
-            let text = recon::to_string(&s.to_vec()).map_err(|e| e.to_string())?;
-            self.sources
-                .insert(offer.id.as_bytes(), text.as_bytes())
-                .map_err(|e| e.to_string())?;
+            let text = recon::to_string(&s.to_vec()).map_err(|why| StoreError::Encode {
+                id: offer.id.clone(),
+                why,
+            })?;
+            self.sources.insert(offer.id.as_bytes(), text.as_bytes())?;
         }
         self.put(offer)?;
         self.flush()
     }
 
     /// A number larger than any taken before on this node.
-    pub fn next_seq(&self) -> Result<u64, String> {
-        self.db
-            .generate_id()
-            .map(|n| n + 1)
-            .map_err(|e| e.to_string())
+    pub fn next_seq(&self) -> Result<u64, StoreError> {
+        Ok(self.db.generate_id()? + 1)
     }
 
     /// Writes an offer's record (not flushed). An offer that completed, was rejected or
     /// was cancelled will never move bytes again: its entries and local paths are dropped
     /// (a failed one keeps them, as it may be accepted again to resume).
-    pub fn put(&self, offer: &Offer) -> Result<(), String> {
-        let text = recon::to_string(offer).map_err(|e| e.to_string())?;
-        self.offers
-            .insert(offer.id.as_bytes(), text.as_bytes())
-            .map_err(|e| e.to_string())?;
+    pub fn put(&self, offer: &Offer) -> Result<(), StoreError> {
+        let text = recon::to_string(offer).map_err(|why| StoreError::Encode {
+            id: offer.id.clone(),
+            why,
+        })?;
+        self.offers.insert(offer.id.as_bytes(), text.as_bytes())?;
         if matches!(
             offer.status,
             Status::Completed | Status::Rejected | Status::Cancelled
@@ -83,22 +81,16 @@ impl Store {
         Ok(())
     }
 
-    fn drop_entries(&self, id: &str) -> Result<(), String> {
-        self.frames
-            .remove(id.as_bytes())
-            .map_err(|e| e.to_string())?;
-        self.sources
-            .remove(id.as_bytes())
-            .map_err(|e| e.to_string())?;
+    fn drop_entries(&self, id: &str) -> Result<(), StoreError> {
+        self.frames.remove(id.as_bytes())?;
+        self.sources.remove(id.as_bytes())?;
         Ok(())
     }
 
     /// Forgets an offer entirely (durable when this returns).
-    pub fn remove(&self, id: &str) -> Result<(), String> {
+    pub fn remove(&self, id: &str) -> Result<(), StoreError> {
         self.drop_entries(id)?;
-        self.offers
-            .remove(id.as_bytes())
-            .map_err(|e| e.to_string())?;
+        self.offers.remove(id.as_bytes())?;
         self.flush()
     }
 
@@ -112,8 +104,9 @@ impl Store {
     }
 
     /// Makes every write so far durable.
-    pub fn flush(&self) -> Result<(), String> {
-        self.db.flush().map(drop).map_err(|e| e.to_string())
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
     }
 
     /// The offer `id`.
@@ -136,14 +129,12 @@ impl Store {
     }
 
     /// The offer whose id is `id` or starts with it (at least 4 characters, unique).
-    pub fn find(&self, id: &str) -> Result<Offer, String> {
+    pub fn find(&self, id: &str) -> Result<Offer, StoreError> {
         if let Some(o) = self.get(id) {
             return Ok(o);
         }
         if id.len() < 4 {
-            return Err(format!(
-                "no offer {id:?}: a prefix of an offer id needs at least 4 characters"
-            ));
+            return Err(StoreError::ShortPrefix(id.to_string()));
         }
         let mut found = self
             .offers
@@ -153,38 +144,52 @@ impl Store {
         match (found.next(), found.next()) {
             (Some(k), None) => self
                 .get(&String::from_utf8_lossy(&k))
-                .ok_or_else(|| format!("no offer {id:?}")),
-            (Some(_), Some(_)) => Err(format!("{id:?} names more than one offer")),
-            _ => Err(format!("no offer {id:?}")),
+                .ok_or_else(|| StoreError::NotFound(id.to_string())),
+            (Some(_), Some(_)) => Err(StoreError::Ambiguous(id.to_string())),
+            _ => Err(StoreError::NotFound(id.to_string())),
         }
     }
 
     /// The offer's entries.
-    pub fn entries(&self, id: &str) -> Result<Entries, String> {
+    pub fn entries(&self, id: &str) -> Result<Entries, StoreError> {
         let frame = self
             .frames
-            .get(id.as_bytes())
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("offer {id}: no entries stored"))?;
-        match Message::decode(&frame).map_err(|e| e.to_string())? {
+            .get(id.as_bytes())?
+            .ok_or_else(|| StoreError::Missing {
+                id: id.to_string(),
+                what: "entries",
+            })?;
+        let corrupt = |why: Option<String>| StoreError::Corrupt {
+            id: id.to_string(),
+            what: "entries",
+            why,
+        };
+        match Message::decode(&frame).map_err(|e| corrupt(Some(e.to_string())))? {
             Some((
                 Message::SendOffer {
                     chunk_size, files, ..
                 },
                 _,
             )) => Ok(Entries { chunk_size, files }),
-            _ => Err(format!("offer {id}: stored entries do not decode")),
+            _ => Err(corrupt(None)),
         }
     }
 
     /// The local paths of an outgoing offer's entries.
-    pub fn sources(&self, id: &str) -> Result<Vec<String>, String> {
+    pub fn sources(&self, id: &str) -> Result<Vec<String>, StoreError> {
         let v = self
             .sources
-            .get(id.as_bytes())
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("offer {id}: no local paths stored"))?;
-        recon::from_str(std::str::from_utf8(&v).map_err(|e| e.to_string())?)
-            .map_err(|e| e.to_string())
+            .get(id.as_bytes())?
+            .ok_or_else(|| StoreError::Missing {
+                id: id.to_string(),
+                what: "local paths",
+            })?;
+        let corrupt = |why: String| StoreError::Corrupt {
+            id: id.to_string(),
+            what: "local paths",
+            why: Some(why),
+        };
+        let text = std::str::from_utf8(&v).map_err(|e| corrupt(e.to_string()))?;
+        recon::from_str(text).map_err(|e| corrupt(e.to_string()))
     }
 }

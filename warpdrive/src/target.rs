@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use protocols::warpdrive::RelPath;
 
+use crate::disk_error::{DiskError, NameError};
+
 /// The download directory of one offer.
 #[derive(Clone, Debug)]
 pub struct Target {
@@ -31,8 +33,8 @@ const NAME_KEPT: usize = 255 - 2 - TAG_LEN - PART.len();
 
 impl Target {
     /// Uses (and creates) `root` for the offer `offer` (its id).
-    pub fn new(root: &Path, offer: &str) -> Result<Target, String> {
-        std::fs::create_dir_all(root).map_err(|e| format!("{}: {e}", root.display()))?;
+    pub fn new(root: &Path, offer: &str) -> Result<Target, DiskError> {
+        std::fs::create_dir_all(root).map_err(DiskError::at(root))?;
         Ok(Target {
             root: root.to_path_buf(),
             tag: offer.chars().take(TAG_LEN).collect(),
@@ -41,22 +43,15 @@ impl Target {
 
     /// The final path of `rel`, after checking that every directory on the way that
     /// exists is a real directory (not a link that could lead out of the root).
-    pub fn path(&self, rel: &RelPath) -> Result<PathBuf, String> {
+    pub fn path(&self, rel: &RelPath) -> Result<PathBuf, DiskError> {
         let mut p = self.root.clone();
         let parts: Vec<&str> = rel.components().collect();
         for (i, c) in parts.iter().enumerate() {
             p.push(c);
             let last = i + 1 == parts.len();
             match std::fs::symlink_metadata(&p) {
-                Ok(m) if m.file_type().is_symlink() => {
-                    return Err(format!(
-                        "{}: is a symbolic link; nothing is written through it",
-                        p.display()
-                    ))
-                }
-                Ok(m) if !last && !m.is_dir() => {
-                    return Err(format!("{}: is not a directory", p.display()))
-                }
+                Ok(m) if m.file_type().is_symlink() => return Err(DiskError::Link(p)),
+                Ok(m) if !last && !m.is_dir() => return Err(DiskError::NotDir(p)),
                 _ => {}
             }
         }
@@ -64,20 +59,20 @@ impl Target {
     }
 
     /// Creates the directory `rel` (and the ones above it).
-    pub fn make_dir(&self, rel: &RelPath) -> Result<PathBuf, String> {
+    pub fn make_dir(&self, rel: &RelPath) -> Result<PathBuf, DiskError> {
         let p = self.path(rel)?;
         match std::fs::symlink_metadata(&p) {
             Ok(m) if m.is_dir() => Ok(p),
-            Ok(_) => Err(format!("{}: exists and is not a directory", p.display())),
+            Ok(_) => Err(DiskError::NotDir(p)),
             Err(_) => {
-                std::fs::create_dir_all(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+                std::fs::create_dir_all(&p).map_err(DiskError::at(&p))?;
                 Ok(p)
             }
         }
     }
 
     /// The partial file's path of `rel`: `.<name>.<offer>.warp-part` beside it.
-    pub fn part_path(&self, rel: &RelPath) -> Result<PathBuf, String> {
+    pub fn part_path(&self, rel: &RelPath) -> Result<PathBuf, DiskError> {
         let p = self.path(rel)?;
         let full = rel.components().last().unwrap_or_default();
         let mut cut = full.len().min(NAME_KEPT);
@@ -87,7 +82,7 @@ impl Target {
         let part = p.with_file_name(format!(".{}.{}{PART}", &full[..cut], self.tag));
         if let Ok(m) = std::fs::symlink_metadata(&part) {
             if !m.is_file() {
-                return Err(format!("{}: exists and is not a file", part.display()));
+                return Err(DiskError::NotFile(part));
             }
         }
         Ok(part)
@@ -95,9 +90,13 @@ impl Target {
 
     /// Opens (creating) the `.part` file of `rel` for reading and writing, never through
     /// a symbolic link.
-    pub fn open_part(&self, rel: &RelPath) -> Result<(File, PathBuf), String> {
+    pub fn open_part(&self, rel: &RelPath) -> Result<(File, PathBuf), DiskError> {
         if let Some(parent) = rel.as_str().rsplit_once('/').map(|(p, _)| p) {
-            self.make_dir(&RelPath::parse(parent).map_err(|e| e.to_string())?)?;
+            let rel = RelPath::parse(parent).map_err(|e| DiskError::BadName {
+                path: self.root.join(parent),
+                why: NameError::Refused(e),
+            })?;
+            self.make_dir(&rel)?;
         }
         let part = self.part_path(rel)?;
         let f = OpenOptions::new()
@@ -107,7 +106,7 @@ impl Target {
             .truncate(false)
             .custom_flags(libc::O_NOFOLLOW)
             .open(&part)
-            .map_err(|e| format!("{}: {e}", part.display()))?;
+            .map_err(DiskError::at(&part))?;
         Ok((f, part))
     }
 }

@@ -2,12 +2,17 @@
 //! body, so no frame can make the reader allocate past its code's limit.
 
 use protocols::warpdrive::message::HEADER_LEN;
-use protocols::warpdrive::{DecodeError, Frame, Header, Message};
+use protocols::warpdrive::{Code, DecodeError, EncodeError, Frame, Header, Message};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-/// What went wrong on a stream.
+use crate::net::NetError;
+
+/// What went wrong on a session with a peer.
 #[derive(Debug, thiserror::Error)]
 pub enum WireError {
+    /// The channel could not be opened.
+    #[error("{0}")]
+    Open(#[from] NetError),
     /// The stream failed or ended inside a frame.
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -17,6 +22,15 @@ pub enum WireError {
     /// A frame was started and then nothing came for this long.
     #[error("no byte of the frame came for {0:?}")]
     Stalled(std::time::Duration),
+    /// A message this side cannot write (a field over its limit).
+    #[error("{0}")]
+    Encode(#[from] EncodeError),
+    /// The peer ended the channel before the session's end.
+    #[error("the peer closed the channel")]
+    Closed,
+    /// A frame that is not what the session expects at this point.
+    #[error("{0:?} is not expected here")]
+    Unexpected(Code),
 }
 
 /// How much a frame's buffer grows at a time past the first reservation.
@@ -117,7 +131,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
 
 /// Writes one frame.
 pub async fn send<W: AsyncWrite + Unpin>(w: &mut W, m: &Message) -> Result<(), WireError> {
-    let bytes = m.encode().map_err(std::io::Error::other)?;
+    let bytes = m.encode()?;
     w.write_all(&bytes).await?;
     Ok(())
 }

@@ -16,7 +16,9 @@ use protocols::warpdrive::{Info, Kind};
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
+use crate::disk_error::DiskError;
 use crate::part_file::PartFile;
+use crate::receive_error::{ReceiveError, TreeError};
 use crate::target::Target;
 use crate::verify::Verifier;
 
@@ -67,7 +69,7 @@ impl Writer {
         chunk_size: u32,
         done_hint: u64,
         progress: Arc<Progress>,
-    ) -> Result<Prepared, String> {
+    ) -> Result<Prepared, ReceiveError> {
         check_tree(&files)?;
         for f in files.iter().filter(|f| f.kind == Kind::Dir) {
             target.make_dir(&f.path)?;
@@ -103,21 +105,13 @@ impl Writer {
                 Ok(m) if m.is_file() && m.len() == f.size => {
                     let trusted = (w.idx as u64) < done_hint;
                     if !trusted && crate::file_hash::hash_file(&fin, chunk_size)?.0 != f.sha256 {
-                        return Err(format!(
-                            "{}: exists and is not the offered file; nothing was overwritten",
-                            fin.display()
-                        ));
+                        return Err(DiskError::Occupied(fin).into());
                     }
                     bytes += f.size;
                     entries += 1;
                     w.idx += 1;
                 }
-                Ok(_) => {
-                    return Err(format!(
-                        "{}: exists and is not the offered file; nothing was overwritten",
-                        fin.display()
-                    ))
-                }
+                Ok(_) => return Err(DiskError::Occupied(fin).into()),
                 Err(_) => {
                     w.open_fresh()?;
                     if w.cur.is_none() {
@@ -144,14 +138,14 @@ impl Writer {
 
     /// Verifies an existing `.part` chunk by chunk; keeps the verified prefix only and
     /// returns it open at its end, with the hash of what it holds.
-    fn verify_part(&self, part: PathBuf) -> Result<(Current, Sha256), String> {
+    fn verify_part(&self, part: PathBuf) -> Result<(Current, Sha256), DiskError> {
         let f = &self.files[self.idx];
         let (mut file, _) = self.target.open_part(&f.path)?;
-        let len = file
-            .metadata()
-            .map_err(|e| e.to_string())?
-            .len()
-            .min(f.size);
+        let at = |e| DiskError::Io {
+            path: part.clone(),
+            source: e,
+        };
+        let len = file.metadata().map_err(at)?.len().min(f.size);
         let mut whole = Sha256::new();
         let mut good = 0u64;
         let mut buf = vec![0u8; self.chunk_size as usize];
@@ -160,8 +154,7 @@ impl Writer {
             if good + n as u64 > len {
                 break; // a partial chunk at the end cannot be checked: fetch it again
             }
-            file.read_exact(&mut buf[..n])
-                .map_err(|e| format!("{}: {e}", part.display()))?;
+            file.read_exact(&mut buf[..n]).map_err(at)?;
             let mut next = whole.clone();
             next.update(&buf[..n]);
             let h: [u8; 32] = next.clone().finalize().into();
@@ -178,12 +171,10 @@ impl Writer {
             whole = next;
             good += n as u64;
         }
-        file.set_len(good)
-            .map_err(|e| format!("{}: {e}", part.display()))?;
-        reserve(&file, f.size).map_err(|e| format!("{}: {e}", part.display()))?;
+        file.set_len(good).map_err(at)?;
+        reserve(&file, f.size).map_err(at)?;
         use std::io::Seek;
-        file.seek(std::io::SeekFrom::Start(good))
-            .map_err(|e| format!("{}: {e}", part.display()))?;
+        file.seek(std::io::SeekFrom::Start(good)).map_err(at)?;
         info!("{}: {good} bytes verified, resuming there", part.display());
         Ok((
             Current {
@@ -197,12 +188,11 @@ impl Writer {
 
     /// Opens a new `.part` for entry `idx`; an empty file is put in place at once
     /// (leaving `cur` empty).
-    fn open_fresh(&mut self) -> Result<(), String> {
+    fn open_fresh(&mut self) -> Result<(), DiskError> {
         let f = &self.files[self.idx];
         let (file, part) = self.target.open_part(&f.path)?;
-        file.set_len(0)
-            .map_err(|e| format!("{}: {e}", part.display()))?;
-        reserve(&file, f.size).map_err(|e| format!("{}: {e}", part.display()))?;
+        file.set_len(0).map_err(DiskError::at(&part))?;
+        reserve(&file, f.size).map_err(DiskError::at(&part))?;
         let cur = Current {
             file: PartFile::new(file, f.size, 0),
             part,
@@ -216,16 +206,16 @@ impl Writer {
     }
 
     /// Writes the next bytes of the stream (already checked by the verifier).
-    pub fn write(&mut self, mut data: &[u8]) -> Result<(), String> {
+    pub fn write(&mut self, mut data: &[u8]) -> Result<(), ReceiveError> {
         while !data.is_empty() {
             let f = &self.files[self.idx.min(self.files.len() - 1)];
             let Some(cur) = self.cur.as_mut() else {
-                return Err("the sender sent more bytes than the offer holds".into());
+                return Err(ReceiveError::TooLong);
             };
             let take = (f.size - cur.pos).min(data.len() as u64) as usize;
             cur.file
                 .write(cur.pos, &data[..take])
-                .map_err(|e| format!("{}: {e}", cur.part.display()))?;
+                .map_err(DiskError::at(&cur.part))?;
             cur.pos += take as u64;
             self.progress.bytes_done.fetch_add(take as u64, Relaxed);
             data = &data[take..];
@@ -246,11 +236,13 @@ impl Writer {
 
     /// Sets the finished file's mode and time and renames it into place. Its bytes were
     /// verified (its last prefix hash is its SHA-256) before they reached the writer.
-    fn finish_file(&mut self) -> Result<(), String> {
+    fn finish_file(&mut self) -> Result<(), DiskError> {
         let f = &self.files[self.idx];
-        let cur = self.cur.take().ok_or("no file open")?;
+        let Some(cur) = self.cur.take() else {
+            return Ok(()); // callers finish only an open file
+        };
         let fin = self.target.path(&f.path)?;
-        let err = |e: std::io::Error| format!("{}: {e}", cur.part.display());
+        let err = DiskError::at(&cur.part);
         cur.file
             .file()
             .set_permissions(std::fs::Permissions::from_mode(local_mode(f.mode)))
@@ -260,7 +252,7 @@ impl Writer {
             .set_times(FileTimes::new().set_modified(time_of(f)))
             .map_err(err)?;
         if std::fs::symlink_metadata(&fin).is_ok_and(|m| m.is_dir()) {
-            return Err(format!("{}: is a directory", fin.display()));
+            return Err(DiskError::IsDir(fin));
         }
         std::fs::rename(&cur.part, &fin).map_err(err)?;
         self.progress.entries_done.fetch_add(1, Relaxed);
@@ -269,7 +261,7 @@ impl Writer {
     }
 
     /// Moves past directories and empty files to the next file with bytes to come.
-    fn advance(&mut self) -> Result<(), String> {
+    fn advance(&mut self) -> Result<(), DiskError> {
         while self.idx < self.files.len() {
             let f = &self.files[self.idx];
             if f.kind == Kind::Dir {
@@ -288,14 +280,14 @@ impl Writer {
 
     /// After the last byte: every entry must be in place; directories get their modes
     /// and times last (innermost first), so writing into them was never blocked.
-    pub fn finish(mut self) -> Result<(), String> {
+    pub fn finish(mut self) -> Result<(), ReceiveError> {
         self.advance()?;
         if self.idx < self.files.len() || self.cur.is_some() {
-            return Err("the sender stopped before the end of the offer".into());
+            return Err(ReceiveError::Short);
         }
         for f in self.files.iter().rev().filter(|f| f.kind == Kind::Dir) {
             let p = self.target.path(&f.path)?;
-            let err = |e: std::io::Error| format!("{}: {e}", p.display());
+            let err = DiskError::at(&p);
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(local_mode(f.mode)))
                 .map_err(err)?;
             File::open(&p)
@@ -396,19 +388,19 @@ fn time_of(f: &Info) -> SystemTime {
 
 /// An offer's tree must be well formed: no path twice, and every entry's parent an
 /// earlier directory entry.
-pub fn check_tree(files: &[Info]) -> Result<(), String> {
+pub fn check_tree(files: &[Info]) -> Result<(), TreeError> {
     let mut seen = std::collections::HashMap::new();
     for f in files {
         if let Some((parent, _)) = f.path.as_str().rsplit_once('/') {
             if seen.get(parent) != Some(&Kind::Dir) {
-                return Err(format!(
-                    "{}: its directory {parent:?} is not an earlier entry",
-                    f.path
-                ));
+                return Err(TreeError::Orphan {
+                    path: f.path.to_string(),
+                    parent: parent.to_string(),
+                });
             }
         }
         if seen.insert(f.path.as_str(), f.kind).is_some() {
-            return Err(format!("{}: named twice", f.path));
+            return Err(TreeError::Twice(f.path.to_string()));
         }
     }
     Ok(())
@@ -418,8 +410,8 @@ pub fn check_tree(files: &[Info]) -> Result<(), String> {
 enum Feed {
     /// Checked bytes.
     Bytes(Vec<u8>),
-    /// A chunk was bad: keep this many bytes of the current file, and stop.
-    Bad(u64),
+    /// A chunk was bad: keep this many bytes of the current file, and stop with why.
+    Bad(u64, String),
 }
 
 /// Runs the verifier on this thread and the writer on another, over the buffers from
@@ -430,7 +422,7 @@ pub fn pipeline(
     mut verifier: Verifier,
     mut rx: tokio::sync::mpsc::Receiver<Vec<u8>>,
     progress: Arc<Progress>,
-) -> Result<Writer, String> {
+) -> Result<Writer, ReceiveError> {
     let (tx, feed) = std::sync::mpsc::sync_channel::<Feed>(4);
     std::thread::scope(|s| {
         let writing = s.spawn(move || {
@@ -438,42 +430,35 @@ pub fn pipeline(
             for item in feed {
                 match item {
                     Feed::Bytes(b) => w.write(&b)?,
-                    Feed::Bad(keep) => {
+                    Feed::Bad(keep, why) => {
                         w.truncate(keep);
-                        return Err(String::new());
+                        return Err(ReceiveError::Mismatch(why));
                     }
                 }
             }
             Ok(w)
         });
-        let checked = (|| {
-            while let Some(buf) = rx.blocking_recv() {
-                progress.transferred.fetch_add(buf.len() as u64, Relaxed);
-                match verifier.check(&buf) {
-                    Ok(()) => {
-                        if tx.send(Feed::Bytes(buf)).is_err() {
-                            return Ok(()); // the writer failed: its error is the one
-                        }
-                    }
-                    Err(m) => {
-                        let mut buf = buf;
-                        buf.truncate(m.good);
-                        let _ = tx.send(Feed::Bytes(buf));
-                        let _ = tx.send(Feed::Bad(m.keep));
-                        return Err(m.message);
+        // The verifier: a bad chunk is passed on as `Bad`, so the writer keeps the
+        // verified prefix and its error says why.
+        while let Some(buf) = rx.blocking_recv() {
+            progress.transferred.fetch_add(buf.len() as u64, Relaxed);
+            match verifier.check(&buf) {
+                Ok(()) => {
+                    if tx.send(Feed::Bytes(buf)).is_err() {
+                        break; // the writer failed: its error is the one
                     }
                 }
+                Err(m) => {
+                    let mut buf = buf;
+                    buf.truncate(m.good);
+                    let _ = tx.send(Feed::Bytes(buf));
+                    let _ = tx.send(Feed::Bad(m.keep, m.message));
+                    break;
+                }
             }
-            Ok(())
-        })();
-        drop(tx);
-        let written = writing
-            .join()
-            .unwrap_or_else(|_| Err("the writer thread panicked".into()));
-        match (checked, written) {
-            (Err(e), _) => Err(e),
-            (Ok(()), w) => w,
         }
+        drop(tx);
+        writing.join().unwrap_or(Err(ReceiveError::Panicked))
     })
 }
 

@@ -46,7 +46,7 @@ impl PeerNet for Net {
     fn policy(&self, _peer: &str) -> Policy {
         self.policy
     }
-    fn resolve(&self, peer: &str) -> Result<String, String> {
+    fn resolve(&self, peer: &str) -> Result<String, NetError> {
         Ok(peer.to_string())
     }
 }
@@ -391,4 +391,45 @@ async fn a_refusal_ends_a_download_at_once_and_an_unreachable_sender_is_retried(
     let seen = poll_offer(&b, &o.id, |o| o.status.is_final()).await;
     assert_eq!(seen.status, Status::Failed, "{seen:?}");
     assert!(seen.reason.contains("blocks this node"), "{seen:?}");
+}
+
+#[tokio::test]
+async fn bytes_that_do_not_match_their_hash_fail_the_offer_and_keep_the_verified_prefix() {
+    let a = side("alice", Policy::Ask);
+    let b = side("bob", Policy::Ask);
+    link(&a, "alice", &b, "bob");
+    let src = tempfile::tempdir().unwrap();
+    let file = src.path().join("big.bin");
+    let mut bytes: Vec<u8> = (0..3u32 << 20).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&file, &bytes).unwrap();
+    let o = a.drive.share("bob", vec![file.clone()]).await.unwrap();
+
+    // The file changes under the offer in its second chunk, keeping its size and time:
+    // the sender cannot tell, the receiver's hashes can.
+    let mtime = std::fs::metadata(&file).unwrap().modified().unwrap();
+    bytes[(1 << 20) + 5] ^= 0xff;
+    std::fs::write(&file, &bytes).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+
+    b.drive.accept(&o.id, None).unwrap();
+    let seen = poll_offer(&b, &o.id, |o| o.status.is_final()).await;
+    assert_eq!(seen.status, Status::Failed, "{seen:?}");
+    assert!(
+        seen.reason.contains("chunk 1 does not match its hash"),
+        "{seen:?}"
+    );
+    // The first chunk was verified and stays for a resume; nothing took the final name.
+    let incoming = b.dir.path().join("incoming");
+    let part = std::fs::read_dir(&incoming)
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().ends_with(".warp-part"))
+        .expect("a partial file");
+    assert_eq!(part.metadata().unwrap().len(), 1 << 20);
+    assert!(!incoming.join("big.bin").exists());
 }

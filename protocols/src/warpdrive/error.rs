@@ -1,4 +1,4 @@
-//! Why bytes are not a warpdrive frame.
+//! Why bytes are not a warpdrive frame, and why a message cannot become one.
 
 use super::code::Code;
 use super::path::PathError;
@@ -44,4 +44,51 @@ pub enum DecodeError {
     /// Any other field out of range.
     #[error("invalid field: {0}")]
     Invalid(String),
+}
+
+/// Why a message cannot be encoded: a field is over its limit, and what is written must
+/// always read back.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EncodeError {
+    /// A chunk size that is not a power of two in the allowed range.
+    #[error("chunk size {0} is not allowed")]
+    ChunkSize(u32),
+    /// More entries than an offer may hold.
+    #[error("{len} entries is over {max}")]
+    TooManyEntries {
+        /// The entries.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A file whose chunk hashes do not match its size.
+    #[error("{path}: {have} chunk hashes, not {want}")]
+    Chunks {
+        /// The entry.
+        path: String,
+        /// Hashes given.
+        have: usize,
+        /// Hashes its size needs.
+        want: u64,
+    },
+    /// A text field over its limit.
+    #[error("{what} of {len} bytes is over the {max}-byte limit")]
+    TooLong {
+        /// Which field.
+        what: &'static str,
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A body over the code's limit.
+    #[error("{code:?} frame of {len} bytes is over the {max}-byte limit")]
+    TooLarge {
+        /// The frame's code.
+        code: Code,
+        /// Its body length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
 }

@@ -1,7 +1,7 @@
 //! The frames of a `warpdrive` channel: a code, a body length and the body.
 
 pub use super::code::{Code, MAX_DATA, MAX_OFFER};
-pub use super::error::DecodeError;
+pub use super::error::{DecodeError, EncodeError};
 use super::info::{Info, Kind};
 use super::reader::{put_text, Reader};
 use super::{OfferId, ID_LEN};
@@ -211,9 +211,13 @@ pub struct Frame<'a> {
     pub body: &'a [u8],
 }
 
-fn check_text(what: &str, s: &str) -> Result<(), String> {
+fn check_text(what: &'static str, s: &str) -> Result<(), EncodeError> {
     if s.len() > MAX_TEXT {
-        return Err(format!("{what} of {} bytes is over {MAX_TEXT}", s.len()));
+        return Err(EncodeError::TooLong {
+            what,
+            len: s.len(),
+            max: MAX_TEXT,
+        });
     }
     Ok(())
 }
@@ -239,7 +243,7 @@ impl Message {
 
     /// The whole frame. Errors when a field is over its limit, so that what is written
     /// can always be read back.
-    pub fn encode(&self) -> Result<Vec<u8>, String> {
+    pub fn encode(&self) -> Result<Vec<u8>, EncodeError> {
         let mut body = Vec::new();
         match self {
             Message::SendOffer {
@@ -250,10 +254,13 @@ impl Message {
                 if !chunk_size.is_power_of_two()
                     || !(CHUNK_SIZES.0..=CHUNK_SIZES.1).contains(chunk_size)
                 {
-                    return Err(format!("chunk size {chunk_size} is not allowed"));
+                    return Err(EncodeError::ChunkSize(*chunk_size));
                 }
                 if files.len() > MAX_FILES {
-                    return Err(format!("{} entries is over {MAX_FILES}", files.len()));
+                    return Err(EncodeError::TooManyEntries {
+                        len: files.len(),
+                        max: MAX_FILES,
+                    });
                 }
                 body.extend_from_slice(id);
                 body.extend_from_slice(&chunk_size.to_be_bytes());
@@ -261,11 +268,11 @@ impl Message {
                 for f in files {
                     let n = super::info::chunk_count(f.size, *chunk_size);
                     if f.kind == Kind::File && f.chunks.len() as u64 != n {
-                        return Err(format!(
-                            "{}: {} chunk hashes, not {n}",
-                            f.path,
-                            f.chunks.len()
-                        ));
+                        return Err(EncodeError::Chunks {
+                            path: f.path.to_string(),
+                            have: f.chunks.len(),
+                            want: n,
+                        });
                     }
                     f.encode(&mut body);
                 }
@@ -300,11 +307,11 @@ impl Message {
         }
         let code = self.code();
         if body.len() > code.max_len() {
-            return Err(format!(
-                "{code:?} frame of {} bytes is over the {}-byte limit",
-                body.len(),
-                code.max_len()
-            ));
+            return Err(EncodeError::TooLarge {
+                code,
+                len: body.len(),
+                max: code.max_len(),
+            });
         }
         let mut out = Vec::with_capacity(HEADER_LEN + body.len());
         out.push(code as u8);

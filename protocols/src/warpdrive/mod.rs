@@ -19,7 +19,9 @@ pub mod path;
 mod reader;
 
 pub use info::{Info, Kind};
-pub use message::{Code, DecodeError, Frame, Header, Message, ReplyCode, ReportStatus};
+pub use message::{
+    Code, DecodeError, EncodeError, Frame, Header, Message, ReplyCode, ReportStatus,
+};
 pub use path::{PathError, RelPath};
 
 /// Bytes of an offer id (a UUID v4, made by the sender).

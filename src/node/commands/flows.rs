@@ -25,7 +25,7 @@ pub async fn remove(node: &Arc<Node>, name: &str) -> Response {
     crate::node::flows::stop(node, name).await;
     match node.flows.book.remove(name) {
         Ok(_) => Response::Ok,
-        Err(e) => Response::fail(Fault::Unavailable, e),
+        Err(e) => Response::error(&e),
     }
 }
 
@@ -66,11 +66,11 @@ async fn change(node: &Arc<Node>, new: Flow) -> Response {
         }
     }
     if let Err(e) = crate::node::flows::apply(node, new.clone(), false).await {
-        return Response::fail(Fault::Conflict, e);
+        return Response::error(&e);
     }
     match node.flows.book.put(&new) {
         Ok(()) => Response::Ok,
-        Err(e) => Response::fail(Fault::Unavailable, e),
+        Err(e) => Response::error(&e),
     }
 }
 

@@ -4,22 +4,11 @@
 use std::path::PathBuf;
 
 use tokio::sync::broadcast::{error::RecvError, Receiver};
-use warpdrive::{Offer, OfferError};
+use warpdrive::Offer;
 
 use super::Replies;
-use crate::control::{Fault, Response};
+use crate::control::Response;
 use crate::node::Node;
-
-/// An engine refusal as the client hears it: an unknown offer, a request that does not
-/// fit the offer's state, or a failure here.
-fn failed(e: OfferError) -> Response {
-    let fault = match e {
-        OfferError::NotFound(_) => Fault::NotFound,
-        OfferError::State(_) => Fault::Conflict,
-        OfferError::Other(_) => Fault::Unavailable,
-    };
-    Response::fail(fault, e.to_string())
-}
 
 /// Offers `paths` to `peer`; follows the offer when `wait`.
 pub async fn share(node: &Node, peer: &str, paths: Vec<String>, wait: bool, tx: &Replies) {
@@ -33,7 +22,7 @@ pub async fn share(node: &Node, peer: &str, paths: Vec<String>, wait: bool, tx: 
     match drive.share(peer, paths).await {
         Ok(o) => follow(events, o, wait, tx).await,
         Err(e) => {
-            let _ = tx.send(Response::invalid(e));
+            let _ = tx.send(Response::error(&e));
         }
     }
 }
@@ -67,7 +56,7 @@ pub async fn accept(node: &Node, id: &str, to: Option<String>, wait: bool, tx: &
     match drive.accept(id, to.map(PathBuf::from)) {
         Ok(o) => follow(events, o, wait, tx).await,
         Err(e) => {
-            let _ = tx.send(failed(e));
+            let _ = tx.send(Response::error(&e));
         }
     }
 }
@@ -76,7 +65,7 @@ pub async fn accept(node: &Node, id: &str, to: Option<String>, wait: bool, tx: &
 pub async fn reject(node: &Node, id: &str) -> Response {
     match node.drive().reject(id).await {
         Ok(o) => Response::OfferDone(o),
-        Err(e) => failed(e),
+        Err(e) => Response::error(&e),
     }
 }
 
@@ -84,7 +73,7 @@ pub async fn reject(node: &Node, id: &str) -> Response {
 pub async fn cancel(node: &Node, id: &str) -> Response {
     match node.drive().cancel(id).await {
         Ok(o) => Response::OfferDone(o),
-        Err(e) => failed(e),
+        Err(e) => Response::error(&e),
     }
 }
 

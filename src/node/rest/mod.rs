@@ -23,6 +23,7 @@ use serde_json::{json, Value as Json_};
 
 use super::Node;
 use crate::control::{Fault, Request, Response};
+use crate::listen_error::ListenError;
 
 /// The OpenAPI description of this API.
 pub const OPENAPI: &str = include_str!("../../../docs/openapi.json");
@@ -138,9 +139,9 @@ pub async fn start(
     node: Arc<Node>,
     addr: SocketAddr,
     own_ports: Vec<u16>,
-) -> Result<tokio::task::JoinHandle<()>, String> {
+) -> Result<tokio::task::JoinHandle<()>, ListenError> {
     if !addr.ip().is_loopback() {
-        return Err(format!("the REST API listens on loopback only, not {addr}"));
+        return Err(ListenError::ApiNotLoopback(addr));
     }
     let guard_state = Guard {
         port: addr.port(),
@@ -174,7 +175,11 @@ pub async fn start(
         .layer(axum::middleware::map_response(json_errors));
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| format!("REST API on {addr}: {e}"))?;
+        .map_err(|source| ListenError::Bind {
+            server: "REST API",
+            addr,
+            source,
+        })?;
     Ok(tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     }))
