@@ -6,13 +6,15 @@
 //! openssh-server and openssh-client); without them the ssh column is left out.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "../tests/support/mod.rs"]
 mod support;
 
-use support::Node;
+use support::sshd::Sshd;
+use support::{echo_server, free_tcp, sink_server, TestNode};
 
 const BYTES: u64 = 1 << 30;
 const ROUNDS: usize = 3;
@@ -25,15 +27,15 @@ fn main() {
     let sink = sink_server();
     let echo = echo_server();
 
-    let a = Node::start();
-    let b = Node::start();
-    b.warp(&["gate", "expose", "sink", &sink]);
-    b.warp(&["gate", "expose", "echo", &echo]);
-    a.warp(&["peers", "add", "bob", &b.id, "--addr", &b.addr()]);
-    b.warp(&["peers", "add", "alice", &a.id, "--addr", &a.addr()]);
-    let (warp_sink, warp_echo) = (free_addr(), free_addr());
-    a.warp(&["gate", "open", &warp_sink, "bob", "sink"]);
-    a.warp(&["gate", "open", &warp_echo, "bob", "echo"]);
+    let a = TestNode::bare(&[]);
+    let b = TestNode::bare(&[]);
+    b.ok(&["gate", "expose", "sink", &sink]);
+    b.ok(&["gate", "expose", "echo", &echo]);
+    a.ok(&["peers", "add", "bob", &b.id, "--addr", &b.addr()]);
+    b.ok(&["peers", "add", "alice", &a.id, "--addr", &a.addr()]);
+    let (warp_sink, warp_echo) = (free_tcp(), free_tcp());
+    a.ok(&["gate", "open", &warp_sink, "bob", "sink"]);
+    a.ok(&["gate", "open", &warp_echo, "bob", "echo"]);
 
     let ssh = Ssh::start(&sink, &echo);
 
@@ -67,60 +69,6 @@ fn main() {
     if ssh.is_none() {
         println!("(sshd not found: no ssh -L row)");
     }
-}
-
-fn free_addr() -> String {
-    format!(
-        "127.0.0.1:{}",
-        TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    )
-}
-
-/// Counts what each connection sends; answers the count once the sender half-closes.
-fn sink_server() -> String {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        for c in l.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut c = c;
-                let mut buf = vec![0u8; 256 * 1024];
-                let mut n = 0u64;
-                while let Ok(k) = c.read(&mut buf) {
-                    if k == 0 {
-                        break;
-                    }
-                    n += k as u64;
-                }
-                let _ = c.write_all(&n.to_be_bytes());
-            });
-        }
-    });
-    addr
-}
-
-fn echo_server() -> String {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        for c in l.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut c = c;
-                let _ = c.set_nodelay(true);
-                let mut buf = [0u8; 64];
-                while let Ok(k) = c.read(&mut buf) {
-                    if k == 0 || c.write_all(&buf[..k]).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    addr
 }
 
 /// Gbit/s of 1 GiB sent one way and acknowledged by the sink.
@@ -165,7 +113,7 @@ fn latency(addr: &str) -> (f64, f64) {
 
 /// A private sshd on loopback and one `ssh -L` client forwarding to the two servers.
 struct Ssh {
-    _daemon: support::Sshd,
+    _daemon: Sshd,
     client: Child,
     sink: String,
     echo: String,
@@ -173,8 +121,8 @@ struct Ssh {
 
 impl Ssh {
     fn start(sink: &str, echo: &str) -> Option<Ssh> {
-        let daemon = support::Sshd::start()?;
-        let (ls, le) = (free_addr(), free_addr());
+        let daemon = Sshd::start()?;
+        let (ls, le) = (free_tcp(), free_tcp());
         let client = Command::new("ssh")
             .arg("-N")
             .args(daemon.client_options())

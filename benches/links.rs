@@ -19,9 +19,11 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
+#[path = "../tests/support/mod.rs"]
 mod support;
 
-use support::Node;
+use support::measure::rss_kib;
+use support::{free_tcp_port, TestNode};
 
 const CLIENTS: usize = 10;
 const COMMANDS: u64 = 100_000;
@@ -190,16 +192,6 @@ async fn links(port: u16, n: usize) -> f64 {
     secs
 }
 
-/// Resident memory of process `pid`, in KiB.
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
 /// One server's figures.
 struct Row {
     value: FanOut,
@@ -232,14 +224,6 @@ async fn measure(port: u16, pid: u32, n_links: usize, supply: bool) -> Row {
     }
 }
 
-fn free_tcp() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The reference server (`benches/swimos-ref`, swimos 0.1.1), if built.
 const REFERENCE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -256,12 +240,12 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let port = free_tcp();
-    let node = Node::start_with(&["--ws", &format!("127.0.0.1:{port}")]);
+    let port = free_tcp_port();
+    let node = TestNode::bare(&["--ws", &format!("127.0.0.1:{port}")]);
     let warp = rt.block_on(measure(port, node.pid(), LINKS, true));
     drop(node);
     let reference = if std::path::Path::new(REFERENCE).exists() {
-        let port = free_tcp();
+        let port = free_tcp_port();
         let mut child = std::process::Command::new(REFERENCE)
             .arg(port.to_string())
             .stdout(std::process::Stdio::null())

@@ -8,13 +8,15 @@
 //! way, 500 round trips each.
 
 use std::net::{SocketAddr, UdpSocket};
-
-mod support;
-
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::{free_port, Node};
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use support::measure::speed_secs;
+use support::{free_port, TestNode};
 
 const BYTES: u64 = 1 << 30;
 const ROUNDS: usize = 3;
@@ -30,11 +32,11 @@ fn main() {
     if args.iter().any(|a| a == "--list") {
         return;
     }
-    let a = Node::start();
-    let b = Node::start();
-    a.warp(&["peers", "add", "bob", &b.id, "--addr", &b.addr()]);
-    b.warp(&["peers", "add", "alice", &a.id, "--addr", &a.addr()]);
-    a.warp(&["ping", "bob", "-c", "3", "-i", "0.05"]);
+    let a = TestNode::bare(&[]);
+    let b = TestNode::bare(&[]);
+    a.ok(&["peers", "add", "bob", &b.id, "--addr", &b.addr()]);
+    b.ok(&["peers", "add", "alice", &a.id, "--addr", &a.addr()]);
+    a.ok(&["ping", "bob", "-c", "3", "-i", "0.05"]);
 
     let mut warp_rates = Vec::new();
     let mut checked_rates = Vec::new();
@@ -92,19 +94,19 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
 
 /// MB/s of `warp speed` (decimal megabytes, as the anchors in the specs); with `verify`
 /// both sides also hash every byte with SHA-256.
-fn warp_speed(a: &Node, verify: bool) -> f64 {
+fn warp_speed(a: &TestNode, verify: bool) -> f64 {
     let n = BYTES.to_string();
     let mut args = vec!["speed", "bob", "-n", &n];
     if !verify {
         args.push("--no-verify");
     }
-    let out = a.warp(&args);
+    let out = a.ok(&args);
     assert!(out.contains(" verified"), "{out}");
-    BYTES as f64 / support::speed_secs(&out) / 1e6
+    BYTES as f64 / speed_secs(&out) / 1e6
 }
 
-fn warp_ping(a: &Node) -> (f64, f64) {
-    let out = a.warp(&[
+fn warp_ping(a: &TestNode) -> (f64, f64) {
+    let out = a.ok(&[
         "ping",
         "bob",
         "-c",

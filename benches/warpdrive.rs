@@ -12,9 +12,12 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+#[path = "../tests/support/mod.rs"]
 mod support;
 
-use support::{Node, Sshd};
+use support::measure::speed_secs;
+use support::sshd::Sshd;
+use support::TestNode;
 
 const BIG: u64 = 1 << 30;
 const SMALL_FILES: usize = 10_000;
@@ -37,17 +40,17 @@ fn main() {
         f.write_all(&vec![(i % 251) as u8; SMALL]).unwrap();
     }
 
-    let a = Node::start();
-    let b = Node::start();
-    a.warp(&["peers", "add", "bob", &b.id, "--addr", &b.addr()]);
-    b.warp(&["peers", "add", "alice", &a.id, "--addr", &a.addr()]);
-    b.warp(&["peers", "set", "alice", "policy", "trust"]);
-    let incoming = b.home().join("incoming");
+    let a = TestNode::bare(&[]);
+    let b = TestNode::bare(&[]);
+    a.ok(&["peers", "add", "bob", &b.id, "--addr", &b.addr()]);
+    b.ok(&["peers", "add", "alice", &a.id, "--addr", &a.addr()]);
+    b.ok(&["peers", "set", "alice", "policy", "trust"]);
+    let incoming = b.home.path().join("incoming");
 
     let share = |path: &Path| {
         let _ = std::fs::remove_dir_all(&incoming);
         let t = Instant::now();
-        let out = a.warp(&["share", "bob", path.to_str().unwrap()]);
+        let out = a.ok(&["share", "bob", path.to_str().unwrap()]);
         let secs = t.elapsed().as_secs_f64();
         assert!(out.contains("completed"), "{out}");
         secs
@@ -92,7 +95,7 @@ fn main() {
     let warp_again: Vec<f64> = (0..ROUNDS).map(|_| share(&big)).collect();
     let scp_big: Vec<f64> = (0..ROUNDS).filter_map(|_| scp(&big, false)).collect();
     let raw: Vec<f64> = (0..ROUNDS)
-        .map(|_| support::speed_secs(&a.warp(&["speed", "bob", "-n", "1G", "--no-verify"])))
+        .map(|_| speed_secs(&a.ok(&["speed", "bob", "-n", "1G", "--no-verify"])))
         .collect();
     let warp_small: Vec<f64> = (0..ROUNDS).map(|_| share(&small)).collect();
     let scp_small: Vec<f64> = (0..ROUNDS).filter_map(|_| scp(&small, true)).collect();

@@ -5,7 +5,7 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::{echo_server, free_tcp, text, TestNode};
 
@@ -31,11 +31,7 @@ fn works(addr: &str) -> bool {
 }
 
 fn wait_until(what: &str, f: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !f() {
-        assert!(Instant::now() < deadline, "never: {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    support::wait_until(what, Duration::from_secs(10), f)
 }
 
 fn write_config(node: &TestNode, text: &str) {

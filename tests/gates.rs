@@ -6,7 +6,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::time::Duration;
 
-use support::{echo_server, free_port, text, TestNode};
+use support::{echo_server, free_port, free_tcp_port, text, TestNode};
 
 fn gate_pair() -> (TestNode, TestNode, String) {
     let a = TestNode::start();
@@ -15,7 +15,7 @@ fn gate_pair() -> (TestNode, TestNode, String) {
     let out = b.warp(&["gate", "expose", "echo", &echo]);
     assert!(out.status.success(), "{}", text(&out));
     a.meet("bob", &b, "alice");
-    let listen = format!("127.0.0.1:{}", free_port_tcp());
+    let listen = format!("127.0.0.1:{}", free_tcp_port());
     let out = a.warp(&["gate", "open", &listen, "bob", "echo"]);
     assert!(out.status.success(), "{}", text(&out));
     (a, b, listen)
@@ -47,15 +47,6 @@ fn until_held_back(
         }
     }
     (taken, false)
-}
-
-fn free_port_tcp() -> u16 {
-    let _ = free_port;
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Sends `data`, half-closes, and reads everything back until the far end closes.
@@ -124,7 +115,7 @@ fn a_gate_comes_back_after_a_restart_and_can_be_closed() {
 #[test]
 fn unknown_gates_and_blocked_peers_get_no_connection() {
     let (a, b, listen) = gate_pair();
-    let nope = format!("127.0.0.1:{}", free_port_tcp());
+    let nope = format!("127.0.0.1:{}", free_tcp_port());
     // The peer is asked when the gate opens: an unknown service is refused there, and
     // nothing listens.
     let out = a.warp(&["gate", "open", &nope, "bob", "nope"]);
@@ -176,7 +167,7 @@ fn a_reset_on_the_far_side_reaches_the_client_as_a_reset() {
     let b = TestNode::start();
     assert!(b.warp(&["gate", "expose", "rst", &target]).status.success());
     a.meet("bob", &b, "alice");
-    let listen = format!("127.0.0.1:{}", free_port_tcp());
+    let listen = format!("127.0.0.1:{}", free_tcp_port());
     let out = a.warp(&["gate", "open", &listen, "bob", "rst"]);
     assert!(out.status.success(), "{}", text(&out));
 
@@ -205,7 +196,7 @@ fn an_allow_list_admits_only_the_peers_on_it() {
     let mut listens = Vec::new();
     for node in [&a, &c] {
         node.add_peer("bob", &b);
-        let listen = format!("127.0.0.1:{}", free_port_tcp());
+        let listen = format!("127.0.0.1:{}", free_tcp_port());
         let out = node.warp(&["gate", "open", &listen, "bob", "echo"]);
         assert!(out.status.success(), "{}", text(&out));
         listens.push(listen);
@@ -226,7 +217,7 @@ fn an_allow_list_admits_only_the_peers_on_it() {
         std::thread::sleep(Duration::from_millis(50));
     }
     // Opening it now is refused at once, with the reason.
-    let listen = format!("127.0.0.1:{}", free_port_tcp());
+    let listen = format!("127.0.0.1:{}", free_tcp_port());
     let out = c.warp(&["gate", "open", &listen, "bob", "echo"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
@@ -295,7 +286,7 @@ fn udp_datagrams_keep_their_boundaries_per_source() {
         c.join().unwrap();
     }
     // A stream gate of that name does not exist: UDP and TCP gates are separate.
-    let tcp_listen = format!("127.0.0.1:{}", free_port_tcp());
+    let tcp_listen = format!("127.0.0.1:{}", free_tcp_port());
     let out = a.warp(&["gate", "open", &tcp_listen, "bob", "echo"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(

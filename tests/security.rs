@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
-use support::{echo_server, free_tcp, text, TestNode};
+use support::{echo_server, free_tcp, text, wait_until, TestNode};
 
 /// Sends `request` (a whole HTTP/1.1 request) to `port` on loopback; the status code and
 /// the whole answer.
@@ -37,14 +37,6 @@ fn post(node: &TestNode, path: &str, headers: &str, body: &str) -> (u16, String)
         body.len()
     );
     raw_http(node.api_port, &req)
-}
-
-fn wait_until(what: &str, limit: Duration, f: impl Fn() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !f() {
-        assert!(Instant::now() < deadline, "never: {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// What a fresh connection through `addr` gets back for `msg`: `Ok` with the echo, or the

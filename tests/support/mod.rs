@@ -1,12 +1,22 @@
-//! Real `warp node` processes for end-to-end tests: each with its own data directory and
-//! loopback port, its log kept in a file, killed when dropped.
+//! The test kit, shared by the tests and the benchmarks (`benches/` include it by path):
+//! real `warp node` processes, each with its own data directory and loopback ports, its
+//! log kept in a file, killed when dropped; free ports; polling with a deadline; the
+//! local servers gates lead to ([`servers`]); hostile clients ([`hostile`]); what
+//! benchmarks measure ([`measure`]) and compare with ([`sshd`]).
 
+// Each test and bench uses part of the kit.
 #![allow(dead_code)]
 
 pub mod hostile;
+pub mod measure;
+pub mod servers;
+pub mod sshd;
+
+#[allow(unused_imports)]
+pub use servers::{echo_server, sink_server};
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -22,33 +32,8 @@ pub struct TestNode {
     pub id: String,
     child: Option<Child>,
     extra: Vec<String>,
-}
-
-/// An echo server that copies each connection back until the client half-closes, then
-/// half-closes too. Runs until the test ends.
-pub fn echo_server() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        for conn in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut conn = conn;
-                let mut buf = [0u8; 16 * 1024];
-                loop {
-                    match conn.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            if conn.write_all(&buf[..n]).is_err() {
-                                return;
-                            }
-                        }
-                    }
-                }
-                let _ = conn.shutdown(Shutdown::Write);
-            });
-        }
-    });
-    addr
+    /// Whether the node serves its REST API and link hub (tests) or neither (benchmarks).
+    servers: bool,
 }
 
 /// A free UDP port on loopback (bound, read, released).
@@ -60,14 +45,27 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A free TCP address on loopback, `127.0.0.1:PORT` (bound, read, released).
-pub fn free_tcp() -> String {
-    let port = TcpListener::bind("127.0.0.1:0")
+/// A free TCP port on loopback (bound, read, released).
+pub fn free_tcp_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port();
-    format!("127.0.0.1:{port}")
+        .port()
+}
+
+/// A free TCP address on loopback, `127.0.0.1:PORT`.
+pub fn free_tcp() -> String {
+    format!("127.0.0.1:{}", free_tcp_port())
+}
+
+/// Polls `f` every 100 ms until it holds; fails the test naming `what` after `limit`.
+pub fn wait_until(what: &str, limit: Duration, f: impl Fn() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !f() {
+        assert!(Instant::now() < deadline, "never: {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// Runs `warp` with `home` as its data directory.
@@ -126,6 +124,16 @@ impl TestNode {
 
     /// Creates the identity and starts the node with extra `warp node` arguments.
     pub fn start_with(extra: &[&str]) -> TestNode {
+        TestNode::launch(extra, true)
+    }
+
+    /// A node for benchmarks: no REST API and no link hub unless `extra` asks for one,
+    /// so nothing but the measured work runs.
+    pub fn bare(extra: &[&str]) -> TestNode {
+        TestNode::launch(extra, false)
+    }
+
+    fn launch(extra: &[&str], servers: bool) -> TestNode {
         let home = tempfile::tempdir().unwrap();
         let out = warp(home.path(), &["id"]);
         assert!(out.status.success(), "{}", text(&out));
@@ -133,19 +141,12 @@ impl TestNode {
         let mut node = TestNode {
             home,
             port: free_port(),
-            api_port: std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port(),
-            ws_port: std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port(),
+            api_port: free_tcp_port(),
+            ws_port: free_tcp_port(),
             id,
             child: None,
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            servers,
         };
         node.spawn();
         node
@@ -194,10 +195,16 @@ impl TestNode {
             .append(true)
             .open(self.log_path())
             .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_warp"))
-            .args(["node", "--listen", &self.addr()])
-            .args(["--api", &format!("127.0.0.1:{}", self.api_port)])
-            .args(["--ws", &format!("127.0.0.1:{}", self.ws_port)])
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_warp"));
+        cmd.args(["node", "--listen", &self.addr()]);
+        let asked = |flag: &str| self.extra.iter().any(|a| a == flag);
+        for (flag, port) in [("--api", self.api_port), ("--ws", self.ws_port)] {
+            if !asked(flag) {
+                let at = format!("127.0.0.1:{port}");
+                cmd.args([flag, if self.servers { &at } else { "off" }]);
+            }
+        }
+        let child = cmd
             .args(&self.extra)
             .env("WARP_HOME", self.home.path())
             .env("RUST_LOG", "info")
@@ -263,6 +270,23 @@ impl TestNode {
     /// Runs a `warp` command against this node.
     pub fn warp(&self, args: &[&str]) -> Output {
         warp(self.home.path(), args)
+    }
+
+    /// Runs a `warp` command that must succeed; its standard output.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.warp(args);
+        assert!(out.status.success(), "warp {args:?}: {}", text(&out));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Resident memory of the node process now, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        measure::rss_kib(self.pid())
+    }
+
+    /// Peak resident memory of the node process so far, in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        measure::peak_rss_kib(self.pid())
     }
 
     /// Adds `other` to this node's book under `alias`, with its address.

@@ -1,0 +1,31 @@
+//! What benchmarks read off a run: a process's memory from `/proc`, and the time a
+//! `warp speed` line reports.
+
+/// A `/proc/<pid>/status` field in KiB (`VmRSS:`, `VmHWM:`); 0 when it cannot be read.
+fn status_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Resident memory of process `pid` now, in KiB.
+pub fn rss_kib(pid: u32) -> u64 {
+    status_kib(pid, "VmRSS:")
+}
+
+/// Peak resident memory of process `pid` so far, in KiB.
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    status_kib(pid, "VmHWM:")
+}
+
+/// Seconds from a `warp speed` line: `sent … in 1.23 s: …`.
+pub fn speed_secs(out: &str) -> f64 {
+    out.split(" in ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not a warp speed line: {out}"))
+}
