@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use support::{echo_server, free_tcp, text, TestNode};
+use support::{echo_server, free_tcp, reset_by_gate, text, TestNode};
 
 /// Sends a line on an open connection and reads the echo.
 fn ask(conn: &mut TcpStream, msg: &[u8]) -> Vec<u8> {
@@ -115,12 +115,13 @@ fn saving_the_file_adds_and_removes_gates_while_others_keep_running() {
     );
     // (Between the old gate's stop and the new one's start nothing listens: wait for a
     // listener that leads nowhere.)
-    wait_until("the changed gate leads to the new name", || {
-        TcpStream::connect(&l2).is_ok() && !works(&l2)
-    });
-    assert!(
-        TcpStream::connect(&l2).is_ok(),
-        "the changed gate should still listen"
+    support::wait_until(
+        "the changed gate leads to the new name",
+        Duration::from_secs(30),
+        || reset_by_gate(&l2).is_ok(),
     );
+    wait_until("the peer's refusal is logged", || {
+        a.log().contains("no gate \"nope\" is exposed on this node")
+    });
     assert_eq!(ask(&mut steady, b"last"), b"last");
 }

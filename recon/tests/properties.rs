@@ -1,4 +1,5 @@
-//! Property tests: every value round-trips through both writers; no input panics.
+//! Property tests: every value round-trips through both writers, every typed document
+//! through serde (values and text); no input panics.
 
 use num_bigint::BigInt;
 use proptest::prelude::*;
@@ -48,6 +49,107 @@ fn value() -> impl Strategy<Value = Value> {
     })
 }
 
+/// A typed document with every shape serde gives recon: scalars of each width, text,
+/// options, sequences, maps, tuples, nested structs and each kind of enum variant.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Doc {
+    name: String,
+    flag: bool,
+    small: i8,
+    count: u32,
+    big: u64,
+    signed: i64,
+    ratio: f64,
+    note: Option<String>,
+    tags: Vec<String>,
+    by_key: std::collections::BTreeMap<String, i32>,
+    pair: (u16, String),
+    shape: Shape,
+    inner: Option<Box<Inner>>,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Inner {
+    x: i32,
+    ys: Vec<f32>,
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+enum Shape {
+    Empty,
+    Circle(f64),
+    Pair(i32, i32),
+    Rect { w: u32, h: u32 },
+    Nested(Inner),
+}
+
+fn finite() -> impl Strategy<Value = f64> {
+    any::<f64>().prop_filter("finite", |f| f.is_finite())
+}
+
+fn inner() -> impl Strategy<Value = Inner> {
+    (
+        any::<i32>(),
+        prop::collection::vec(any::<f32>().prop_filter("finite", |f| f.is_finite()), 0..4),
+    )
+        .prop_map(|(x, ys)| Inner { x, ys })
+}
+
+fn shape() -> impl Strategy<Value = Shape> {
+    prop_oneof![
+        Just(Shape::Empty),
+        finite().prop_map(Shape::Circle),
+        (any::<i32>(), any::<i32>()).prop_map(|(a, b)| Shape::Pair(a, b)),
+        (any::<u32>(), any::<u32>()).prop_map(|(w, h)| Shape::Rect { w, h }),
+        inner().prop_map(Shape::Nested),
+    ]
+}
+
+fn doc() -> impl Strategy<Value = Doc> {
+    (
+        (
+            text(),
+            any::<bool>(),
+            any::<i8>(),
+            any::<u32>(),
+            any::<u64>(),
+            any::<i64>(),
+        ),
+        (
+            finite(),
+            prop::option::of(text()),
+            prop::collection::vec(text(), 0..4),
+        ),
+        (
+            prop::collection::btree_map(text(), any::<i32>(), 0..4),
+            (any::<u16>(), text()),
+            shape(),
+            prop::option::of(inner().prop_map(Box::new)),
+        ),
+    )
+        .prop_map(
+            |(
+                (name, flag, small, count, big, signed),
+                (ratio, note, tags),
+                (by_key, pair, shape, inner),
+            )| Doc {
+                name,
+                flag,
+                small,
+                count,
+                big,
+                signed,
+                ratio,
+                note,
+                tags,
+                by_key,
+                pair,
+                shape,
+                inner,
+            },
+        )
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 
@@ -72,6 +174,18 @@ proptest! {
         let back = recon::to_value(&json).unwrap();
         let s = recon::to_compact_string(&back);
         prop_assert_eq!(parse(&s).unwrap(), back);
+    }
+
+    #[test]
+    fn typed_documents_round_trip_through_values_and_text(d in doc()) {
+        let v = recon::to_value(&d).map_err(|e| TestCaseError::fail(format!("{d:?}: {e}")))?;
+        let from_value: Doc = recon::from_value(&v)
+            .map_err(|e| TestCaseError::fail(format!("{v:?}: {e}")))?;
+        prop_assert_eq!(&from_value, &d);
+        let s = recon::to_string(&d).unwrap();
+        let from_text: Doc = recon::from_str(&s)
+            .map_err(|e| TestCaseError::fail(format!("{s:?}: {e}")))?;
+        prop_assert_eq!(&from_text, &d, "written as {:?}", s);
     }
 
     #[test]

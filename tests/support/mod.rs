@@ -16,7 +16,7 @@ pub mod sshd;
 pub use servers::{echo_server, sink_server};
 
 use std::io::{Read, Write};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -64,6 +64,45 @@ pub fn wait_until(what: &str, limit: Duration, f: impl Fn() -> bool) {
     let deadline = Instant::now() + limit;
     while !f() {
         assert!(Instant::now() < deadline, "never: {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// What a gate does with a connection it cannot lead anywhere: it accepts it (it
+/// listens) and resets it, with nothing from the service. `Err` says what happened
+/// instead (refused, an answer, a clean close).
+pub fn reset_by_gate(addr: &str) -> Result<(), String> {
+    let mut conn = TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    // Written and half-closed, so a service that does answer ends the exchange at once.
+    let wrote = conn.write_all(b"hello");
+    let _ = conn.shutdown(std::net::Shutdown::Write);
+    let mut back = Vec::new();
+    let read = conn.read_to_end(&mut back);
+    let reset = |e: &std::io::Error| {
+        matches!(
+            e.kind(),
+            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+        )
+    };
+    if !back.is_empty() {
+        return Err(format!("the service answered {back:?}"));
+    }
+    match (&wrote, &read) {
+        (Err(e), _) | (_, Err(e)) if reset(e) => Ok(()),
+        _ => Err(format!("no reset: write {wrote:?}, read {read:?}")),
+    }
+}
+
+/// Polls [`reset_by_gate`] until the gate resets connections, for at most 10 s.
+pub fn until_reset_by_gate(addr: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match reset_by_gate(addr) {
+            Ok(()) => return,
+            Err(e) => assert!(Instant::now() < deadline, "{e}"),
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -128,9 +167,13 @@ impl TestNode {
     }
 
     /// A node for benchmarks: no REST API and no link hub unless `extra` asks for one,
-    /// so nothing but the measured work runs.
+    /// so nothing but the measured work runs. `WARP_NODE_ARGS` (split on spaces) adds
+    /// arguments, so a variant (`--threads 2`) is measured with the same bench.
     pub fn bare(extra: &[&str]) -> TestNode {
-        TestNode::launch(extra, false)
+        let from_env = std::env::var("WARP_NODE_ARGS").unwrap_or_default();
+        let mut args: Vec<&str> = extra.to_vec();
+        args.extend(from_env.split_whitespace());
+        TestNode::launch(&args, false)
     }
 
     fn launch(extra: &[&str], servers: bool) -> TestNode {
@@ -148,8 +191,20 @@ impl TestNode {
             extra: extra.iter().map(|s| s.to_string()).collect(),
             servers,
         };
-        node.spawn();
-        node
+        // A port found free may be taken by another test before the node binds it: then
+        // the node says so and exits, and it starts again on other ports (a few times).
+        for _ in 0..5 {
+            match node.try_spawn() {
+                Ok(()) => return node,
+                Err(log) if log.contains("Address already in use") => {
+                    node.port = free_port();
+                    node.api_port = free_tcp_port();
+                    node.ws_port = free_tcp_port();
+                }
+                Err(log) => panic!("node did not start: {log}"),
+            }
+        }
+        panic!("node did not start: no free ports: {}", node.log())
     }
 
     /// The owner's API token (made by the node at its first start).
@@ -190,6 +245,14 @@ impl TestNode {
 
     /// Starts (or restarts) the node process and waits for its control socket.
     pub fn spawn(&mut self) {
+        if let Err(log) = self.try_spawn() {
+            panic!("node did not start: {log}");
+        }
+    }
+
+    /// Starts the node process and waits for its control socket; the log so far if the
+    /// node exits first or does not answer within 10 s.
+    fn try_spawn(&mut self) -> Result<(), String> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -216,13 +279,21 @@ impl TestNode {
         let sock = self.home.path().join("control.sock");
         let deadline = Instant::now() + Duration::from_secs(10);
         while std::os::unix::net::UnixStream::connect(&sock).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "node did not start: {}",
-                self.log()
-            );
+            let exited = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+                .is_some();
+            if exited {
+                self.child = None;
+                return Err(self.log());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("no control socket within 10 s: {}", self.log()));
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
+        Ok(())
     }
 
     /// The node process's id.

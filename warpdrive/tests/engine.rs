@@ -273,8 +273,9 @@ async fn a_symlink_in_the_download_directory_is_never_written_through() {
         "written outside"
     );
     // The sender hears the verdict.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(a.drive.find(&o.id).unwrap().status, Status::Failed);
+    let told = poll_offer(&a, &o.id, |o| o.status.is_final()).await;
+    assert_eq!(told.status, Status::Failed, "{told:?}");
+    assert!(told.reason.contains("symbolic link"), "{}", told.reason);
 }
 
 /// An offer `n` of `dirs` empty directories (`d0`, `d1`... padded to `width` characters).
@@ -432,4 +433,60 @@ async fn bytes_that_do_not_match_their_hash_fail_the_offer_and_keep_the_verified
         .expect("a partial file");
     assert_eq!(part.metadata().unwrap().len(), 1 << 20);
     assert!(!incoming.join("big.bin").exists());
+}
+
+#[tokio::test]
+async fn a_file_already_at_the_destination_is_never_overwritten() {
+    let a = side("alice", Policy::Ask);
+    let b = side("bob", Policy::Ask);
+    link(&a, "alice", &b, "bob");
+    let src = tempfile::tempdir().unwrap();
+    let file = src.path().join("notes.txt");
+    std::fs::write(&file, b"the offered notes").unwrap();
+    let o = a.drive.share("bob", vec![file]).await.unwrap();
+    // Bob has a file of his own by that name, of the same size.
+    let incoming = b.dir.path().join("incoming");
+    std::fs::create_dir_all(&incoming).unwrap();
+    std::fs::write(incoming.join("notes.txt"), b"bob's own notes!!").unwrap();
+
+    b.drive.accept(&o.id, None).unwrap();
+    let seen = poll_offer(&b, &o.id, |o| o.status.is_final()).await;
+    assert_eq!(seen.status, Status::Failed, "{seen:?}");
+    assert!(
+        seen.reason
+            .contains("exists and is not the offered file; nothing was overwritten"),
+        "{seen:?}"
+    );
+    assert_eq!(
+        std::fs::read(incoming.join("notes.txt")).unwrap(),
+        b"bob's own notes!!"
+    );
+}
+
+#[tokio::test]
+async fn links_inside_a_shared_directory_are_left_out_of_the_offer() {
+    let a = side("alice", Policy::Ask);
+    let b = side("bob", Policy::Trust);
+    link(&a, "alice", &b, "bob");
+    let src = tempfile::tempdir().unwrap();
+    let tree = src.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    std::fs::write(tree.join("real.txt"), b"real").unwrap();
+    let secret = src.path().join("secret.txt");
+    std::fs::write(&secret, b"not offered").unwrap();
+    std::os::unix::fs::symlink(&secret, tree.join("link.txt")).unwrap();
+    std::os::unix::fs::symlink(src.path(), tree.join("up")).unwrap();
+
+    let o = a.drive.share("bob", vec![tree]).await.unwrap();
+    assert_eq!(o.entries, 2, "the directory and its one file: {o:?}");
+    let seen = poll_offer(&b, &o.id, |o| o.status.is_final()).await;
+    assert_eq!(seen.status, Status::Completed, "{seen:?}");
+    let got = b.dir.path().join("incoming/tree");
+    let mut names: Vec<_> = std::fs::read_dir(&got)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["real.txt"]);
 }
