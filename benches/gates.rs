@@ -1,6 +1,8 @@
 //! TCP gate benchmarks, in one run on loopback: throughput (1 GiB one way) and 1-byte
 //! request/response latency through a warp TCP gate, next to OpenSSH port forwarding
-//! (`ssh -L`, default cipher) and a direct connection.
+//! (`ssh -L`) and a direct connection. ssh is pinned to aes256-gcm, the cipher two warp
+//! nodes negotiate (rustls prefers TLS13_AES_256_GCM_SHA384); OpenSSH's default would be
+//! chacha20-poly1305.
 //!
 //! `cargo bench --bench gates` prints a Markdown table. Needs `sshd` and `ssh` (Debian's
 //! openssh-server and openssh-client); without them the ssh column is left out.
@@ -125,6 +127,7 @@ impl Ssh {
         let (ls, le) = (free_tcp(), free_tcp());
         let client = Command::new("ssh")
             .arg("-N")
+            .args(["-c", "aes256-gcm@openssh.com"])
             .args(daemon.client_options())
             .args([
                 "-p",

@@ -1,7 +1,9 @@
 //! Tunnel benchmarks, end to end, in one run on loopback:
 //! - one channel's throughput between two `warp node` processes (`warp speed`, SHA-256
-//!   checked on both sides) next to one plain quinn stream between two processes with
-//!   quinn's default settings (the ceiling);
+//!   checked on both sides) next to one plain quinn stream between two processes: the
+//!   node's own transport settings (BBR, windows, MTU ceiling, 4 MiB socket buffers, the
+//!   same worker count) and one warm connection, as the nodes have; both timed from the
+//!   first byte to the receiver's count;
 //! - `warp ping` round trips next to a plain UDP echo between two processes.
 //!
 //! `cargo bench --bench tunnel` prints a Markdown table. Bounded: 3 rounds of 1 GiB each
@@ -25,7 +27,7 @@ const PINGS: usize = 500;
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
-        Some("--quinn-sink") => return quinn_sink(args[2].parse().unwrap()),
+        Some("--quinn-sink") => return quinn_sink(&args[2]),
         Some("--udp-echo") => return udp_echo(args[2].parse().unwrap()),
         _ => {}
     }
@@ -41,11 +43,14 @@ fn main() {
     let mut warp_rates = Vec::new();
     let mut checked_rates = Vec::new();
     let mut quinn_rates = Vec::new();
+    let quinn = PlainQuinn::start();
+    quinn.stream(64 << 20); // warm-up, as the ping above warms the nodes' connection
     for _ in 0..ROUNDS {
         warp_rates.push(warp_speed(&a, false));
         checked_rates.push(warp_speed(&a, true));
-        quinn_rates.push(plain_quinn());
+        quinn_rates.push(quinn.stream(BYTES));
     }
+    drop(quinn);
     let warp_rtt = warp_ping(&a);
     let udp_rtt = udp_ping();
 
@@ -161,62 +166,123 @@ fn udp_echo(port: u16) {
     }
 }
 
-/// Plain quinn gets the worker count the node uses (half the cores, at least one), so
-/// the ratio measures the tunnel, not the runtime.
+/// Plain quinn gets the worker count the node uses (half the cores, at least one, or
+/// `--threads N` from `WARP_NODE_ARGS`), so the ratio measures the tunnel, not the
+/// runtime.
 fn rt() -> tokio::runtime::Runtime {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let args = std::env::var("WARP_NODE_ARGS").unwrap_or_default();
+    let words: Vec<&str> = args.split_whitespace().collect();
+    let asked = words
+        .windows(2)
+        .find(|w| w[0] == "--threads")
+        .and_then(|w| w[1].parse().ok());
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads((cores / 2).max(1))
+        .worker_threads(asked.unwrap_or((cores / 2).max(1)))
         .enable_all()
         .build()
         .unwrap()
 }
 
-/// The ceiling: one quinn stream carrying 1 GiB to another process, default settings.
-fn plain_quinn() -> f64 {
-    let port = free_port();
-    let mut server = Command::new(std::env::current_exe().unwrap())
-        .args(["--quinn-sink", &port.to_string()])
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    let rate = rt().block_on(async move {
-        let mut client = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .unwrap()
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AcceptAny))
-        .with_no_client_auth();
-        client.alpn_protocols = vec![b"bench".to_vec()];
-        let quic = quinn::crypto::rustls::QuicClientConfig::try_from(client).unwrap();
-        let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
-        endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(quic)));
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let conn = endpoint.connect(addr, "bench").unwrap().await.unwrap();
-        let (mut send, mut recv) = conn.open_bi().await.unwrap();
-        let chunk = vec![7u8; 64 * 1024];
-        let started = Instant::now();
-        let mut left = BYTES;
-        while left > 0 {
-            let n = left.min(chunk.len() as u64) as usize;
-            send.write_all(&chunk[..n]).await.unwrap();
-            left -= n as u64;
-        }
-        send.finish().unwrap();
-        let got = recv.read_to_end(16).await.unwrap();
-        assert_eq!(u64::from_be_bytes(got[..8].try_into().unwrap()), BYTES);
-        let secs = started.elapsed().as_secs_f64();
-        conn.close(0u32.into(), b"done");
-        BYTES as f64 / secs / 1e6
-    });
-    let _ = server.kill();
-    let _ = server.wait();
-    rate
+/// The ceiling: plain quinn to a sink in another process, over one connection with the
+/// node's transport settings and sockets.
+struct PlainQuinn {
+    rt: tokio::runtime::Runtime,
+    conn: quinn::Connection,
+    _endpoint: quinn::Endpoint,
+    server: std::process::Child,
 }
 
-fn quinn_sink(port: u16) {
+/// An endpoint on a loopback socket made as the node makes its own.
+fn endpoint(server: Option<quinn::ServerConfig>) -> quinn::Endpoint {
+    let socket = warp::transport::endpoint::bind_udp("127.0.0.1:0".parse().unwrap()).unwrap();
+    let runtime: Arc<dyn quinn::Runtime> = Arc::new(quinn::TokioRuntime);
+    quinn::Endpoint::new(quinn::EndpointConfig::default(), server, socket, runtime).unwrap()
+}
+
+impl PlainQuinn {
+    /// Starts the sink process and connects to it.
+    fn start() -> PlainQuinn {
+        let port_file = tempfile::NamedTempFile::new().unwrap();
+        let server = Command::new(std::env::current_exe().unwrap())
+            .args(["--quinn-sink", port_file.path().to_str().unwrap()])
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let port: u16 = loop {
+            if let Ok(p) = std::fs::read_to_string(port_file.path())
+                .unwrap()
+                .trim()
+                .parse()
+            {
+                break p;
+            }
+            assert!(Instant::now() < deadline, "the quinn sink did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let rt = rt();
+        let (conn, endpoint) = rt.block_on(async move {
+            let mut client = rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .unwrap()
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAny))
+            .with_no_client_auth();
+            client.alpn_protocols = vec![b"bench".to_vec()];
+            let quic = quinn::crypto::rustls::QuicClientConfig::try_from(client).unwrap();
+            let mut cfg = quinn::ClientConfig::new(Arc::new(quic));
+            cfg.transport_config(warp::transport::endpoint::transport());
+            let endpoint = endpoint(None);
+            let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+            let conn = endpoint
+                .connect_with(cfg, addr, "bench")
+                .unwrap()
+                .await
+                .unwrap();
+            (conn, endpoint)
+        });
+        PlainQuinn {
+            rt,
+            conn,
+            _endpoint: endpoint,
+            server,
+        }
+    }
+
+    /// MB/s of one stream of `bytes`, from the first byte to the sink's count.
+    fn stream(&self, bytes: u64) -> f64 {
+        let conn = self.conn.clone();
+        self.rt.block_on(async move {
+            let (mut send, mut recv) = conn.open_bi().await.unwrap();
+            let chunk = vec![7u8; 64 * 1024];
+            let started = Instant::now();
+            let mut left = bytes;
+            while left > 0 {
+                let n = left.min(chunk.len() as u64) as usize;
+                send.write_all(&chunk[..n]).await.unwrap();
+                left -= n as u64;
+            }
+            send.finish().unwrap();
+            let got = recv.read_to_end(16).await.unwrap();
+            assert_eq!(u64::from_be_bytes(got[..8].try_into().unwrap()), bytes);
+            bytes as f64 / started.elapsed().as_secs_f64() / 1e6
+        })
+    }
+}
+
+impl Drop for PlainQuinn {
+    fn drop(&mut self) {
+        self.conn.close(0u32.into(), b"done");
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+/// The sink: accepts one connection and counts each stream, answering its length; writes
+/// its port to `port_file` once it listens.
+fn quinn_sink(port_file: &str) {
     rt().block_on(async move {
         let key = rcgen::KeyPair::generate().unwrap();
         let cert = rcgen::CertificateParams::new(vec!["bench".into()])
@@ -236,21 +302,21 @@ fn quinn_sink(port: u16) {
         .unwrap();
         server.alpn_protocols = vec![b"bench".to_vec()];
         let quic = quinn::crypto::rustls::QuicServerConfig::try_from(server).unwrap();
-        let endpoint = quinn::Endpoint::server(
-            quinn::ServerConfig::with_crypto(Arc::new(quic)),
-            format!("127.0.0.1:{port}").parse().unwrap(),
-        )
-        .unwrap();
+        let mut cfg = quinn::ServerConfig::with_crypto(Arc::new(quic));
+        cfg.transport_config(warp::transport::endpoint::transport());
+        let endpoint = endpoint(Some(cfg));
+        let port = endpoint.local_addr().unwrap().port();
+        std::fs::write(port_file, port.to_string()).unwrap();
         let conn = endpoint.accept().await.unwrap().await.unwrap();
-        let (mut send, mut recv) = conn.accept_bi().await.unwrap();
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut total = 0u64;
-        while let Some(n) = recv.read(&mut buf).await.unwrap() {
-            total += n as u64;
+        while let Ok((mut send, mut recv)) = conn.accept_bi().await {
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut total = 0u64;
+            while let Some(n) = recv.read(&mut buf).await.unwrap() {
+                total += n as u64;
+            }
+            send.write_all(&total.to_be_bytes()).await.unwrap();
+            send.finish().unwrap();
         }
-        send.write_all(&total.to_be_bytes()).await.unwrap();
-        send.finish().unwrap();
-        conn.closed().await;
     });
 }
 

@@ -86,8 +86,8 @@ impl DialError {
 
 /// The QUIC transport settings of every connection: keepalives every second and an idle
 /// timeout of 4 s, so a dead peer is noticed within a few seconds; windows sized for fast
-/// bulk channels.
-fn transport() -> Arc<quinn::TransportConfig> {
+/// bulk channels. Public so that benchmarks of plain quinn run with the same settings.
+pub fn transport() -> Arc<quinn::TransportConfig> {
     let mut t = quinn::TransportConfig::default();
     t.keep_alive_interval(Some(Duration::from_secs(1)));
     t.max_idle_timeout(Some(
@@ -111,7 +111,9 @@ fn transport() -> Arc<quinn::TransportConfig> {
     Arc::new(t)
 }
 
-fn bind_udp(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
+/// A UDP socket on `addr` with the node's 4 MiB buffers (where the kernel allows them).
+/// Public so that benchmarks of plain quinn use the same sockets.
+pub fn bind_udp(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
     use socket2::{Domain, Protocol, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     // Best effort: the kernel caps these at its own maximum.
