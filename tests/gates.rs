@@ -3,12 +3,12 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
 use support::{
-    echo_server, free_port, free_tcp_port, reset_by_gate, text, until_reset_by_gate, wait_until,
-    TestNode,
+    echo_server, free_port, free_tcp_port, reset_by_gate, tcp_server, text, until_reset_by_gate,
+    wait_until, TestNode,
 };
 
 fn gate_pair() -> (TestNode, TestNode, String) {
@@ -148,16 +148,10 @@ fn unknown_gates_and_blocked_peers_get_no_connection() {
 #[test]
 fn a_reset_on_the_far_side_reaches_the_client_as_a_reset() {
     // A service that reads a little and then resets the connection.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let target = listener.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        for conn in listener.incoming().flatten() {
-            let mut conn = conn;
-            let mut buf = [0u8; 5];
-            let _ = conn.read_exact(&mut buf);
-            let _ = socket2::SockRef::from(&conn).set_linger(Some(Duration::ZERO));
-            drop(conn);
-        }
+    let target = tcp_server(|mut conn| {
+        let mut buf = [0u8; 5];
+        let _ = conn.read_exact(&mut buf);
+        let _ = socket2::SockRef::from(&conn).set_linger(Some(Duration::ZERO));
     });
     let a = TestNode::start();
     let b = TestNode::start();
@@ -471,31 +465,24 @@ fn with_the_peer_down_a_gate_connection_is_refused_at_once() {
 fn a_connection_held_back_by_a_slow_service_does_not_stall_the_others() {
     // Behind B: a service that stops reading a connection whose first byte is `S`, and
     // echoes every other.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let target = listener.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        for conn in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut conn = conn;
-                let mut first = [0u8; 1];
-                if conn.read_exact(&mut first).is_err() {
-                    return;
-                }
-                if &first == b"S" {
-                    // Held open, never read, until the test is over (at most 2 min).
-                    std::thread::sleep(Duration::from_secs(120));
-                    return;
-                }
-                let _ = conn.write_all(&first);
-                let mut buf = [0u8; 16 * 1024];
-                while let Ok(n) = conn.read(&mut buf) {
-                    if n == 0 || conn.write_all(&buf[..n]).is_err() {
-                        break;
-                    }
-                }
-                let _ = conn.shutdown(Shutdown::Write);
-            });
+    let target = tcp_server(|mut conn| {
+        let mut first = [0u8; 1];
+        if conn.read_exact(&mut first).is_err() {
+            return;
         }
+        if &first == b"S" {
+            // Held open, never read, until the test is over (at most 2 min).
+            std::thread::sleep(Duration::from_secs(120));
+            return;
+        }
+        let _ = conn.write_all(&first);
+        let mut buf = [0u8; 16 * 1024];
+        while let Ok(n) = conn.read(&mut buf) {
+            if n == 0 || conn.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+        let _ = conn.shutdown(Shutdown::Write);
     });
     let a = TestNode::start();
     let b = TestNode::start();

@@ -13,7 +13,7 @@ pub mod servers;
 pub mod sshd;
 
 #[allow(unused_imports)]
-pub use servers::{echo_server, sink_server};
+pub use servers::{echo_server, sink_server, tcp_server};
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
