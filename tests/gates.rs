@@ -507,3 +507,66 @@ fn a_connection_held_back_by_a_slow_service_does_not_stall_the_others() {
         assert_eq!(round_trip(&listen, &msg).unwrap(), msg);
     }
 }
+
+#[test]
+fn a_udp_session_ends_after_a_minute_without_a_datagram() {
+    // A UDP service that answers each datagram with the source port it came from: a new
+    // session on the far side shows as a new port.
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let target = server.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        server
+            .set_read_timeout(Some(Duration::from_secs(120)))
+            .unwrap();
+        while let Ok((_, from)) = server.recv_from(&mut buf) {
+            let _ = server.send_to(from.port().to_string().as_bytes(), from);
+        }
+    });
+    let a = TestNode::start();
+    let b = TestNode::start();
+    assert!(b
+        .warp(&["gate", "expose", "port", &target, "--udp"])
+        .status
+        .success());
+    a.meet("bob", &b, "alice");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let out = a.warp(&["gate", "open", &listen, "bob", "port", "--udp"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let ask = || -> Option<String> {
+        // Loopback UDP may drop under load: a few tries.
+        let mut buf = [0u8; 64];
+        (0..5).find_map(|_| {
+            sock.send_to(b"which?", &listen).unwrap();
+            let n = sock.recv(&mut buf).ok()?;
+            Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+        })
+    };
+    let first = ask().expect("an answer through the gate");
+    assert_eq!(
+        ask().as_deref(),
+        Some(first.as_str()),
+        "one session, one port"
+    );
+    // A minute without a datagram ends the session on both sides, and says so.
+    wait_until(
+        "the far side ends the session",
+        Duration::from_secs(90),
+        || b.log().contains("session from alice") && b.log().contains("ended after 60s"),
+    );
+    wait_until(
+        "this side ends the session",
+        Duration::from_secs(10),
+        || {
+            a.log()
+                .contains("session ended after 60s without a datagram")
+        },
+    );
+    let second = ask().expect("an answer through a new session");
+    assert_ne!(
+        first, second,
+        "the far side kept its socket past the idle limit"
+    );
+}

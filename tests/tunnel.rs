@@ -198,3 +198,50 @@ fn ctrl_c_shuts_the_node_down_cleanly_and_the_peer_notices() {
     assert!(line.contains("not connected"));
     assert!(a.log().contains("node shutting down"), "{}", a.log());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn when_both_sides_dial_the_connection_dialed_by_the_smaller_id_survives() {
+    use support::hostile::HostileKey;
+    use warp::identity::PeerId;
+    let a = TestNode::start();
+    let b = TestNode::start();
+    // Alice knows Bob without an address, so only Bob dials: their connection is Bob's.
+    let out = a.warp(&["peers", "add", "bob", &b.id]);
+    assert!(out.status.success(), "{}", text(&out));
+    b.add_peer("alice", &a);
+    let out = b.warp(&["ping", "alice", "-c", "1"]);
+    assert!(out.status.success(), "{}", text(&out));
+    // Then Alice's key dials Bob as well: two connections between the same two keys,
+    // one dialed by each side.
+    let as_alice = HostileKey::of_node(a.home.path())
+        .connect(b.addr().parse().unwrap())
+        .await
+        .unwrap();
+    let (alice, bob): (PeerId, PeerId) = (a.id.parse().unwrap(), b.id.parse().unwrap());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    if alice < bob {
+        // The one Alice dialed wins: Bob closes his own, and Alice's node hears why.
+        while !(a.log().contains("connection to bob")
+            && a.log().contains("closed: replaced by a second connection"))
+        {
+            assert!(std::time::Instant::now() < deadline, "{}", a.log());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(as_alice.closed(), None, "the winner was closed");
+    } else {
+        // The one Bob dialed wins: the new one is closed as a duplicate.
+        loop {
+            if let Some(why) = as_alice.closed() {
+                assert!(why.contains("duplicate connection"), "{why}");
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{}", b.log());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            !a.log().contains("replaced by a second connection"),
+            "the winner was closed: {}",
+            a.log()
+        );
+    }
+}

@@ -74,7 +74,14 @@ pub async fn serve(
                 Ok(n) => send_frame(&mut send, &buf[..n]).await?,
                 Err(e) => return Err(ServiceError::Local(e)),
             },
-            _ = tokio::time::sleep(IDLE) => break,
+            _ = tokio::time::sleep(IDLE) => {
+                info!(
+                    "datagram gate {name}: session from {} ended after {}s without a datagram",
+                    node.label(&peer),
+                    IDLE.as_secs()
+                );
+                break;
+            }
         }
     }
     send.finish();
@@ -181,7 +188,14 @@ async fn session(
                 Ok(Some(d)) => { let _ = sock.send_to(&d, &src).await; }
                 _ => break,
             },
-            _ = tokio::time::sleep(IDLE) => break,
+            _ = tokio::time::sleep(IDLE) => {
+                info!(
+                    "udp gate {} ({src}): session ended after {}s without a datagram",
+                    g.listen,
+                    IDLE.as_secs()
+                );
+                break;
+            }
         }
     }
     send.finish();

@@ -84,6 +84,24 @@ impl HostileKey {
         HostileKey { id, cert, key }
     }
 
+    /// The key of the node whose data directory is `home` (read from its identity
+    /// file): a second client that is that node, as far as any peer can tell.
+    pub fn of_node(home: &std::path::Path) -> HostileKey {
+        let identity = warp::identity::Identity::load_or_create(home).unwrap();
+        let pkcs8 = PrivatePkcs8KeyDer::from(identity.pkcs8_der());
+        let key =
+            rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&pkcs8, &rcgen::PKCS_ED25519).unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["warp".into()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        HostileKey {
+            id: identity.peer_id().to_string(),
+            cert: cert.der().clone(),
+            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(identity.pkcs8_der())),
+        }
+    }
+
     /// Connects to the node at `addr`.
     pub async fn connect(self, addr: SocketAddr) -> Result<Hostile, String> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
