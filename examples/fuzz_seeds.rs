@@ -1,6 +1,6 @@
 //! Writes the fuzz targets' seed inputs under the directory given (`fuzz/seeds` in CI):
 //! every Recon conformance vector, WARP envelopes and hub sessions, frames of each kind
-//! made by the real encoders, and REST bodies. The fuzzer starts from inputs that pass
+//! made by the real encoders (warpdrive, channel, bond), and REST bodies. The fuzzer starts from inputs that pass
 //! the first checks instead of finding them by chance.
 //!
 //! `cargo run --example fuzz_seeds -- fuzz/seeds`
@@ -171,6 +171,30 @@ fn channel_frames() -> Vec<Vec<u8>> {
     out
 }
 
+/// A bonded channel's frames: segments out of order and twice, acknowledgements, the end.
+fn bond_frames() -> Vec<Vec<u8>> {
+    use protocols::bond::frame::Frame;
+    let data = |seq: u64| Frame::Data {
+        seq,
+        payload: vec![seq as u8; 100],
+    };
+    let frames = [
+        vec![data(0), data(1), data(2)],
+        vec![data(2), data(0), data(1), data(1)],
+        vec![
+            Frame::Ack {
+                next: 3,
+                window: 65_536,
+            },
+            Frame::Fin { seq: 3 },
+        ],
+    ];
+    frames
+        .iter()
+        .map(|fs| fs.iter().flat_map(|f| f.encode().unwrap()).collect())
+        .collect()
+}
+
 fn write(dir: &Path, target: &str, seeds: impl IntoIterator<Item = Vec<u8>>) -> usize {
     let d = dir.join(target);
     std::fs::create_dir_all(&d).expect("the seed directory can be made");
@@ -221,6 +245,7 @@ fn main() {
         v
     });
     written.push(("rest_bodies", write(dir, "rest_bodies", rest)));
+    written.push(("bond_frames", write(dir, "bond_frames", bond_frames())));
     for (target, n) in written {
         println!("{target}: {n} seeds");
     }

@@ -9,8 +9,11 @@
 //! * [`ping`]: the probes of the `ping` service.
 //! * [`sink`]: the report of the `sink` service (bulk transfer check).
 //! * [`warpdrive`]: offers, downloads and reports of the `warpdrive` service.
+//! * [`bond`]: one channel over several paths: segments, reordering, acknowledgements,
+//!   the scheduler of each mode, path health.
 
 pub mod backoff;
+pub mod bond;
 pub mod channel;
 pub mod datagram;
 pub mod flow;
