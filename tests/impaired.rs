@@ -83,3 +83,39 @@ fn fifty_mib_arrive_intact_while_a_second_channel_keeps_flowing() {
         "the bulk channel ended before the pings: nothing overlapped"
     );
 }
+
+/// The round trips `warp ping` printed, in milliseconds.
+fn ping_times(out: &str) -> Vec<f64> {
+    out.lines()
+        .filter_map(|l| l.split("time=").nth(1))
+        .filter_map(|t| t.trim_end_matches(" ms").parse().ok())
+        .collect()
+}
+
+#[test]
+fn an_impairment_scoped_to_one_path_leaves_the_others_alone() {
+    let b = TestNode::start();
+    let c = TestNode::start();
+    // Everything Alice sends to Bob's address waits 300 ms; what she sends to Carol
+    // does not.
+    let a = TestNode::start_with(&["--impair", &format!("delay=300ms,to={}", b.addr())]);
+    assert!(
+        a.log()
+            .contains(&format!("impairing every datagram sent to {}", b.addr())),
+        "{}",
+        a.log()
+    );
+    a.meet("bob", &b, "alice");
+    a.meet("carol", &c, "alice");
+    let to_bob = a.warp(&["ping", "bob", "-c", "3", "-i", "0.05"]);
+    let to_carol = a.warp(&["ping", "carol", "-c", "3", "-i", "0.05"]);
+    let (tb, tc) = (text(&to_bob), text(&to_carol));
+    assert!(
+        to_bob.status.success() && to_carol.status.success(),
+        "{tb}{tc}"
+    );
+    let (bob, carol) = (ping_times(&tb), ping_times(&tc));
+    assert_eq!((bob.len(), carol.len()), (3, 3), "{tb}{tc}");
+    assert!(bob.iter().all(|&ms| ms >= 300.0), "{tb}");
+    assert!(carol.iter().all(|&ms| ms < 300.0), "{tc}");
+}

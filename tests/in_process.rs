@@ -14,7 +14,7 @@ async fn node(dir: &Path) -> (NodeHandle, oneshot::Sender<()>) {
     let (stop, stopped) = oneshot::channel::<()>();
     let opts = NodeOptions {
         listen: "127.0.0.1:0".parse().unwrap(),
-        impair: None,
+        impair: Vec::new(),
         incoming: dir.join("incoming"),
         config: dir.join("warp.toml"),
         ws: None,

@@ -79,9 +79,11 @@ pub struct NodeArgs {
     #[arg(long)]
     pub listen: Option<SocketAddr>,
     /// Impair every datagram sent, to see how applications fare on a bad network:
-    /// `loss=5%,delay=20ms,jitter=5ms,reorder=1%,duplicate=1%,rate=100mbit,seed=7`.
+    /// `loss=5%,delay=20ms,jitter=5ms,reorder=1%,duplicate=1%,rate=100mbit,seed=7`. With
+    /// `to=ADDR` (an IP, or IP:port) only what is sent there: one path. Repeatable; the
+    /// first spec whose `to` covers a datagram applies, then one without `to`.
     #[arg(long)]
-    pub impair: Option<crate::transport::impair::ImpairSpec>,
+    pub impair: Vec<crate::transport::impair::ImpairSpec>,
     /// Configuration file (TOML), applied again whenever it is saved; the node runs
     /// without one. Default: `warp.toml` in the data directory.
     #[arg(long)]

@@ -59,7 +59,7 @@ pub struct NodeOptions {
     /// The UDP address for QUIC.
     pub listen: SocketAddr,
     /// Impairment applied to every datagram sent, for testing on a bad network.
-    pub impair: Option<crate::transport::impair::ImpairSpec>,
+    pub impair: Vec<crate::transport::impair::ImpairSpec>,
     /// Where accepted offers download unless told otherwise.
     pub incoming: PathBuf,
     /// The configuration file, watched for changes.

@@ -132,12 +132,12 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    /// Binds `listen` and proves `identity` in every handshake; every datagram sent goes
-    /// through `impair` when given.
+    /// Binds `listen` and proves `identity` in every handshake; datagrams sent go through
+    /// the first of `impair` that covers their destination (none: untouched).
     pub fn bind(
         listen: SocketAddr,
         identity: Identity,
-        impair: Option<ImpairSpec>,
+        impair: Vec<ImpairSpec>,
     ) -> Result<Endpoint, BindError> {
         let tls = tls::server_config(&identity)?;
         let quic = quinn::crypto::rustls::QuicServerConfig::try_from(tls)
@@ -153,10 +153,14 @@ impl Endpoint {
         let mut udp = runtime
             .wrap_udp_socket(socket)
             .map_err(SetupError::Socket)?;
-        if let Some(spec) = impair {
-            warn!("impairing every datagram sent: {spec}");
-            let model = super::impair::model::Model::new(spec);
-            udp = super::impair::socket::ImpairedSocket::new(udp, model);
+        if !impair.is_empty() {
+            for spec in &impair {
+                match spec.to {
+                    Some(to) => warn!("impairing every datagram sent to {to}: {spec}"),
+                    None => warn!("impairing every datagram sent: {spec}"),
+                }
+            }
+            udp = super::impair::socket::ImpairedSocket::new(udp, impair);
         }
         let endpoint = quinn::Endpoint::new_with_abstract_socket(
             quinn::EndpointConfig::default(),

@@ -1,4 +1,6 @@
-//! A quinn UDP socket whose outgoing datagrams pass through the impairment [`Model`].
+//! A quinn UDP socket whose outgoing datagrams pass through an impairment [`Model`]: the
+//! first one whose spec covers the datagram's destination (a spec scoped with `to=`
+//! impairs one path only); datagrams no spec covers go out untouched.
 
 use std::collections::BinaryHeap;
 use std::fmt;
@@ -14,6 +16,7 @@ use quinn::{AsyncUdpSocket, UdpPoller};
 use tokio::sync::mpsc;
 
 use super::model::Model;
+use super::spec::ImpairSpec;
 
 /// Datagrams waiting for their departure time, at most; more are dropped.
 const MAX_QUEUED: usize = 16_384;
@@ -47,7 +50,8 @@ impl Ord for Held {
 /// The node's UDP socket with impairment on send.
 pub struct ImpairedSocket {
     inner: Arc<dyn AsyncUdpSocket>,
-    model: Mutex<(Model, u64)>,
+    /// Each spec with its model, scoped ones first; and the order of the datagrams held.
+    models: Mutex<(Vec<(ImpairSpec, Model)>, u64)>,
     queue: mpsc::UnboundedSender<Held>,
     queued: Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -59,14 +63,21 @@ impl fmt::Debug for ImpairedSocket {
 }
 
 impl ImpairedSocket {
-    /// Wraps `inner`; spawns the task that releases held datagrams on time.
-    pub fn new(inner: Arc<dyn AsyncUdpSocket>, model: Model) -> Arc<ImpairedSocket> {
+    /// Wraps `inner` with `specs` (each its own model: a rate limit scoped to one path
+    /// is that path's); spawns the task that releases held datagrams on time.
+    pub fn new(inner: Arc<dyn AsyncUdpSocket>, mut specs: Vec<ImpairSpec>) -> Arc<ImpairedSocket> {
         let (tx, rx) = mpsc::unbounded_channel();
         let queued = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         tokio::spawn(release(inner.clone(), rx, queued.clone()));
+        // Scoped specs are tried before one that covers everything.
+        specs.sort_by_key(|s| s.to.is_none());
+        let models = specs
+            .into_iter()
+            .map(|s| (s.clone(), Model::new(s)))
+            .collect();
         Arc::new(ImpairedSocket {
             inner,
-            model: Mutex::new((model, 0)),
+            models: Mutex::new((models, 0)),
             queue: tx,
             queued,
         })
@@ -118,18 +129,26 @@ impl AsyncUdpSocket for ImpairedSocket {
             .segment_size
             .unwrap_or(transmit.contents.len())
             .max(1);
-        let mut guard = self.model.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self.models.lock().unwrap_or_else(|p| p.into_inner());
+        let (models, order) = &mut *guard;
+        let Some((_, model)) = models
+            .iter_mut()
+            .find(|(spec, _)| spec.covers(transmit.destination))
+        else {
+            drop(guard);
+            return self.inner.try_send(transmit);
+        };
         for datagram in transmit.contents.chunks(segment) {
-            for due in guard.0.fate(now, datagram.len()) {
+            for due in model.fate(now, datagram.len()) {
                 if self.queued.load(std::sync::atomic::Ordering::Relaxed) >= MAX_QUEUED {
                     continue;
                 }
-                guard.1 += 1;
+                *order += 1;
                 self.queued
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let _ = self.queue.send(Held {
                     due,
-                    order: guard.1,
+                    order: *order,
                     to: transmit.destination,
                     bytes: datagram.to_vec(),
                 });

@@ -1,6 +1,8 @@
-//! `loss=5%,delay=20ms,jitter=5ms,reorder=1%,duplicate=1%,rate=100mbit,seed=7`
+//! `loss=5%,delay=20ms,jitter=5ms,reorder=1%,duplicate=1%,rate=100mbit,seed=7`, and
+//! `to=ADDR` (an IP, or an IP and port) to impair only what is sent there: one path.
 
 use std::fmt;
+use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -21,11 +23,50 @@ pub struct ImpairSpec {
     pub rate: Option<u64>,
     /// Seed of the random choices, so a run can be reproduced.
     pub seed: u64,
+    /// Only datagrams to this address (and port, when given); `None` for every datagram.
+    pub to: Option<Target>,
+}
+
+/// Where a scoped impairment applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// The destination IP.
+    pub ip: IpAddr,
+    /// The destination port; `None` for any.
+    pub port: Option<u16>,
+}
+
+impl Target {
+    /// Whether a datagram to `to` is covered.
+    pub fn covers(&self, to: SocketAddr) -> bool {
+        // An IPv4 peer reached through a dual-stack socket shows as ::ffff:a.b.c.d.
+        let ip = match to.ip() {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(to.ip(), IpAddr::V4),
+            v4 => v4,
+        };
+        ip == self.ip && self.port.is_none_or(|p| p == to.port())
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.port {
+            Some(p) => write!(f, "{}", SocketAddr::new(self.ip, p)),
+            None => write!(f, "{}", self.ip),
+        }
+    }
+}
+
+impl ImpairSpec {
+    /// Whether datagrams to `to` go through this spec.
+    pub fn covers(&self, to: SocketAddr) -> bool {
+        self.to.is_none_or(|t| t.covers(to))
+    }
 }
 
 /// A bad `--impair` string.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("--impair: {0} (expected e.g. loss=5%,delay=20ms,jitter=5ms,reorder=1%,duplicate=1%,rate=100mbit,seed=7)")]
+#[error("--impair: {0} (expected e.g. loss=5%,delay=20ms,jitter=5ms,reorder=1%,duplicate=1%,rate=100mbit,seed=7, optionally to=10.2.0.2)")]
 pub struct BadSpec(String);
 
 fn percent(v: &str) -> Result<f64, BadSpec> {
@@ -56,6 +97,18 @@ fn duration(v: &str) -> Result<Duration, BadSpec> {
         return Err(bad());
     }
     Ok(Duration::from_secs_f64(n * scale))
+}
+
+fn target(v: &str) -> Result<Target, BadSpec> {
+    if let Ok(addr) = v.parse::<SocketAddr>() {
+        return Ok(Target {
+            ip: addr.ip(),
+            port: Some(addr.port()),
+        });
+    }
+    v.parse::<IpAddr>()
+        .map(|ip| Target { ip, port: None })
+        .map_err(|_| BadSpec(format!("to={v:?} is not an IP address or IP:port")))
 }
 
 fn rate(v: &str) -> Result<u64, BadSpec> {
@@ -104,6 +157,7 @@ impl FromStr for ImpairSpec {
                         .parse()
                         .map_err(|_| BadSpec(format!("seed {value:?} is not a number")))?
                 }
+                "to" => spec.to = Some(target(value)?),
                 other => return Err(BadSpec(format!("unknown setting {other:?}"))),
             }
         }
@@ -125,7 +179,11 @@ impl fmt::Display for ImpairSpec {
         if let Some(r) = self.rate {
             write!(f, ",rate={}kbit", r / 1000)?;
         }
-        write!(f, ",seed={}", self.seed)
+        write!(f, ",seed={}", self.seed)?;
+        match self.to {
+            Some(t) => write!(f, ",to={t}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -162,5 +220,19 @@ mod tests {
             assert!(bad.parse::<ImpairSpec>().is_err(), "{bad}");
         }
         assert_eq!("".parse::<ImpairSpec>().unwrap(), ImpairSpec::default());
+        assert!("to=somewhere".parse::<ImpairSpec>().is_err());
+    }
+
+    #[test]
+    fn a_scoped_spec_covers_its_address_only() {
+        let s: ImpairSpec = "delay=40ms,rate=20mbit,to=10.2.0.2".parse().unwrap();
+        assert_eq!(s.to_string().parse::<ImpairSpec>().unwrap(), s);
+        assert!(s.covers("10.2.0.2:7470".parse().unwrap()));
+        assert!(s.covers("[::ffff:10.2.0.2]:9".parse().unwrap()));
+        assert!(!s.covers("10.2.0.3:7470".parse().unwrap()));
+        let p: ImpairSpec = "loss=1%,to=127.0.0.1:5000".parse().unwrap();
+        assert!(p.covers("127.0.0.1:5000".parse().unwrap()));
+        assert!(!p.covers("127.0.0.1:5001".parse().unwrap()));
+        assert!(ImpairSpec::default().covers("192.0.2.1:1".parse().unwrap()));
     }
 }
