@@ -156,6 +156,48 @@ pub struct PeerStatus {
     pub rtt_us: Option<u64>,
     /// The address the connection runs over.
     pub remote: Option<String>,
+    /// Every path to the peer (empty when not connected).
+    #[serde(default)]
+    pub paths: Vec<PathStatus>,
+}
+
+/// One path to a peer as `warp peers` shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PathStatus {
+    /// This node's address on the path.
+    pub local: String,
+    /// The peer's address on the path.
+    pub remote: String,
+    /// How it reaches the peer: `direct`.
+    pub kind: String,
+    /// `up`, `probing` or `down`.
+    pub state: String,
+    /// Its smoothed round trip, in milliseconds.
+    pub rtt_ms: f64,
+    /// UDP bytes sent on it.
+    pub tx_bytes: u64,
+    /// UDP bytes received on it.
+    pub rx_bytes: u64,
+}
+
+impl From<&crate::transport::PathInfo> for PathStatus {
+    fn from(p: &crate::transport::PathInfo) -> PathStatus {
+        use crate::transport::PathState;
+        PathStatus {
+            local: p.local.to_string(),
+            remote: p.remote.to_string(),
+            kind: p.kind.to_string(),
+            state: match p.state {
+                PathState::Up => "up",
+                PathState::Probing => "probing",
+                PathState::Down => "down",
+            }
+            .to_string(),
+            rtt_ms: p.rtt.as_secs_f64() * 1000.0,
+            tx_bytes: p.tx_bytes,
+            rx_bytes: p.rx_bytes,
+        }
+    }
 }
 
 /// A flow as `warp flow` shows it: its definition and congestion counters.

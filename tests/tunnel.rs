@@ -245,3 +245,55 @@ async fn when_both_sides_dial_the_connection_dialed_by_the_smaller_id_survives()
         );
     }
 }
+
+#[test]
+fn warp_peers_shows_each_path_with_its_ends_state_round_trip_and_bytes() {
+    let a = TestNode::start();
+    let mut b = TestNode::start();
+    a.meet("bob", &b, "alice");
+    let out = a.warp(&["ping", "bob", "-c", "3", "-i", "0.05", "-s", "1000"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let bob = |a: &TestNode| -> serde_json::Value {
+        let out = a.warp(&["peers", "--json"]);
+        let all: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        all.as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["entry"]["alias"] == "bob")
+            .cloned()
+            .unwrap_or_else(|| panic!("no bob: {all}"))
+    };
+    let p = bob(&a);
+    let paths = p["paths"].as_array().unwrap();
+    assert_eq!(paths.len(), 1, "{p}");
+    let path = &paths[0];
+    assert_eq!(path["remote"], b.addr().as_str(), "{p}");
+    assert_eq!(path["local"], a.addr().as_str(), "{p}");
+    assert_eq!(path["kind"], "direct");
+    assert_eq!(path["state"], "up");
+    assert!(path["rtt_ms"].as_f64().unwrap() > 0.0, "{p}");
+    // Three probes of 1000 bytes went each way, with the handshake.
+    assert!(path["tx_bytes"].as_u64().unwrap() > 3000, "{p}");
+    assert!(path["rx_bytes"].as_u64().unwrap() > 3000, "{p}");
+    let table = text(&a.warp(&["peers"]));
+    assert!(
+        table.contains(&format!(
+            "  path {} -> {}  direct up  rtt ",
+            a.addr(),
+            b.addr()
+        )),
+        "{table}"
+    );
+    // Bob goes away: no path once the connection is gone.
+    b.kill();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let p = bob(&a);
+        if p["connected"] == false {
+            assert_eq!(p["paths"], serde_json::json!([]), "{p}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{p}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -74,6 +74,7 @@ fn offline(dir: &Path, req: Request) -> Result<Response, String> {
                     connected: false,
                     rtt_us: None,
                     remote: None,
+                    paths: Vec::new(),
                 })
                 .collect(),
         ),
@@ -131,5 +132,32 @@ fn print_table(list: &[PeerStatus]) {
             p.entry.policy.to_string(),
             state
         );
+        for path in &p.paths {
+            println!(
+                "  path {} -> {}  {} {}  rtt {:.3} ms  sent {}  received {}",
+                path.local,
+                path.remote,
+                path.kind,
+                path.state,
+                path.rtt_ms,
+                bytes(path.tx_bytes),
+                bytes(path.rx_bytes)
+            );
+        }
+    }
+}
+
+/// A byte count for a person: `512 B`, `12.3 KiB`, `4.0 MiB`, `1.2 GiB`.
+fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    match unit {
+        0 => format!("{n} B"),
+        _ => format!("{v:.1} {}", UNITS[unit]),
     }
 }

@@ -104,12 +104,29 @@ fn refresh_peers(node: &Node, lane: &Lane) {
             .with_slot("policy", e.policy.to_string())
             .with_slot("connected", conn.is_some());
         if let Some(c) = &conn {
-            r = r.with_slot("rtt_us", c.rtt().as_micros() as u64).with_slot(
-                "remote",
-                c.paths()
-                    .first()
-                    .map_or(String::new(), |p| p.remote.to_string()),
-            );
+            let paths = c.paths();
+            let mut list = Record::new();
+            for p in paths.iter().map(crate::control::PathStatus::from) {
+                list = list.with_value(Value::Record(
+                    Record::new()
+                        .with_slot("local", p.local)
+                        .with_slot("remote", p.remote)
+                        .with_slot("kind", p.kind)
+                        .with_slot("state", p.state)
+                        .with_slot("rtt_ms", p.rtt_ms)
+                        .with_slot("tx_bytes", p.tx_bytes)
+                        .with_slot("rx_bytes", p.rx_bytes),
+                ));
+            }
+            r = r
+                .with_slot("rtt_us", c.rtt().as_micros() as u64)
+                .with_slot(
+                    "remote",
+                    paths
+                        .first()
+                        .map_or(String::new(), |p| p.remote.to_string()),
+                )
+                .with_slot("paths", Value::Record(list));
         }
         lane.put(Value::text(e.alias.as_str()), Value::Record(r));
     }

@@ -129,6 +129,8 @@ pub struct Endpoint {
     endpoint: quinn::Endpoint,
     identity: Arc<Identity>,
     transport: Arc<quinn::TransportConfig>,
+    /// The address bound, the local end of every path.
+    local: SocketAddr,
 }
 
 impl Endpoint {
@@ -169,10 +171,12 @@ impl Endpoint {
             runtime,
         )
         .map_err(SetupError::Endpoint)?;
+        let local = endpoint.local_addr().unwrap_or(listen);
         Ok(Endpoint {
             endpoint,
             identity: Arc::new(identity),
             transport,
+            local,
         })
     }
 
@@ -217,16 +221,16 @@ impl Endpoint {
                 }),
                 None => Err(DialError::Closed(Closed::from_quinn(&e))),
             },
-            Ok(Ok(conn)) => Ok(Peer::new(id, conn)),
+            Ok(Ok(conn)) => Ok(Peer::new(id, conn, self.local)),
         }
     }
 
     /// The next caller; `None` once the endpoint is closed.
     pub async fn accept(&self) -> Option<Incoming> {
-        self.endpoint
-            .accept()
-            .await
-            .map(|i| Incoming { incoming: i })
+        self.endpoint.accept().await.map(|i| Incoming {
+            incoming: i,
+            local: self.local,
+        })
     }
 
     /// Closes every connection with `why` and waits (at most `grace`) for the peers to
@@ -241,6 +245,7 @@ impl Endpoint {
 /// A connection attempt from a caller, not yet through its handshake.
 pub struct Incoming {
     incoming: quinn::Incoming,
+    local: SocketAddr,
 }
 
 /// Why an incoming connection was not taken.
@@ -267,7 +272,7 @@ impl Incoming {
             .await
             .map_err(|e| AcceptError::Handshake(Closed::from_quinn(&e)))?;
         match peer_of(&conn) {
-            Ok(id) => Ok(Peer::new(id, conn)),
+            Ok(id) => Ok(Peer::new(id, conn, self.local)),
             Err(e) => {
                 conn.close(0u32.into(), e.to_string().as_bytes());
                 Err(AcceptError::NoKey(e))

@@ -16,5 +16,5 @@ pub mod tls_error;
 pub use channel::{Channel, ChannelError, ChannelReader, ChannelWriter, OpenError};
 pub use close::{Close, Closed};
 pub use endpoint::{AcceptError, BindError, DialError, Endpoint, Incoming};
-pub use peer::{PathInfo, Peer};
+pub use peer::{PathInfo, PathKind, PathState, Peer};
 pub use tls_error::{CertError, SetupError};

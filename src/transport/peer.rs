@@ -5,17 +5,44 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+pub use protocols::bond::health::PathState;
+
 use super::channel::{Channel, OpenError};
 use super::close::{Close, Closed};
 use crate::identity::PeerId;
 
-/// One path to a peer: where its datagrams go and how long a round trip takes.
+/// How a path reaches the peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PathKind {
+    /// Straight to the peer's address.
+    Direct,
+}
+
+impl std::fmt::Display for PathKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PathKind::Direct => "direct",
+        })
+    }
+}
+
+/// One path to a peer: its two ends, its state, round trip and traffic.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PathInfo {
+    /// This node's address on this path.
+    pub local: SocketAddr,
     /// The peer's address on this path.
     pub remote: SocketAddr,
+    /// How it reaches the peer.
+    pub kind: PathKind,
+    /// Whether it is alive.
+    pub state: PathState,
     /// The smoothed round-trip time.
     pub rtt: Duration,
+    /// UDP bytes sent on it.
+    pub tx_bytes: u64,
+    /// UDP bytes received on it.
+    pub rx_bytes: u64,
 }
 
 /// A live connection to a peer whose key was proved in the handshake.
@@ -23,11 +50,13 @@ pub struct PathInfo {
 pub struct Peer {
     id: PeerId,
     conn: quinn::Connection,
+    /// The endpoint's bound address.
+    local: SocketAddr,
 }
 
 impl Peer {
-    pub(crate) fn new(id: PeerId, conn: quinn::Connection) -> Peer {
-        Peer { id, conn }
+    pub(crate) fn new(id: PeerId, conn: quinn::Connection, local: SocketAddr) -> Peer {
+        Peer { id, conn, local }
     }
 
     /// The peer's id (its key).
@@ -53,9 +82,19 @@ impl Peer {
 
     /// The paths to the peer (one per connection today).
     pub fn paths(&self) -> Vec<PathInfo> {
+        let stats = self.conn.stats();
+        let local_ip = self.conn.local_ip().unwrap_or(self.local.ip());
         vec![PathInfo {
+            local: SocketAddr::new(local_ip, self.local.port()),
             remote: self.conn.remote_address(),
+            kind: PathKind::Direct,
+            state: match self.is_open() {
+                true => PathState::Up,
+                false => PathState::Down,
+            },
             rtt: self.conn.rtt(),
+            tx_bytes: stats.udp_tx.bytes,
+            rx_bytes: stats.udp_rx.bytes,
         }]
     }
 

@@ -1,7 +1,7 @@
 //! Requests about the peer book: list (with connection state), add, remove, rename, set
 //! a policy. Removing or blocking a peer closes its connection.
 
-use crate::control::{Fault, PeerStatus, Response};
+use crate::control::{Fault, PathStatus, PeerStatus, Response};
 use crate::identity::{BadPeerId, PeerId};
 use crate::node::Node;
 use crate::store::{PeerEntry, Policy};
@@ -34,6 +34,9 @@ pub fn list(node: &Node) -> Response {
                 remote: peer
                     .as_ref()
                     .and_then(|p| p.paths().first().map(|path| path.remote.to_string())),
+                paths: peer.as_ref().map_or_else(Vec::new, |p| {
+                    p.paths().iter().map(PathStatus::from).collect()
+                }),
                 entry,
             }
         })
