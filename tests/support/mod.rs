@@ -9,6 +9,7 @@
 
 pub mod hostile;
 pub mod measure;
+pub mod netns;
 pub mod servers;
 pub mod sshd;
 
@@ -34,6 +35,8 @@ pub struct TestNode {
     extra: Vec<String>,
     /// Whether the node serves its REST API and link hub (tests) or neither (benchmarks).
     servers: bool,
+    /// The network namespace it runs in, if not the host's.
+    netns: Option<String>,
 }
 
 /// A free UDP port on loopback (bound, read, released).
@@ -163,7 +166,7 @@ impl TestNode {
 
     /// Creates the identity and starts the node with extra `warp node` arguments.
     pub fn start_with(extra: &[&str]) -> TestNode {
-        TestNode::launch(extra, true)
+        TestNode::launch(extra, true, None)
     }
 
     /// A node for benchmarks: no REST API and no link hub unless `extra` asks for one,
@@ -173,23 +176,31 @@ impl TestNode {
         let from_env = std::env::var("WARP_NODE_ARGS").unwrap_or_default();
         let mut args: Vec<&str> = extra.to_vec();
         args.extend(from_env.split_whitespace());
-        TestNode::launch(&args, false)
+        TestNode::launch(&args, false, None)
     }
 
-    fn launch(extra: &[&str], servers: bool) -> TestNode {
+    /// A node in network namespace `ns` (see [`netns`]), listening on port 7470 of every
+    /// address there, with no REST API and no link hub (their loopback would be the
+    /// namespace's). Its peers name its addresses with `--addr`.
+    pub fn in_netns(ns: &str) -> TestNode {
+        TestNode::launch(&[], false, Some(ns.to_string()))
+    }
+
+    fn launch(extra: &[&str], servers: bool, netns: Option<String>) -> TestNode {
         let home = tempfile::tempdir().unwrap();
         let out = warp(home.path(), &["id"]);
         assert!(out.status.success(), "{}", text(&out));
         let id = String::from_utf8(out.stdout).unwrap().trim().to_string();
         let mut node = TestNode {
             home,
-            port: free_port(),
+            port: if netns.is_some() { 7470 } else { free_port() },
             api_port: free_tcp_port(),
             ws_port: free_tcp_port(),
             id,
             child: None,
             extra: extra.iter().map(|s| s.to_string()).collect(),
             servers,
+            netns,
         };
         // A port found free may be taken by another test before the node binds it: then
         // the node says so and exits, and it starts again on other ports (a few times).
@@ -258,8 +269,18 @@ impl TestNode {
             .append(true)
             .open(self.log_path())
             .unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_warp"));
-        cmd.args(["node", "--listen", &self.addr()]);
+        let mut cmd = match &self.netns {
+            None => Command::new(env!("CARGO_BIN_EXE_warp")),
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_warp")]);
+                c
+            }
+        };
+        match self.netns {
+            None => cmd.args(["node", "--listen", &self.addr()]),
+            Some(_) => cmd.args(["node", "--listen", &format!("0.0.0.0:{}", self.port)]),
+        };
         let asked = |flag: &str| self.extra.iter().any(|a| a == flag);
         for (flag, port) in [("--api", self.api_port), ("--ws", self.ws_port)] {
             if !asked(flag) {
