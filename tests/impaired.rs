@@ -105,8 +105,14 @@ fn an_impairment_scoped_to_one_path_leaves_the_others_alone() {
         "{}",
         a.log()
     );
-    a.meet("bob", &b, "alice");
-    a.meet("carol", &c, "alice");
+    // Only Alice dials (Bob and Carol know her without an address): one connection each,
+    // with no tie-break between two dials to replace it under the pings.
+    a.add_peer("bob", &b);
+    a.add_peer("carol", &c);
+    for other in [&b, &c] {
+        let out = other.warp(&["peers", "add", "alice", &a.id]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
     let to_bob = a.warp(&["ping", "bob", "-c", "3", "-i", "0.05"]);
     let to_carol = a.warp(&["ping", "carol", "-c", "3", "-i", "0.05"]);
     let (tb, tc) = (text(&to_bob), text(&to_carol));
