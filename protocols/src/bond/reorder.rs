@@ -41,6 +41,10 @@ pub enum ReorderError {
         /// The announced count.
         fin: u64,
     },
+    /// A sequence number no channel reaches (the last one, kept so that counting past a
+    /// segment never overflows).
+    #[error("segment {0} is past the largest sequence number")]
+    OutOfRange(u64),
     /// Two different ends announced, or an end below a segment already seen.
     #[error("the channel's end moved from {was} to {now} segments")]
     EndMoved {
@@ -78,6 +82,9 @@ impl Reorder {
 
     /// Takes segment `seq`.
     pub fn take(&mut self, seq: u64, payload: Vec<u8>) -> Result<Taken, ReorderError> {
+        if seq == u64::MAX {
+            return Err(ReorderError::OutOfRange(seq));
+        }
         if let Some(fin) = self.fin {
             if seq >= fin {
                 return Err(ReorderError::PastEnd { seq, fin });
@@ -220,5 +227,24 @@ mod tests {
         );
         assert!(matches!(r.take(3, seg(3)), Ok(Taken::Delivered(_))));
         assert!(r.finished());
+    }
+
+    #[test]
+    fn the_last_sequence_number_is_refused_so_nothing_counts_past_it() {
+        // Found by the fuzzer: a segment at u64::MAX, then an end, overflowed `last + 1`.
+        let mut r = Reorder::new(1000);
+        assert_eq!(
+            r.take(u64::MAX, seg(9)),
+            Err(ReorderError::OutOfRange(u64::MAX))
+        );
+        assert_eq!(r.take(u64::MAX - 1, seg(9)), Ok(Taken::Buffered));
+        assert_eq!(
+            r.fin(3),
+            Err(ReorderError::EndMoved {
+                was: u64::MAX,
+                now: 3
+            })
+        );
+        r.fin(u64::MAX).unwrap();
     }
 }
