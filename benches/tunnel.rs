@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use support::measure::speed_secs;
+use support::measure::{ping_ms, speed_secs};
 use support::{free_port, TestNode};
 
 const BYTES: u64 = 1 << 30;
@@ -121,11 +121,7 @@ fn warp_ping(a: &TestNode) -> (f64, f64) {
         "-s",
         "1",
     ]);
-    let mut us: Vec<f64> = out
-        .lines()
-        .filter_map(|l| l.split("time=").nth(1))
-        .map(|t| t.trim_end_matches(" ms").parse::<f64>().unwrap() * 1000.0)
-        .collect();
+    let mut us: Vec<f64> = ping_ms(&out).into_iter().map(|ms| ms * 1000.0).collect();
     assert_eq!(us.len(), PINGS, "{out}");
     (percentile(&mut us, 0.5), percentile(&mut us, 0.99))
 }

@@ -485,16 +485,6 @@ impl Response {
         Response::fail(e.into(), e)
     }
 
-    /// A failure from the gate book, of the kind its error says.
-    pub fn gate_book(e: &crate::gate_book::GateBookError) -> Response {
-        Response::fail(e.into(), e.to_string())
-    }
-
-    /// A failure from the peer book, of the kind its error says.
-    pub fn book(e: &crate::store::BookError) -> Response {
-        Response::fail(e.into(), e.to_string())
-    }
-
     /// `true` for the last line of an answer.
     pub fn is_final(&self) -> bool {
         !matches!(

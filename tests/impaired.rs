@@ -4,6 +4,7 @@ mod support;
 
 use std::time::Duration;
 
+use support::measure::ping_ms;
 use support::{text, TestNode};
 use warp::control::{Client, Request, Response};
 
@@ -84,14 +85,6 @@ fn fifty_mib_arrive_intact_while_a_second_channel_keeps_flowing() {
     );
 }
 
-/// The round trips `warp ping` printed, in milliseconds.
-fn ping_times(out: &str) -> Vec<f64> {
-    out.lines()
-        .filter_map(|l| l.split("time=").nth(1))
-        .filter_map(|t| t.trim_end_matches(" ms").parse().ok())
-        .collect()
-}
-
 #[test]
 fn an_impairment_scoped_to_one_path_leaves_the_others_alone() {
     let b = TestNode::start();
@@ -120,7 +113,7 @@ fn an_impairment_scoped_to_one_path_leaves_the_others_alone() {
         to_bob.status.success() && to_carol.status.success(),
         "{tb}{tc}"
     );
-    let (bob, carol) = (ping_times(&tb), ping_times(&tc));
+    let (bob, carol) = (ping_ms(&tb), ping_ms(&tc));
     assert_eq!((bob.len(), carol.len()), (3, 3), "{tb}{tc}");
     assert!(bob.iter().all(|&ms| ms >= 300.0), "{tb}");
     assert!(carol.iter().all(|&ms| ms < 300.0), "{tc}");

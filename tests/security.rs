@@ -448,7 +448,8 @@ fn the_hub_and_a_gate_keep_accepting_after_running_out_of_descriptors() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hostile_peer_flooding_warpdrive_frames_stays_under_the_memory_cap() {
-    use support::hostile::{rss, HostileKey};
+    use support::hostile::HostileKey;
+    use support::measure::rss_kib;
     let a = TestNode::start();
     let addr: std::net::SocketAddr = a.addr().parse().unwrap();
 
@@ -464,7 +465,7 @@ async fn a_hostile_peer_flooding_warpdrive_frames_stays_under_the_memory_cap() {
     let out = a.warp(&["peers", "add", "mallory", &key.id]);
     assert!(out.status.success(), "{}", text(&out));
     let h = key.connect(addr).await.unwrap();
-    let before = rss(a.pid());
+    let before = rss_kib(a.pid()) << 10;
     let (mut streams, mut refused) = (Vec::new(), 0);
     for _ in 0..24 {
         match h.channel("warpdrive", 1).await.unwrap() {
@@ -501,10 +502,10 @@ async fn a_hostile_peer_flooding_warpdrive_frames_stays_under_the_memory_cap() {
     let mut peak = 0;
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline && tasks.iter().any(|t| !t.is_finished()) {
-        peak = peak.max(rss(pid));
+        peak = peak.max(rss_kib(pid) << 10);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    peak = peak.max(rss(pid));
+    peak = peak.max(rss_kib(pid) << 10);
     // The cap (docs/security.md): 128 MiB of large frames in flight, plus the QUIC
     // receive window and the node's own working memory.
     let grown = peak.saturating_sub(before);
@@ -578,11 +579,11 @@ fn du(dir: &std::path::Path) -> u64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_flooding_durable_lanes_stays_under_the_caps() {
     use futures_util::SinkExt;
-    use support::hostile::rss;
+    use support::measure::rss_kib;
     use tokio_tungstenite::tungstenite::Message;
     let a = TestNode::start();
     let mut ws = ws_client(&a).await;
-    let before = rss(a.pid());
+    let before = rss_kib(a.pid()) << 10;
     let db = a.home.path().join("db");
     let db_before = du(&db);
     // 320 MiB of map entries over 320 agents, in commands of 1 MiB less a little.
@@ -623,7 +624,10 @@ async fn a_client_flooding_durable_lanes_stays_under_the_caps() {
         }
         size = now;
     }
-    let (grown, db_grown) = (rss(a.pid()).saturating_sub(before), du(&db) - db_before);
+    let (grown, db_grown) = (
+        (rss_kib(a.pid()) << 10).saturating_sub(before),
+        du(&db) - db_before,
+    );
     eprintln!(
         "after 320 MiB of durable writes: RSS +{} MiB, db/ +{} MiB",
         grown >> 20,
@@ -636,7 +640,7 @@ async fn a_client_flooding_durable_lanes_stays_under_the_caps() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_that_never_reads_is_closed_before_it_costs_much() {
     use futures_util::{SinkExt, StreamExt};
-    use support::hostile::rss;
+    use support::measure::rss_kib;
     use tokio_tungstenite::tungstenite::Message;
     let a = TestNode::start();
     let mut sleeper = ws_client(&a).await;
@@ -645,13 +649,13 @@ async fn a_client_that_never_reads_is_closed_before_it_costs_much() {
         .await
         .unwrap();
     let mut writer = ws_client(&a).await;
-    let before = rss(a.pid());
+    let before = rss_kib(a.pid()) << 10;
     let big = "y".repeat((1 << 20) - 200);
     let mut peak = 0;
     for _ in 0..200 {
         let frame = format!(r#"@command(node:"/unit/1",lane:events)"{big}""#);
         writer.send(Message::Text(frame.into())).await.unwrap();
-        peak = peak.max(rss(a.pid()));
+        peak = peak.max(rss_kib(a.pid()) << 10);
     }
     let grown = peak.saturating_sub(before);
     eprintln!(

@@ -63,7 +63,7 @@ fn offline(dir: &Path, req: Request) -> Result<Response, String> {
         .ok();
     let book = PeerBook::open(db, me).map_err(|e| e.to_string())?;
     let one = |r: Result<PeerEntry, crate::store::BookError>| {
-        r.map_or_else(|e| Response::book(&e), Response::Peer)
+        r.map_or_else(|e| Response::error(&e), Response::Peer)
     };
     Ok(match req {
         Request::Peers => Response::Peers(

@@ -170,11 +170,3 @@ impl Hostile {
         self.conn.close_reason().map(|r| r.to_string())
     }
 }
-
-/// The node's resident memory in bytes (`VmRSS` in `/proc/PID/status`).
-pub fn rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-    kib * 1024
-}

@@ -24,7 +24,7 @@ pub async fn expose(node: &Node, g: Exposed) -> Response {
     }
     match node.gates.book.expose(&g) {
         Ok(()) => Response::Ok,
-        Err(e) => Response::gate_book(&e),
+        Err(e) => Response::error(&e),
     }
 }
 
@@ -32,7 +32,7 @@ pub async fn expose(node: &Node, g: Exposed) -> Response {
 pub fn unexpose(node: &Node, name: &str) -> Response {
     match node.gates.book.unexpose(name) {
         Ok(_) => Response::Ok,
-        Err(e) => Response::gate_book(&e),
+        Err(e) => Response::error(&e),
     }
 }
 
@@ -41,7 +41,7 @@ pub fn unexpose(node: &Node, name: &str) -> Response {
 /// resets later.
 pub async fn open(node: &Arc<Node>, g: Opened) -> Response {
     if let Err(e) = node.book.resolve(&g.peer) {
-        return Response::book(&e);
+        return Response::error(&e);
     }
     if !crate::gate_book::valid_name(&g.name) {
         return Response::invalid(format!("{:?} cannot name a gate", g.name));
@@ -62,7 +62,7 @@ pub async fn open(node: &Arc<Node>, g: Opened) -> Response {
         )),
     };
     match (node.gates.book.record_open(&g), note) {
-        (Err(e), _) => Response::gate_book(&e),
+        (Err(e), _) => Response::error(&e),
         (Ok(()), Some(n)) => Response::Note(n),
         (Ok(()), None) => Response::Ok,
     }
@@ -76,6 +76,6 @@ pub async fn close(node: &Node, listen: &str) -> Response {
             Response::fail(Fault::NotFound, format!("no gate is open on {listen}"))
         }
         Ok(_) => Response::Ok,
-        Err(e) => Response::gate_book(&e),
+        Err(e) => Response::error(&e),
     }
 }

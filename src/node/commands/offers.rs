@@ -13,7 +13,7 @@ use crate::node::Node;
 /// Offers `paths` to `peer`; follows the offer when `wait`.
 pub async fn share(node: &Node, peer: &str, paths: Vec<String>, wait: bool, tx: &Replies) {
     if let Err(e) = node.resolve(peer) {
-        let _ = tx.send(Response::book(&e));
+        let _ = tx.send(Response::error(&e));
         return;
     }
     let drive = node.drive().clone();

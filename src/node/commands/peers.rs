@@ -52,7 +52,7 @@ pub fn add(node: &Node, alias: &str, id: &str, addrs: Vec<String>) -> Response {
     };
     match node.book.add(alias, id, addrs) {
         Ok(e) => Response::Peer(e),
-        Err(e) => Response::book(&e),
+        Err(e) => Response::error(&e),
     }
 }
 
@@ -65,7 +65,7 @@ pub fn remove(node: &Node, peer: &str) -> Response {
             }
             Response::Peer(e)
         }
-        Err(e) => Response::book(&e),
+        Err(e) => Response::error(&e),
     }
 }
 
@@ -73,14 +73,14 @@ pub fn remove(node: &Node, peer: &str) -> Response {
 pub async fn rename(node: &std::sync::Arc<Node>, peer: &str, alias: &str) -> Response {
     let old = match node.book.resolve(peer) {
         Ok(e) => e.alias,
-        Err(e) => return Response::book(&e),
+        Err(e) => return Response::error(&e),
     };
     match node.book.rename(peer, alias) {
         Ok(e) => {
             crate::node::renames::follow(node, &old, alias).await;
             Response::Peer(e)
         }
-        Err(e) => Response::book(&e),
+        Err(e) => Response::error(&e),
     }
 }
 
@@ -95,7 +95,7 @@ pub fn set_policy(node: &Node, peer: &str, policy: Policy) -> Response {
             }
             Response::Peer(e)
         }
-        Err(e) => Response::book(&e),
+        Err(e) => Response::error(&e),
     }
 }
 

@@ -16,7 +16,7 @@ async fn channel_to(
     service: &str,
     version: u16,
 ) -> Result<(PeerEntry, Channel), Response> {
-    let entry = node.resolve(peer).map_err(|e| Response::book(&e))?;
+    let entry = node.resolve(peer).map_err(|e| Response::error(&e))?;
     match crate::node::conns::open_channel(node, &entry, service, version).await {
         Ok(ch) => Ok((entry, ch)),
         Err(e) => Err(super::peers::unreachable(&entry.alias, &e)),
