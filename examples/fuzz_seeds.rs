@@ -100,6 +100,7 @@ fn warpdrive_frames() -> Vec<Vec<u8>> {
         size: 5,
         sha256: [1; 32],
         chunks: vec![[1; 32]],
+        streamed: false,
     };
     let dir = Info {
         path: RelPath::parse("docs").unwrap(),
@@ -110,12 +111,29 @@ fn warpdrive_frames() -> Vec<Vec<u8>> {
         size: 0,
         sha256: [0; 32],
         chunks: vec![],
+        streamed: false,
     };
     [
         Message::SendOffer {
             id,
             chunk_size: 1 << 20,
-            files: vec![dir, file],
+            files: vec![
+                dir,
+                file.clone(),
+                Info {
+                    path: RelPath::parse("docs/later.bin").unwrap(),
+                    size: 3 << 20,
+                    sha256: [0; 32],
+                    chunks: vec![],
+                    streamed: true,
+                    ..file
+                },
+            ],
+        },
+        Message::Hash {
+            index: 2,
+            chunk: 0,
+            sha256: [9; 32],
         },
         Message::Download {
             id,
@@ -136,6 +154,11 @@ fn warpdrive_frames() -> Vec<Vec<u8>> {
             reason: String::new(),
         },
         Message::Ping(3),
+        Message::Received {
+            id,
+            bytes: 1 << 20,
+            entries: 1,
+        },
         Message::Pong(3),
         Message::End,
         Message::Done,
@@ -206,6 +229,26 @@ fn write(dir: &Path, target: &str, seeds: impl IntoIterator<Item = Vec<u8>>) -> 
     n
 }
 
+/// Pairing frames, a code as typed, and a key-exchange message.
+fn pair_frames() -> Vec<Vec<u8>> {
+    use protocols::pair::{Code, Exchange, Frame, Role};
+    let code = Code::new(7, [1, 2]);
+    let (_, msg) = Exchange::start(&code, Role::Receiver, b"s", b"r", rand::rngs::OsRng);
+    let frames = [
+        Frame::Pake {
+            nameplate: 7,
+            msg: msg.clone(),
+        },
+        Frame::Confirm([3; 32]),
+        Frame::Refused("no offer waits at this code".into()),
+    ];
+    let mut seeds: Vec<Vec<u8>> = frames.iter().map(Frame::encode).collect();
+    seeds.push(frames.iter().flat_map(Frame::encode).collect());
+    seeds.push(b"7-orbit-velvet".to_vec());
+    seeds.push(msg);
+    seeds
+}
+
 fn main() {
     let dir = std::env::args()
         .nth(1)
@@ -246,6 +289,7 @@ fn main() {
     });
     written.push(("rest_bodies", write(dir, "rest_bodies", rest)));
     written.push(("bond_frames", write(dir, "bond_frames", bond_frames())));
+    written.push(("pair_frames", write(dir, "pair_frames", pair_frames())));
     for (target, n) in written {
         println!("{target}: {n} seeds");
     }

@@ -11,6 +11,7 @@
 //! ws_public = false
 //! incoming = "/home/me/Downloads/warp"
 //! threads = 1
+//! interfaces = ["eth0", "wwan0"]  # reach peers through these only (default: every one)
 //!
 //! [[gate.expose]]
 //! name = "ssh"
@@ -23,6 +24,7 @@
 //! peer = "bob"
 //! name = "ssh"
 //! udp = false            # optional
+//! mode = "aggregate"     # optional, over several paths: aggregate, redundant, failover
 //!
 //! [[flow]]
 //! name = "video"
@@ -31,6 +33,7 @@
 //! deliver = "127.1.0.1:5601"   # optional
 //! send = ["self"]        # members by alias or id; `self` is this node
 //! recv = ["bob", "carol"]
+//! paths = "redundant"    # optional, over several paths (default aggregate)
 //!
 //! [links]
 //! tokens = ["s3cret"]    # optional: clients @auth with one before linking
@@ -91,6 +94,11 @@ pub struct NodeSection {
     pub incoming: Option<std::path::PathBuf>,
     /// `--threads`.
     pub threads: Option<usize>,
+    /// `--interface` (each).
+    #[serde(default)]
+    pub interfaces: Vec<String>,
+    /// `false`: as `--no-lan`.
+    pub lan: Option<bool>,
 }
 
 /// The `[gate]` section.
@@ -173,6 +181,23 @@ mod tests {
             vec!["bob".to_string(), "carol".to_string()]
         );
         assert_eq!(parse("").unwrap(), NodeConfig::default());
+        use crate::bond_mode::Mode;
+        assert_eq!(cfg.gate.open[0].mode, Mode::Aggregate);
+        assert_eq!(cfg.flow[0].paths, Mode::Redundant);
+        assert_eq!(cfg.node.interfaces, vec!["eth0", "wwan0"]);
+    }
+
+    #[test]
+    fn a_gate_s_mode_is_read_and_a_wrong_one_named() {
+        let gate = "[[gate.open]]\nlisten=\"a:1\"\npeer=\"p\"\nname=\"x\"\nmode=";
+        let cfg = parse(&format!("{gate}\"failover\"")).unwrap();
+        assert_eq!(cfg.gate.open[0].mode, crate::bond_mode::Mode::Failover);
+        let e = parse(&format!("{gate}\"fastest\"")).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("use aggregate, redundant or failover"),
+            "{e}"
+        );
     }
 
     #[test]

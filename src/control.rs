@@ -106,6 +106,10 @@ pub enum Request {
         paths: Vec<String>,
         /// Follow the offer until it ends (else answer once it is sent).
         wait: bool,
+        /// Seconds the offer waits for a peer that cannot be reached before it fails;
+        /// `None`: a week.
+        #[serde(default)]
+        expires: Option<u64>,
     },
     /// Every offer.
     Offers,
@@ -142,6 +146,13 @@ pub enum Request {
         seed: u64,
         /// Check the bytes by SHA-256 (else by length only).
         verify: bool,
+        /// How the channel uses the peer's paths.
+        #[serde(
+            default,
+            with = "crate::bond_mode",
+            skip_serializing_if = "crate::bond_mode::is_default"
+        )]
+        mode: crate::bond_mode::Mode,
     },
 }
 
@@ -178,6 +189,12 @@ pub struct PathStatus {
     pub tx_bytes: u64,
     /// UDP bytes received on it.
     pub rx_bytes: u64,
+    /// UDP bytes per second sent on it, over the last second or so.
+    #[serde(default)]
+    pub tx_rate: u64,
+    /// The share of its packets lost since it was made, in percent.
+    #[serde(default)]
+    pub loss_percent: f64,
 }
 
 impl From<&crate::transport::PathInfo> for PathStatus {
@@ -196,6 +213,8 @@ impl From<&crate::transport::PathInfo> for PathStatus {
             rtt_ms: p.rtt.as_secs_f64() * 1000.0,
             tx_bytes: p.tx_bytes,
             rx_bytes: p.rx_bytes,
+            tx_rate: p.send_rate,
+            loss_percent: p.loss * 100.0,
         }
     }
 }

@@ -155,6 +155,14 @@ pub struct Flow {
     /// Members that only receive.
     #[serde(default)]
     pub recv: Vec<String>,
+    /// How the flow's channels use a peer's paths when it has several (`redundant`: each
+    /// datagram on every path, delivered once).
+    #[serde(
+        default,
+        with = "crate::bond_mode",
+        skip_serializing_if = "crate::bond_mode::is_default"
+    )]
+    pub paths: crate::bond_mode::Mode,
 }
 
 impl Flow {
@@ -320,6 +328,7 @@ mod tests {
             members: v(members),
             send: v(send),
             recv: v(recv),
+            paths: Default::default(),
         }
     }
 

@@ -54,6 +54,13 @@ pub struct Opened {
     /// beyond loopback (like `ssh -g`).
     #[serde(default)]
     pub gateway: bool,
+    /// How each connection's channel uses the peer's paths when it has several.
+    #[serde(
+        default,
+        with = "crate::bond_mode",
+        skip_serializing_if = "crate::bond_mode::is_default"
+    )]
+    pub mode: crate::bond_mode::Mode,
 }
 
 /// Both lists, in sled.

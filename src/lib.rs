@@ -5,6 +5,7 @@
 pub mod accept_backoff;
 pub mod api_token;
 pub mod bad_word;
+pub mod bond_mode;
 pub mod cli;
 pub mod config;
 pub mod config_error;

@@ -93,12 +93,17 @@ fn main() -> ExitCode {
                     node::NodeOptions {
                         listen,
                         impair: opts.impair,
+                        interfaces: match opts.interfaces.is_empty() {
+                            true => file.interfaces.clone(),
+                            false => opts.interfaces,
+                        },
                         config,
                         incoming,
                         api,
                         ws,
                         ws_public: opts.ws_public || file.ws_public.unwrap_or(false),
                         unknown: opts.unknown,
+                        lan: !opts.no_lan && file.lan.unwrap_or(true),
                     },
                 ))
                 .map_err(|e| e.to_string())?;
@@ -106,10 +111,14 @@ fn main() -> ExitCode {
         }),
         cli::Command::Peers(opts) => with_home(|dir| runtime()?.block_on(peers::run(&dir, opts))),
         cli::Command::Speed(opts) => with_home(|dir| runtime()?.block_on(speed::run(&dir, opts))),
+        // Sharing and accepting may run a node of their own (when none runs), on the
+        // node's runtime.
         cli::Command::Share(opts) => {
-            with_home(|dir| runtime()?.block_on(offers::share(&dir, opts)))
+            with_home(|dir| node_runtime(None)?.block_on(offers::share(&dir, opts)))
         }
-        cli::Command::Offers(opts) => with_home(|dir| runtime()?.block_on(offers::run(&dir, opts))),
+        cli::Command::Offers(opts) => {
+            with_home(|dir| node_runtime(None)?.block_on(offers::run(&dir, opts)))
+        }
         cli::Command::Flow(opts) => with_home(|dir| runtime()?.block_on(flow::run(&dir, opts))),
         cli::Command::Gate(opts) => with_home(|dir| runtime()?.block_on(gate::run(&dir, opts))),
         cli::Command::Ping(opts) => with_home(|dir| runtime()?.block_on(ping::run(&dir, opts))),

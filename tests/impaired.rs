@@ -33,6 +33,7 @@ fn fifty_mib_arrive_intact_while_a_second_channel_keeps_flowing() {
                 bytes: 50 << 20,
                 seed: 5,
                 verify: true,
+                mode: Default::default(),
             },
         ))
         .unwrap();

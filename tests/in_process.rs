@@ -15,12 +15,14 @@ async fn node(dir: &Path) -> (NodeHandle, oneshot::Sender<()>) {
     let opts = NodeOptions {
         listen: "127.0.0.1:0".parse().unwrap(),
         impair: Vec::new(),
+        interfaces: Vec::new(),
         incoming: dir.join("incoming"),
         config: dir.join("warp.toml"),
         ws: None,
         ws_public: false,
         api: None,
         unknown: None,
+        lan: false,
     };
     let shutdown = async move {
         let _ = stopped.await;
@@ -99,6 +101,7 @@ async fn two_nodes_in_one_process_exchange_a_channel_and_stop_cleanly() {
         bytes: 1 << 30,
         seed: 1,
         verify: false,
+        mode: Default::default(),
     };
     let answers = ask(&a.dir, &speed).await;
     let progress: Vec<u64> = answers

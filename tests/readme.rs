@@ -1,7 +1,10 @@
 //! The README's "two nodes, one minute", run as written on one machine: node A with the
-//! embedded defaults (UDP 7470, REST 7480, links 9001) and node B on 127.0.0.1:7471, each
-//! with its own data directory. Every command run here is checked to appear in the README
-//! word for word, so the two cannot drift apart.
+//! embedded defaults (UDP 7470 on every address, REST 7480, links 9001) and node B on
+//! 127.0.0.1:7471, each with its own data directory. Every command run here is checked to
+//! appear in the README word for word, so the two cannot drift apart. The nodes run in a
+//! network namespace of the test's own, with only a loopback: the machine's ports stay
+//! free, and nothing node A announces on its network leaves the namespace (the commands
+//! reach the nodes through their control sockets, which are files).
 
 mod support;
 
@@ -37,8 +40,9 @@ fn run(home: &std::path::Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-fn start(home: &std::path::Path, args: &[&str]) -> Node {
-    let child = Command::new(env!("CARGO_BIN_EXE_warp"))
+fn start(ns: &support::netns::Alone, home: &std::path::Path, args: &[&str]) -> Node {
+    let child = ns
+        .command(env!("CARGO_BIN_EXE_warp"))
         .args(args)
         .env("WARP_HOME", home)
         .stdout(Stdio::null())
@@ -66,8 +70,10 @@ fn two_nodes_one_minute_works_as_written() {
     };
     let (id_a, id_b) = (id(a), id(b));
 
-    let _node_a = start(a, &as_written(readme, "warp node  "));
+    let ns = support::netns::Alone::new();
+    let _node_a = start(&ns, a, &as_written(readme, "warp node  "));
     let _node_b = start(
+        &ns,
         b,
         &as_written(
             readme,

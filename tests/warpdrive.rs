@@ -176,6 +176,11 @@ fn a_file_and_a_tree_arrive_identical_after_acceptance() {
         "{}",
         text(&out)
     );
+    // The receiver is told where the offer's top-level entries went.
+    for top in ["tree", "single.bin"] {
+        let line = format!("  {}\n", dest.path().join(top).display());
+        assert!(text(&out).contains(&line), "{}", text(&out));
+    }
     assert_same_tree(&tree, &dest.path().join("tree"));
     assert_eq!(
         sha(&src.path().join("single.bin")),
@@ -218,8 +223,9 @@ fn trust_ask_and_block_policies_behave_as_stated() {
     assert_eq!(waiting["status"], "awaiting", "{waiting}");
     // ... until rejected; the sender hears of it.
     let id = waiting["id"].as_str().unwrap().to_string();
+    // Rejecting as asked succeeds.
     let out = b.warp(&["offers", "reject", &id]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     wait_offer(&a, Duration::from_secs(5), |o| o["status"] == "rejected");
 
     // block: refused, and nothing is recorded on the receiver.
@@ -333,6 +339,13 @@ fn offers_listen_sees_new_offers_and_status_changes() {
 
 /// A 48 MiB file from a node whose sends are limited to 100 Mbit/s: about 4 s to cross.
 fn slow_transfer() -> (TestNode, TestNode, tempfile::TempDir, PathBuf, String) {
+    slow_transfer_into(None)
+}
+
+/// [`slow_transfer`], accepted into `to` (else the default folder).
+fn slow_transfer_into(
+    to: Option<&Path>,
+) -> (TestNode, TestNode, tempfile::TempDir, PathBuf, String) {
     let (a, b) = pair(&["--impair", "rate=100mbit"]);
     let src = tempfile::tempdir().unwrap();
     let file = src.path().join("movie.bin");
@@ -341,7 +354,11 @@ fn slow_transfer() -> (TestNode, TestNode, tempfile::TempDir, PathBuf, String) {
     assert!(out.status.success(), "{}", text(&out));
     let offer = wait_offer(&b, Duration::from_secs(5), |o| o["status"] == "awaiting");
     let id = offer["id"].as_str().unwrap().to_string();
-    let out = b.warp(&["offers", "accept", &id, "--no-wait"]);
+    let mut accept = vec!["offers", "accept", &id, "--no-wait"];
+    if let Some(to) = to {
+        accept.extend(["--to", to.to_str().unwrap()]);
+    }
+    let out = b.warp(&accept);
     assert!(out.status.success(), "{}", text(&out));
     (a, b, src, file, id)
 }
@@ -357,9 +374,25 @@ fn kill_midway(node: &mut TestNode) -> u64 {
 
 #[test]
 fn a_receiver_killed_mid_transfer_resumes_after_restart_and_reaccept() {
-    let (a, mut b, _src, file, id) = slow_transfer();
+    // Accepted into a folder of the user's choosing; accepted again without saying.
+    let chosen = tempfile::tempdir().unwrap();
+    let (a, mut b, _src, file, id) = slow_transfer_into(Some(chosen.path()));
     let had = kill_midway(&mut b);
     assert!(had < 48 * MIB, "finished before the kill");
+    // The sender counts what the receiver said it had written, never more: not what it
+    // handed to the network (which the kill lost).
+    let part = chosen
+        .path()
+        .join(format!(".movie.bin.{}.warp-part", &id[..12]));
+    let on_disk = std::fs::metadata(&part).unwrap().len();
+    let sender = wait_offer(&a, Duration::from_secs(5), |o| {
+        o["bytes_done"].as_u64() > Some(0)
+    });
+    let counted = sender["bytes_done"].as_u64().unwrap();
+    assert!(
+        (1..=on_disk).contains(&counted),
+        "the sender counts {counted} bytes, the receiver wrote {on_disk}"
+    );
     b.spawn();
     let o = wait_offer(&b, Duration::from_secs(5), |o| o["status"] == "interrupted");
     // The progress recorded before the kill survived it (writes reach the disk within
@@ -372,7 +405,14 @@ fn a_receiver_killed_mid_transfer_resumes_after_restart_and_reaccept() {
     let out = b.warp(&["offers", "accept", &id]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("completed"), "{}", text(&out));
-    assert_eq!(sha(&file), sha(&b.home.path().join("incoming/movie.bin")));
+    // It went on where it was going, not into the default folder.
+    assert_eq!(sha(&file), sha(&chosen.path().join("movie.bin")));
+    let default = b.home.path().join("incoming");
+    let landed = match default.exists() {
+        true => walk(&default),
+        false => Vec::new(),
+    };
+    assert!(landed.is_empty(), "in the default folder: {landed:?}");
     let sent = wait_offer(&a, Duration::from_secs(5), |o| o["status"] == "completed");
     let again = sent["transferred"].as_u64().unwrap() - 48 * MIB;
     let log = b.log();
@@ -397,7 +437,12 @@ fn a_receiver_killed_mid_transfer_resumes_after_restart_and_reaccept() {
         resumed_at + 2 * MIB >= had,
         "resumed at {resumed_at}, had {had}"
     );
-    assert!(again <= 16 * MIB, "sent again {again} bytes");
+    assert!(
+        again <= 16 * MIB,
+        "sent again {again} bytes\n{}\n{}",
+        a.log(),
+        b.log()
+    );
     assert!(
         b.log().contains("bytes verified, resuming there"),
         "{}",
@@ -478,6 +523,7 @@ fn cancelling_removes_the_partial_file_and_a_users_own_part_file_is_untouched() 
     assert!(part.exists(), "the partial file has warp's private name");
     let out = b.warp(&["offers", "cancel", &id]);
     assert!(text(&out).contains("cancelled here"), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "cancelling as asked succeeds");
     assert!(
         !part.exists(),
         "the partial file (and its reserved disk) stayed"
@@ -561,4 +607,147 @@ fn a_full_disk_fails_the_offer_before_the_bytes_are_sent() {
         "bytes were sent before the disk was found full: {o}"
     );
     wait_offer(&a, Duration::from_secs(5), |o| o["status"] == "failed");
+}
+
+#[test]
+fn ctrl_c_on_share_says_the_offer_goes_on_and_how_to_cancel_it() {
+    let (a, b) = pair(&[]);
+    let src = tempfile::tempdir().unwrap();
+    let file = src.path().join("notes.txt");
+    std::fs::write(&file, b"for bob").unwrap();
+    // Bob's policy is ask: the offer waits for him, and so does `warp share`.
+    let mut share = a.spawn_warp(&["share", "bob", file.to_str().unwrap()]);
+    let offer = wait_offer(&b, Duration::from_secs(5), |o| o["status"] == "awaiting");
+    let id = offer["id"].as_str().unwrap().to_string();
+    // Once the command says it is waiting for Bob, Ctrl-C.
+    let stdout = share.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains("awaiting acceptance") => break,
+            Ok(_) => {}
+            Err(e) => panic!("no 'awaiting acceptance' from warp share: {e}"),
+        }
+    }
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(share.id() as i32, libc::SIGINT) };
+    let out = share.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{:?}", out.status);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("goes on in the node"), "{err}");
+    assert!(
+        err.contains(&format!("`warp offers cancel {id}` withdraws it")),
+        "{err}"
+    );
+    // And it does go on: Bob can still take it.
+    let out = b.warp(&["offers", "accept", &id]);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn an_offer_to_an_offline_peer_waits_and_is_delivered_when_it_starts() {
+    let (a, mut b) = pair(&[]);
+    b.kill();
+    let src = tempfile::tempdir().unwrap();
+    let file = src.path().join("letter.txt");
+    std::fs::write(&file, b"for when you are back").unwrap();
+    let out = a.warp(&["share", "bob", file.to_str().unwrap(), "--no-wait"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let said = text(&out);
+    assert!(
+        said.contains("waiting for peer: ") && said.contains("delivered when bob can be reached"),
+        "{said}"
+    );
+    let o = wait_offer(&a, Duration::from_secs(5), |o| {
+        o["status"] == "waiting_for_peer"
+    });
+    assert_eq!(o["alias"], "bob");
+    let id = o["id"].as_str().unwrap().to_string();
+    // `warp offers` says so, with the peer's alias.
+    let list = text(&a.warp(&["offers"]));
+    assert!(
+        list.contains("waiting for peer") && list.contains("bob"),
+        "{list}"
+    );
+    // Bob comes back: the offer reaches it without anyone asking again.
+    b.spawn();
+    let got = wait_offer(&b, Duration::from_secs(30), |o| o["status"] == "awaiting");
+    assert_eq!(got["id"], id.as_str());
+    wait_offer(&a, Duration::from_secs(5), |o| o["status"] == "awaiting");
+    let out = b.warp(&["offers", "accept", &id]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        std::fs::read(b.home.path().join("incoming/letter.txt")).unwrap(),
+        b"for when you are back"
+    );
+    wait_offer(&a, Duration::from_secs(5), |o| o["status"] == "completed");
+    // An offer told to wait 2 s fails once they have passed, saying why.
+    b.kill();
+    let out = a.warp(&[
+        "share",
+        "bob",
+        file.to_str().unwrap(),
+        "--no-wait",
+        "--expires",
+        "2s",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let o = wait_offer(&a, Duration::from_secs(30), |o| o["status"] == "failed");
+    assert!(
+        o["reason"]
+            .as_str()
+            .unwrap()
+            .contains("could not be reached for 2 seconds"),
+        "{o}"
+    );
+}
+
+#[test]
+fn share_and_accept_run_a_node_of_their_own_when_none_runs() {
+    let (mut a, mut b) = pair(&[]);
+    // Alice's node is not running; her settings keep the address bob knows her by.
+    a.kill();
+    a.write_config(&format!("[node]\nlisten = \"{}\"\n", a.addr()));
+    let src = tempfile::tempdir().unwrap();
+    let file = src.path().join("one-off.bin");
+    write_random(&file, 3 * MIB, 7);
+    // --no-wait leaves the transfer to a running node: refused, with why.
+    let out = a.warp(&["share", "bob", file.to_str().unwrap(), "--no-wait"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("no node runs"), "{}", text(&out));
+    // Without it, the command runs a node until bob has the file.
+    let share = a.spawn_warp(&["share", "bob", file.to_str().unwrap()]);
+    let o = wait_offer(&b, Duration::from_secs(20), |o| o["status"] == "awaiting");
+    let id = o["id"].as_str().unwrap().to_string();
+    // Bob's node stops too: accepting runs one of its own for the download.
+    b.kill();
+    b.write_config(&format!("[node]\nlisten = \"{}\"\n", b.addr()));
+    let out = b.warp(&["offers", "accept", &id]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("this command runs one"),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("completed"), "{}", text(&out));
+    assert_eq!(sha(&file), sha(&b.home.path().join("incoming/one-off.bin")));
+    let out = share.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("completed"), "{}", text(&out));
+    // Both commands stopped their nodes: nothing answers on the control sockets.
+    for node in [&a, &b] {
+        let out = node.warp(&["status"]);
+        assert!(!out.status.success(), "{}", text(&out));
+    }
 }

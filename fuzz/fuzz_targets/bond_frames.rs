@@ -6,6 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use protocols::bond::frame::Frame;
+use protocols::bond::head::Head;
 use protocols::bond::reorder::{Reorder, Taken};
 use protocols::bond::send_log::SendLog;
 
@@ -37,6 +38,11 @@ fuzz_target!(|data: &[u8]| {
             Frame::Fin { seq } => {
                 let _ = reorder.fin(seq);
             }
+            Frame::Got { .. } => {}
         }
+    }
+    // The same bytes as a stream's header: decoded or refused, and re-encoded exactly.
+    if let Ok(Some((head, n))) = Head::decode(data) {
+        assert_eq!(head.encode(), &data[..n]);
     }
 });

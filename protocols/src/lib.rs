@@ -11,12 +11,14 @@
 //! * [`warpdrive`]: offers, downloads and reports of the `warpdrive` service.
 //! * [`bond`]: one channel over several paths: segments, reordering, acknowledgements,
 //!   the scheduler of each mode, path health.
+//! * [`pair`]: pairing codes, their key exchange and the frames of the `pair` channel.
 
 pub mod backoff;
 pub mod bond;
 pub mod channel;
 pub mod datagram;
 pub mod flow;
+pub mod pair;
 pub mod ping;
 pub mod sink;
 pub mod warp;

@@ -1,13 +1,17 @@
 //! Bonding, simulated without sockets or clocks: a sender, its scheduler and a receiver
 //! joined by paths that deliver in order each, interleave at random between them, and die
-//! (losing what they carried) and come back at random. Whatever happens, the receiver
-//! ends with the channel's bytes in order, each once, and the window is never overrun.
+//! (losing what they carried, acknowledgements included) and come back at random. The
+//! receiver acknowledges every segment that arrives, copies included, on the fastest
+//! live path, so acknowledgements arrive late, out of order across paths, or not at all.
+//! Whatever happens, the receiver ends with the channel's bytes in order, each once, and
+//! the window is never overrun.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
 use proptest::prelude::*;
 use protocols::bond::frame::Frame;
+use protocols::bond::head::Head;
 use protocols::bond::reorder::{Reorder, Taken};
 use protocols::bond::schedule::{Mode, PathLoad, Scheduler};
 use protocols::bond::send_log::SendLog;
@@ -18,6 +22,8 @@ enum Step {
     Send,
     /// Path `i` delivers its oldest segment.
     Deliver(usize),
+    /// Path `i` delivers its oldest acknowledgement to the sender.
+    Ack(usize),
     /// Path `i` dies with what it carries.
     Kill(usize),
     /// Path `i` comes back.
@@ -28,6 +34,7 @@ fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         3 => Just(Step::Send),
         6 => (0..3usize).prop_map(Step::Deliver),
+        4 => (0..3usize).prop_map(Step::Ack),
         1 => (0..3usize).prop_map(Step::Kill),
         1 => (0..3usize).prop_map(Step::Revive),
     ]
@@ -38,6 +45,8 @@ struct Path {
     rtt: Duration,
     rate: u64,
     queue: VecDeque<(u64, Vec<u8>)>,
+    /// Acknowledgements on their way back.
+    acks: VecDeque<(u64, u32)>,
 }
 
 struct Sim {
@@ -46,6 +55,8 @@ struct Sim {
     reorder: Reorder,
     paths: Vec<Path>,
     got: Vec<u8>,
+    /// The receiver owes the sender an acknowledgement.
+    ack_due: bool,
 }
 
 impl Sim {
@@ -86,9 +97,35 @@ impl Sim {
             Ok(_) => {}
             Err(e) => return Err(TestCaseError::fail(format!("the receiver refused: {e}"))),
         }
-        // The acknowledgement comes back at once (over any path: it is cumulative).
+        // Every segment that arrives, a copy too, is acknowledged (a copy means the
+        // sender missed an acknowledgement).
+        self.ack_due = true;
+        self.acknowledge();
+        Ok(())
+    }
+
+    /// The receiver's acknowledgement, when one is due, on the fastest live path:
+    /// cumulative, so any path may carry it, and a later one may overtake it. With no
+    /// path alive it stays due.
+    fn acknowledge(&mut self) {
+        if !self.ack_due {
+            return;
+        }
         let Frame::Ack { next, window } = self.reorder.ack() else {
             unreachable!("ack() makes an Ack");
+        };
+        let fastest = (0..self.paths.len())
+            .filter(|&k| self.paths[k].up)
+            .min_by_key(|&k| self.paths[k].rtt);
+        if let Some(k) = fastest {
+            self.paths[k].acks.push_back((next, window));
+            self.ack_due = false;
+        }
+    }
+
+    fn ack(&mut self, i: usize) -> Result<(), TestCaseError> {
+        let Some((next, window)) = self.paths[i].acks.pop_front() else {
+            return Ok(());
         };
         self.log
             .ack(next, window)
@@ -100,8 +137,18 @@ impl Sim {
         if self.paths[i].up {
             self.paths[i].up = false;
             self.paths[i].queue.clear();
+            self.paths[i].acks.clear();
             self.log.path_lost(i as u32);
+            // The receiver sees the path die too: its last acknowledgement may have gone
+            // with it, so it sends one again.
+            self.ack_due = true;
+            self.acknowledge();
         }
+    }
+
+    fn revive(&mut self, i: usize) {
+        self.paths[i].up = true;
+        self.acknowledge();
     }
 }
 
@@ -120,6 +167,7 @@ fn run(mode: Mode, sizes: Vec<usize>, steps: Vec<Step>) -> Result<(), TestCaseEr
             rtt: Duration::from_millis(ms),
             rate,
             queue: VecDeque::new(),
+            acks: VecDeque::new(),
         })
         .collect();
     let mut sim = Sim {
@@ -128,6 +176,7 @@ fn run(mode: Mode, sizes: Vec<usize>, steps: Vec<Step>) -> Result<(), TestCaseEr
         reorder: Reorder::new(8 * 1024),
         paths,
         got: Vec::new(),
+        ack_due: false,
     };
     // The receiver's window, as its first acknowledgement would say.
     sim.log.ack(0, 8 * 1024).unwrap();
@@ -135,12 +184,13 @@ fn run(mode: Mode, sizes: Vec<usize>, steps: Vec<Step>) -> Result<(), TestCaseEr
         match s {
             Step::Send => sim.send(),
             Step::Deliver(i) => sim.deliver(i)?,
+            Step::Ack(i) => sim.ack(i)?,
             Step::Kill(i) => sim.kill(i),
-            Step::Revive(i) => sim.paths[i].up = true,
+            Step::Revive(i) => sim.revive(i),
         }
     }
     // Then the network settles: one path back, everything sent and delivered.
-    sim.paths[0].up = true;
+    sim.revive(0);
     for _ in 0..100_000 {
         if sim.log.all_acked() {
             break;
@@ -148,6 +198,7 @@ fn run(mode: Mode, sizes: Vec<usize>, steps: Vec<Step>) -> Result<(), TestCaseEr
         sim.send();
         for i in 0..3 {
             sim.deliver(i)?;
+            sim.ack(i)?;
         }
     }
     prop_assert!(sim.log.all_acked(), "not everything was acknowledged");
@@ -189,6 +240,19 @@ proptest! {
     fn bond_frames_never_panic_and_round_trip(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
         if let Ok(Some((f, n))) = Frame::decode(&bytes) {
             prop_assert_eq!(f.encode().unwrap(), bytes[..n].to_vec());
+        }
+    }
+
+    #[test]
+    fn stream_heads_never_panic_and_round_trip(
+        tail in prop::collection::vec(any::<u8>(), 0..16),
+        magic in any::<bool>(),
+    ) {
+        // Half the inputs start like a real head, so the fields behind the magic are
+        // reached too.
+        let bytes: Vec<u8> = if magic { b"WB\x01".iter().copied().chain(tail).collect() } else { tail };
+        if let Ok(Some((h, n))) = Head::decode(&bytes) {
+            prop_assert_eq!(h.encode(), bytes[..n].to_vec());
         }
     }
 }

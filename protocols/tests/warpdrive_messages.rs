@@ -16,6 +16,17 @@ fn file(path: &str, size: u64, chunk: u32) -> Info {
         size,
         sha256: [7; 32],
         chunks: vec![[1; 32]; n],
+        streamed: false,
+    }
+}
+
+/// A file offered before it was read: its hashes come with its bytes.
+fn streamed(path: &str, size: u64) -> Info {
+    Info {
+        sha256: [0; 32],
+        chunks: vec![],
+        streamed: true,
+        ..file(path, size, 1 << 20)
     }
 }
 
@@ -34,10 +45,12 @@ fn an_offer_round_trips() {
                 size: 0,
                 sha256: [0; 32],
                 chunks: vec![],
+                streamed: false,
             },
             file("dir/a.bin", 5 << 20, 1 << 20),
             file("dir/empty", 0, 1 << 20),
             file("big", 5 << 30, 1 << 20),
+            streamed("dir/later.bin", 3 << 20),
         ],
     };
     let bytes = offer.encode().unwrap();
@@ -82,6 +95,36 @@ fn crafted_paths_are_refused() {
             "{bad:?}: {err}"
         );
     }
+}
+
+#[test]
+fn a_streamed_file_carries_no_hashes_and_a_lone_whole_file_hash_is_refused() {
+    let mut f = streamed("s", 3 << 20);
+    // Hashes a receiver filled in are not sent back out.
+    f.chunks = vec![[4; 32]];
+    let m = Message::SendOffer {
+        id: [1; 16],
+        chunk_size: 1 << 20,
+        files: vec![f],
+    };
+    let bytes = m.encode().unwrap();
+    let Some((Message::SendOffer { files, .. }, _)) = Message::decode(&bytes).unwrap() else {
+        panic!("an offer")
+    };
+    assert_eq!(files, vec![streamed("s", 3 << 20)]);
+    // No chunk hashes but a whole-file hash: neither a streamed nor a hashed file.
+    let mut frame = raw_offer(b"x");
+    let sizes = frame.len() - 4 - 32 - 8;
+    frame[sizes..sizes + 8].copy_from_slice(&5u64.to_be_bytes());
+    let sha = frame.len() - 4 - 32;
+    frame[sha] = 1;
+    let err = Message::decode(&frame).unwrap_err();
+    assert!(
+        matches!(err, DecodeError::Invalid(ref w) if w.contains("whole-file")),
+        "{err}"
+    );
+    frame[sha] = 0;
+    assert!(Message::decode(&frame).unwrap().is_some());
 }
 
 #[test]
@@ -146,6 +189,11 @@ fn small_message() -> impl Strategy<Value = Message> {
             reason
         }),
         any::<u8>().prop_map(Message::Ping),
+        (id(), any::<u64>(), any::<u64>()).prop_map(|(id, bytes, entries)| Message::Received {
+            id,
+            bytes,
+            entries
+        }),
         any::<u8>().prop_map(Message::Pong),
         Just(Message::End),
         Just(Message::Done),
@@ -158,6 +206,13 @@ fn small_message() -> impl Strategy<Value = Message> {
             message
         }),
         prop::collection::vec(any::<u8>(), 0..300).prop_map(Message::Data),
+        (any::<u64>(), any::<u32>(), any::<[u8; 32]>()).prop_map(|(index, chunk, sha256)| {
+            Message::Hash {
+                index,
+                chunk,
+                sha256,
+            }
+        }),
     ]
 }
 

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::bond_mode::Mode;
+
 /// warp: reach people and machines by name and key, and move data between them.
 #[derive(Debug, Parser)]
 #[command(
@@ -84,6 +86,16 @@ pub struct NodeArgs {
     /// first spec whose `to` covers a datagram applies, then one without `to`.
     #[arg(long)]
     pub impair: Vec<crate::transport::impair::ImpairSpec>,
+    /// Reach peers only through this network interface (repeatable): each of a peer's
+    /// addresses gets a path through every one of them that has a route to it. By
+    /// default every interface that is up and has a route is used.
+    #[arg(long = "interface", value_name = "NAME")]
+    pub interfaces: Vec<String>,
+    /// Neither announce this node on the local network nor look for peers there (mDNS).
+    /// By default a node that listens beyond loopback does both, so a peer added by its
+    /// id alone is found on the same network.
+    #[arg(long)]
+    pub no_lan: bool,
     /// Configuration file (TOML), applied again whenever it is saved; the node runs
     /// without one. Default: `warp.toml` in the data directory.
     #[arg(long)]
@@ -248,6 +260,11 @@ pub enum GateAction {
         /// Let other hosts connect (like `ssh -g`): needed to listen beyond loopback.
         #[arg(short = 'g', long)]
         gateway: bool,
+        /// How each connection uses the peer's paths when it has several: aggregate (the
+        /// bandwidth of all), redundant (a copy on each, nothing lost when one dies) or
+        /// failover (one at a time).
+        #[arg(long, default_value = "aggregate")]
+        mode: Mode,
     },
     /// Close an opened gate.
     Close {
@@ -295,6 +312,10 @@ pub enum FlowAction {
         /// A member that only receives (repeatable).
         #[arg(long)]
         recv: Vec<String>,
+        /// How datagrams use a member's paths when it has several: aggregate, redundant
+        /// (each on every path, delivered once: nothing lost when one dies) or failover.
+        #[arg(long, default_value = "aggregate")]
+        paths: Mode,
     },
     /// Stop a flow.
     Rm {
@@ -343,6 +364,10 @@ pub struct ShareArgs {
     /// Return once the offer is sent, without following it.
     #[arg(long)]
     pub no_wait: bool,
+    /// How long the offer waits for a peer that cannot be reached before it fails
+    /// (`90s`, `12h`, `3d`) [default: 7d].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub expires: Option<std::time::Duration>,
     /// One JSON object per line instead of text and a progress bar.
     #[arg(long)]
     pub json: bool,
@@ -428,6 +453,10 @@ pub struct SpeedArgs {
     /// Check only the byte count, not the SHA-256: measures the channel alone.
     #[arg(long)]
     pub no_verify: bool,
+    /// How the channel uses the peer's paths when it has several: aggregate, redundant
+    /// or failover.
+    #[arg(long, default_value = "aggregate")]
+    pub mode: Mode,
     /// The result as one JSON document (no progress bar).
     #[arg(long)]
     pub json: bool,

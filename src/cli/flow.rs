@@ -20,6 +20,7 @@ pub async fn run(dir: &Path, args: FlowArgs) -> Result<ExitCode, String> {
             members,
             send,
             recv,
+            paths,
         }) => Request::FlowAdd(Flow {
             name,
             mode,
@@ -29,6 +30,7 @@ pub async fn run(dir: &Path, args: FlowArgs) -> Result<ExitCode, String> {
             members,
             send,
             recv,
+            paths,
         }),
         Some(FlowAction::Rm { name }) => Request::FlowRemove { name },
         Some(FlowAction::Member {
@@ -117,8 +119,12 @@ fn print_flow(f: &FlowStatus) {
         .map(|d| format!(", delivers to {d}"))
         .unwrap_or_default();
     let origin = if f.from_config { "  [config]" } else { "" };
+    let paths = match crate::bond_mode::is_default(&def.paths) {
+        true => String::new(),
+        false => format!(", {} over several paths", def.paths),
+    };
     println!(
-        "flow {}  {}  udp {}{deliver}  (self: {role}){origin}",
+        "flow {}  {}  udp {}{deliver}{paths}  (self: {role}){origin}",
         def.name,
         def.mode,
         def.local_addr()

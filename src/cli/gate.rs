@@ -31,6 +31,7 @@ pub async fn run(dir: &Path, args: GateArgs) -> Result<ExitCode, String> {
             name,
             udp,
             gateway,
+            mode,
         }) => Request::GateOpen(Opened {
             // A bare port means loopback, as with `ssh -L 2222:...`.
             listen: match listen.parse::<u16>() {
@@ -41,6 +42,7 @@ pub async fn run(dir: &Path, args: GateArgs) -> Result<ExitCode, String> {
             name,
             udp,
             gateway,
+            mode,
         }),
         Some(GateAction::Close { listen }) => Request::GateClose { listen },
     };
@@ -105,8 +107,12 @@ pub async fn run(dir: &Path, args: GateArgs) -> Result<ExitCode, String> {
             }
             for (g, origin) in opened {
                 let proto = if g.udp { "udp" } else { "tcp" };
+                let mode = match crate::bond_mode::is_default(&g.mode) {
+                    true => String::new(),
+                    false => format!("  ({} over several paths)", g.mode),
+                };
                 println!(
-                    "open     {proto} {:<16} -> {} on {}{origin}",
+                    "open     {proto} {:<16} -> {} on {}{mode}{origin}",
                     g.listen, g.name, g.peer
                 );
             }

@@ -1,5 +1,7 @@
 //! `warp share` and `warp offers`: make, list, follow, accept, reject and cancel offers on
-//! the running node, with a progress bar (or JSON lines for scripts).
+//! the running node, with a progress bar (or JSON lines for scripts). Sharing and
+//! accepting need no running node: the command then runs one until the transfer ends
+//! (`one_off.rs`).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -9,6 +11,7 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 use warpdrive::{Offer, Status};
 
+use crate::cli::one_off;
 use crate::cli::{OffersAction, OffersArgs, ShareArgs};
 use crate::control::{Client, Request, Response};
 
@@ -26,6 +29,7 @@ pub async fn share(dir: &Path, args: ShareArgs) -> Result<ExitCode, String> {
         peer: args.peer.clone(),
         paths,
         wait: !args.no_wait,
+        expires: args.expires.map(|d| d.as_secs().max(1)),
     };
     if !args.json {
         let n = args.paths.len();
@@ -33,9 +37,31 @@ pub async fn share(dir: &Path, args: ShareArgs) -> Result<ExitCode, String> {
             1 => "1 path".to_string(),
             n => format!("{n} paths"),
         };
-        eprintln!("hashing and offering {what} to {}…", args.peer);
+        eprintln!("offering {what} to {}…", args.peer);
     }
-    follow(dir, &req, args.json).await
+    with_node(dir, args.no_wait, |own| follow(dir, &req, args.json, own)).await
+}
+
+/// Runs `f` with a node on `dir`: the running one, else one of this command's own
+/// (`f` is told which), stopped when `f` returns. `no_wait` commands need a running node:
+/// nothing would carry on their transfer.
+async fn with_node<F, Fut>(dir: &Path, no_wait: bool, f: F) -> Result<ExitCode, String>
+where
+    F: FnOnce(bool) -> Fut,
+    Fut: std::future::Future<Output = Result<ExitCode, String>>,
+{
+    if no_wait && !one_off::node_runs(dir).await {
+        return Err(format!(
+            "no node runs for {}: --no-wait leaves the transfer to a running node (`warp node`); without --no-wait this command runs one until the transfer ends",
+            dir.display()
+        ));
+    }
+    let own = one_off::ensure(dir).await.map_err(|e| e.to_string())?;
+    let result = f(own.is_some()).await;
+    if let Some(node) = own {
+        node.stop().await;
+    }
+    result
 }
 
 /// Runs `warp offers`.
@@ -67,22 +93,20 @@ pub async fn run(dir: &Path, args: OffersArgs) -> Result<ExitCode, String> {
                             (!args.incoming || o.incoming) && (!args.outgoing || !o.incoming)
                         })
                         .collect();
+                    let names = aliases(dir).await;
                     if json {
                         // A listing is one document (`[]` when empty); `listen` streams
                         // JSON lines.
-                        println!(
-                            "{}",
-                            serde_json::to_string(&shown).map_err(|e| e.to_string())?
-                        );
+                        let docs: Vec<_> = shown.iter().map(|o| offer_json(o, &names)).collect();
+                        println!("{}", serde_json::Value::Array(docs));
                         return Ok(ExitCode::SUCCESS);
                     }
                     if shown.is_empty() {
                         println!("no offers: `warp share PEER PATH` makes one");
                         return Ok(ExitCode::SUCCESS);
                     }
-                    let names = aliases(dir).await;
                     println!(
-                        "{:<36}  {:<3}  {:<11}  {:<12}  {:>11}  {:>21}  NAMES",
+                        "{:<36}  {:<3}  {:<16}  {:<12}  {:>11}  {:>21}  NAMES",
                         "ID", "WAY", "STATUS", "PEER", "ENTRIES", "DONE / SIZE"
                     );
                     for o in shown {
@@ -123,33 +147,59 @@ pub async fn run(dir: &Path, args: OffersArgs) -> Result<ExitCode, String> {
                 ),
                 None => None,
             };
-            follow(
-                dir,
-                &Request::OfferAccept {
-                    id,
-                    to,
-                    wait: !no_wait,
-                },
-                json,
-            )
-            .await
+            let req = Request::OfferAccept {
+                id,
+                to,
+                wait: !no_wait,
+            };
+            with_node(dir, no_wait, |own| follow(dir, &req, json, own)).await
         }
-        Some(OffersAction::Reject { id }) => follow(dir, &Request::OfferReject { id }, json).await,
-        Some(OffersAction::Cancel { id }) => follow(dir, &Request::OfferCancel { id }, json).await,
+        // Ending an offer as asked is a success.
+        Some(OffersAction::Reject { id }) => {
+            let req = Request::OfferReject { id };
+            follow_to(dir, &req, json, Some(Status::Rejected), false).await
+        }
+        Some(OffersAction::Cancel { id }) => {
+            let req = Request::OfferCancel { id };
+            follow_to(dir, &req, json, Some(Status::Cancelled), false).await
+        }
     }
 }
 
 /// Sends `req` and follows the offer it answers about: status lines, a progress bar while
 /// bytes move, a summary at the end. Exits 0 for an offer that completed or still runs,
-/// 1 for one that failed, was rejected or cancelled.
-async fn follow(dir: &Path, req: &Request, json: bool) -> Result<ExitCode, String> {
+/// 1 for one that failed, was rejected or cancelled. `own_node`: the node is this
+/// command's, and stops with it.
+async fn follow(dir: &Path, req: &Request, json: bool, own_node: bool) -> Result<ExitCode, String> {
+    follow_to(dir, req, json, None, own_node).await
+}
+
+/// [`follow`], where ending in `asked` (the request was to cancel or reject) exits 0.
+async fn follow_to(
+    dir: &Path,
+    req: &Request,
+    json: bool,
+    asked: Option<Status>,
+    own_node: bool,
+) -> Result<ExitCode, String> {
     let names = aliases(dir).await;
     let mut client = Client::request(dir, req).await.map_err(|e| e.to_string())?;
     let mut bar: Option<ProgressBar> = None;
     let mut last_status = None;
+    let mut current: Option<Offer> = None;
     let started = Instant::now();
     loop {
-        let (o, done) = match client.next().await.map_err(|e| e.to_string())? {
+        let next = tokio::select! {
+            next = client.next() => next,
+            _ = tokio::signal::ctrl_c() => {
+                if let Some(b) = bar.take() {
+                    b.abandon();
+                }
+                interrupted(current.as_ref(), own_node);
+                return Ok(ExitCode::from(130));
+            }
+        };
+        let (o, done) = match next.map_err(|e| e.to_string())? {
             Response::OfferUpdate(o) => (o, false),
             Response::OfferDone(o) => (o, true),
             Response::Error(e) => return Err(e.message),
@@ -171,6 +221,7 @@ async fn follow(dir: &Path, req: &Request, json: bool) -> Result<ExitCode, Strin
             if last_status != Some(o.status) && o.status != Status::InProgress {
                 match o.status {
                     Status::Awaiting => println!("awaiting acceptance"),
+                    Status::WaitingForPeer => println!("waiting for peer: {}", o.reason),
                     s if !s.is_final() => println!("{s}"),
                     _ => {}
                 }
@@ -181,6 +232,7 @@ async fn follow(dir: &Path, req: &Request, json: bool) -> Result<ExitCode, Strin
             }
         }
         last_status = Some(o.status);
+        current = Some(o.clone());
         if done {
             if let Some(b) = bar.take() {
                 b.set_position(o.bytes_done);
@@ -190,10 +242,46 @@ async fn follow(dir: &Path, req: &Request, json: bool) -> Result<ExitCode, Strin
                 summary(&o, started.elapsed().as_secs_f64());
             }
             return Ok(match o.status {
+                s if Some(s) == asked => ExitCode::SUCCESS,
                 Status::Failed | Status::Rejected | Status::Cancelled => ExitCode::from(1),
                 _ => ExitCode::SUCCESS,
             });
         }
+    }
+}
+
+/// Ctrl-C while following an offer: it goes on in the node; says how to stop it. With
+/// the command's own node, it stops with the command: says how to go on.
+fn interrupted(o: Option<&Offer>, own_node: bool) {
+    match o {
+        Some(o) if !o.status.is_final() && own_node => {
+            let (what, on) = match o.incoming {
+                true => (
+                    "the download",
+                    format!("`warp offers accept {}` resumes it", o.id),
+                ),
+                false => (
+                    "the offer",
+                    "it goes on when a node runs for this data directory (`warp node`)".to_string(),
+                ),
+            };
+            eprintln!(
+                "warp: {what} {} stops with this command's node; {on}, `warp offers cancel {}` withdraws it",
+                o.id, o.id
+            );
+        }
+        Some(o) if !o.status.is_final() => {
+            let (what, stop) = match o.incoming {
+                true => ("the download", "stops it"),
+                false => ("the offer", "withdraws it"),
+            };
+            eprintln!(
+                "warp: {what} {} goes on in the node: `warp offers` shows how far, `warp offers cancel {}` {stop}",
+                o.id, o.id
+            );
+        }
+        Some(o) => eprintln!("warp: offer {} is {}", o.id, o.status),
+        None => eprintln!("warp: interrupted; `warp offers` shows what the node has"),
     }
 }
 
@@ -219,6 +307,16 @@ fn summary(o: &Offer, secs: f64) {
                 size(o.bytes),
                 size((o.bytes as f64 / secs.max(0.001)) as u64)
             );
+            // Where it went: each top-level entry under the download directory.
+            if o.incoming && !o.dir.is_empty() {
+                let dir = std::path::Path::new(&o.dir);
+                for top in &o.tops {
+                    println!("  {}", dir.join(top).display());
+                }
+                if o.tops.len() == warpdrive::offer::TOPS {
+                    println!("  (and maybe more, in {})", dir.display());
+                }
+            }
         }
         Status::Failed | Status::Rejected | Status::Cancelled => {
             println!("{}: {}", o.status, o.reason);
@@ -231,10 +329,19 @@ fn summary(o: &Offer, secs: f64) {
 
 fn print_offer(o: &Offer, json: bool, names: &HashMap<String, String>) {
     if json {
-        println!("{}", serde_json::to_string(o).unwrap_or_default());
+        println!("{}", offer_json(o, names));
         return;
     }
     println!("{}", row(o, names));
+}
+
+/// An offer as JSON, with `alias`: the peer's name in the book (`null` when it has none).
+fn offer_json(o: &Offer, names: &HashMap<String, String>) -> serde_json::Value {
+    let mut v = serde_json::to_value(o).unwrap_or_default();
+    if let Some(m) = v.as_object_mut() {
+        m.insert("alias".into(), names.get(&o.peer).cloned().into());
+    }
+    v
 }
 
 /// A peer as the user knows it: its alias, else the start of its id.
@@ -296,7 +403,7 @@ fn row(o: &Offer, aliases: &HashMap<String, String>) -> String {
         names.push_str(&format!(" (+{} more)", o.names.len() - shown));
     }
     let mut line = format!(
-        "{:<36}  {way:<3}  {:<11}  {peer:<12}  {entries:>11}  {:>21}  {names}",
+        "{:<36}  {way:<3}  {:<16}  {peer:<12}  {entries:>11}  {:>21}  {names}",
         o.id,
         o.status.to_string(),
         format!("{} / {}", size(o.bytes_done), size(o.bytes)),

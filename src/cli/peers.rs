@@ -134,12 +134,14 @@ fn print_table(list: &[PeerStatus]) {
         );
         for path in &p.paths {
             println!(
-                "  path {} -> {}  {} {}  rtt {:.3} ms  sent {}  received {}",
+                "  path {} -> {}  {} {}  rtt {:.3} ms  sending {}/s  loss {:.1} %  sent {}  received {}",
                 path.local,
                 path.remote,
                 path.kind,
                 path.state,
                 path.rtt_ms,
+                bytes(path.tx_rate),
+                path.loss_percent,
                 bytes(path.tx_bytes),
                 bytes(path.rx_bytes)
             );

@@ -17,6 +17,7 @@ pub async fn run(dir: &Path, args: SpeedArgs) -> Result<ExitCode, String> {
         bytes: args.bytes,
         seed: args.seed,
         verify: !args.no_verify,
+        mode: args.mode,
     };
     let mut client = Client::request(dir, &req)
         .await

@@ -1,5 +1,5 @@
-//! One connection per peer: dialing, accepting, the tie-break when both sides dial at
-//! once, and noticing when a connection dies.
+//! The connected peers: dialing every address of a peer (each connection one of its
+//! paths), accepting, and noticing when a peer's last path dies.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -9,9 +9,12 @@ use protocols::backoff::Backoff;
 use tracing::{info, warn};
 
 use super::Node;
+use crate::bond_mode::Mode;
 use crate::identity::PeerId;
 use crate::store::{PeerEntry, Policy};
-use crate::transport::{AcceptError, Channel, Close, Closed, DialError, Incoming, OpenError, Peer};
+use crate::transport::{
+    AcceptError, AddError, Channel, Close, Closed, DialError, Incoming, OpenError, Path, Peer,
+};
 
 /// Of the channels a peer lets us open at once, how many gate connections and datagram
 /// sessions to one peer may hold: the rest stay free for control traffic (ping, offers,
@@ -27,8 +30,16 @@ pub enum ConnectError {
     /// This node blocks the peer.
     #[error("{0} is blocked (policy block)")]
     BlockedHere(String),
+    /// None of the interfaces the node may use has a route to the peer's addresses.
+    #[error("no route to {alias} through the interfaces this node may use ({interfaces})")]
+    NoRoute {
+        /// The peer's alias.
+        alias: String,
+        /// The interfaces named with `--interface`.
+        interfaces: String,
+    },
     /// Not connected, and no address to dial.
-    #[error("{alias} is not connected and has no address: add one with `warp peers add {alias} {id} --addr HOST:PORT`")]
+    #[error("{alias} is not connected, has no address and was not found on the local network: add one with `warp peers add {alias} {id} --addr HOST:PORT`")]
     NoAddress {
         /// The peer's alias.
         alias: String,
@@ -53,7 +64,7 @@ impl ConnectError {
     pub fn is_final(&self) -> bool {
         match self {
             ConnectError::Unreachable { error, .. } => error.is_final(),
-            ConnectError::NoAddress { .. } => false,
+            ConnectError::NoAddress { .. } | ConnectError::NoRoute { .. } => false,
             ConnectError::BadId(_) | ConnectError::BlockedHere(_) => true,
         }
     }
@@ -81,20 +92,15 @@ impl ReachError {
     }
 }
 
-/// A live connection and who dialed it.
-#[derive(Clone)]
-struct Link {
-    peer: Peer,
-    dialer: PeerId,
-}
-
 /// The connection table.
 #[derive(Default)]
 pub struct Conns {
-    map: Mutex<HashMap<PeerId, Link>>,
+    map: Mutex<HashMap<PeerId, Peer>>,
     /// One dial at a time per peer: callers that arrive while a dial is under way wait
     /// for it and share its connection instead of opening their own.
     dialing: Mutex<HashMap<PeerId, Arc<tokio::sync::Mutex<()>>>>,
+    /// Addresses (and interfaces) being dialed for another path to a connected peer.
+    dialing_paths: Mutex<std::collections::HashSet<(PeerId, String, Option<String>)>>,
     /// Gate channels open to each peer, at most [`GATE_CHANNELS`].
     pub gate_slots: PeerSlots<GATE_CHANNELS>,
     /// Warpdrive channels each peer has open to us, at most [`DRIVE_CHANNELS`].
@@ -134,7 +140,7 @@ impl Conns {
     pub fn ids(&self) -> Vec<PeerId> {
         let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         map.iter()
-            .filter(|(_, l)| l.peer.is_open())
+            .filter(|(_, p)| p.is_open())
             .map(|(id, _)| *id)
             .collect()
     }
@@ -161,9 +167,7 @@ impl Conns {
     /// The live connection to `peer`, if any.
     pub fn get(&self, peer: &PeerId) -> Option<Peer> {
         let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(peer)
-            .filter(|l| l.peer.is_open())
-            .map(|l| l.peer.clone())
+        map.get(peer).filter(|p| p.is_open()).cloned()
     }
 }
 
@@ -188,9 +192,20 @@ impl Node {
             return Ok(c);
         }
         let mut last = None;
-        for addr in &entry.addrs {
-            match self.endpoint.dial(id, addr).await {
-                Ok(peer) => return Ok(self.register(peer, true)),
+        let plan = self.plan(entry);
+        if plan.is_empty() && !self.addrs(entry).is_empty() {
+            return Err(ConnectError::NoRoute {
+                alias: entry.alias.clone(),
+                interfaces: self.interfaces.join(", "),
+            });
+        }
+        for (addr, via) in &plan {
+            match self.endpoint.dial(id, addr, via.as_deref()).await {
+                Ok(path) => {
+                    let peer = self.register(path);
+                    self.clone().more_paths(entry.clone());
+                    return Ok(peer);
+                }
                 Err(error) => {
                     if let DialError::WrongKey { .. } = &error {
                         warn!("{} at {addr}: {error}", entry.alias);
@@ -219,7 +234,7 @@ impl Node {
     /// Takes an incoming connection: learns the caller's id, applies its policy.
     pub async fn accept(self: Arc<Self>, incoming: Incoming) {
         let remote = incoming.remote();
-        let peer = match incoming.handshake().await {
+        let path = match incoming.handshake().await {
             Ok(p) => p,
             // A key refused is worth a warning; a handshake the caller gave up (a node
             // restarting, both sides dialing at once) is ordinary.
@@ -232,23 +247,125 @@ impl Node {
                 return;
             }
         };
-        let id = peer.id();
+        let id = path.peer();
         let known = self.knows(&id);
         if self.book.policy(&id) == Policy::Block {
             warn!("refused blocked peer {} from {remote}", self.label(&id));
-            peer.close(Close::Blocked);
+            path.close(Close::Blocked);
             return;
         }
         if !known && self.unknown() == crate::store::Unknown::Block {
             info!("refused {id} from {remote}: not in the peer book (`warp peers add <alias> {id}` lets it in)");
-            peer.close(Close::NotKnown);
+            path.close(Close::NotKnown);
             return;
         }
         match known {
             true => info!("peer {} connected from {remote}", self.label(&id)),
             false => info!("unknown key {id} connected from {remote} (unknown = ask)"),
         }
-        self.register(peer, false);
+        self.register(path);
+    }
+
+    /// The paths to dial for `entry`: each of its addresses, through each interface
+    /// that has a route to it when the node was told which interfaces to use or when
+    /// several have one (two uplinks to one address are two paths); else from the
+    /// node's own socket, as the routes say.
+    fn plan(&self, entry: &PeerEntry) -> Vec<(String, Option<String>)> {
+        let mut plan = Vec::new();
+        for addr in &self.addrs(entry) {
+            let Ok(at) = addr.parse::<std::net::SocketAddr>() else {
+                // A name: resolved when dialed, through the interfaces named, if any.
+                match self.interfaces.is_empty() {
+                    true => plan.push((addr.clone(), None)),
+                    false => plan.extend(
+                        self.interfaces
+                            .iter()
+                            .map(|i| (addr.clone(), Some(i.clone()))),
+                    ),
+                }
+                continue;
+            };
+            let mut through = crate::interfaces::routes_to(at.ip());
+            if !self.interfaces.is_empty() {
+                through.retain(|i| self.interfaces.contains(i));
+            } else if through.len() < 2 {
+                plan.push((addr.clone(), None));
+                continue;
+            }
+            plan.extend(through.into_iter().map(|i| (addr.clone(), Some(i))));
+        }
+        plan
+    }
+
+    /// Where `entry`'s peer may be dialed: the book's addresses, then those it announced
+    /// on the local network.
+    fn addrs(&self, entry: &PeerEntry) -> Vec<String> {
+        let mut addrs = entry.addrs.clone();
+        if let (Some(lan), Some(id)) = (&self.lan, entry.peer_id()) {
+            for a in lan.addrs(&id) {
+                let a = a.to_string();
+                if !addrs.contains(&a) {
+                    addrs.push(a);
+                }
+            }
+        }
+        addrs
+    }
+
+    /// Dials, in the background, each path of `entry` (see [`Node::plan`]) that its peer
+    /// lacks: each answer becomes another path.
+    fn more_paths(self: Arc<Self>, entry: PeerEntry) {
+        let Some(id) = entry.peer_id() else { return };
+        let Some(peer) = self.conns.get(&id) else {
+            return;
+        };
+        for (addr, via) in self.plan(&entry) {
+            if peer.reaches(&addr, via.as_deref()) {
+                continue;
+            }
+            let key = (id, addr.clone(), via.clone());
+            {
+                let mut dialing = self
+                    .conns
+                    .dialing_paths
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                if !dialing.insert(key.clone()) {
+                    continue;
+                }
+            }
+            let node = self.clone();
+            let alias = entry.alias.clone();
+            tokio::spawn(async move {
+                match node.endpoint.dial(id, &addr, via.as_deref()).await {
+                    Ok(path) => {
+                        match &via {
+                            Some(i) => info!("{alias}: another path, to {addr} through {i}"),
+                            None => info!("{alias}: another path, to {addr}"),
+                        }
+                        node.register(path);
+                    }
+                    Err(e) => tracing::debug!("{alias} at {addr}: {e}"),
+                }
+                let mut dialing = node
+                    .conns
+                    .dialing_paths
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                dialing.remove(&key);
+            });
+        }
+    }
+
+    /// Whether `entry` is connected with every path it should have (`None`: not
+    /// connected at all).
+    fn fully_connected(&self, entry: &PeerEntry, id: &PeerId) -> Option<bool> {
+        let peer = self.conns.get(id)?;
+        Some(
+            self.plan(entry)
+                .iter()
+                .all(|(a, via)| peer.reaches(a, via.as_deref())),
+        )
     }
 
     /// Closes the connections of keys not in the book (after unknown became block).
@@ -263,30 +380,23 @@ impl Node {
         }
     }
 
-    /// Records a new connection, keeping one per peer: when both sides dialed, the
-    /// connection dialed by the smaller peer id wins on both sides.
-    fn register(self: &Arc<Self>, peer: Peer, we_dialed: bool) -> Peer {
-        let id = peer.id();
+    /// Records a new connection as a path of its peer, or as the first path of a peer
+    /// not connected before. When both sides dialed the same addresses, the connection
+    /// dialed by the smaller peer id is kept on both sides.
+    fn register(self: &Arc<Self>, path: Path) -> Peer {
+        let id = path.peer();
         self.conns.set_down(id, None);
-        let dialer = if we_dialed { self.id } else { id };
-        let winner = self.id.min(id);
         let kept = {
             let mut map = self.conns.map.lock().unwrap_or_else(|p| p.into_inner());
-            match map.get(&id) {
-                Some(old) if old.peer.is_open() && old.dialer == winner && dialer != winner => {
-                    peer.close(Close::Duplicate);
-                    return old.peer.clone();
+            let mut path = path;
+            if let Some(peer) = map.get(&id).filter(|p| p.is_open()) {
+                match peer.add(path) {
+                    Ok(()) | Err(AddError::Duplicate) => return peer.clone(),
+                    Err(AddError::PeerClosed(p)) => path = *p,
                 }
-                Some(old) if old.peer.is_open() => old.peer.close(Close::Duplicate),
-                _ => {}
             }
-            map.insert(
-                id,
-                Link {
-                    peer: peer.clone(),
-                    dialer,
-                },
-            );
+            let peer = Peer::new(path, self.id);
+            map.insert(id, peer.clone());
             peer
         };
         let node = self.clone();
@@ -296,7 +406,7 @@ impl Node {
             let reason = watched.closed().await;
             accept.abort();
             let mut map = node.conns.map.lock().unwrap_or_else(|p| p.into_inner());
-            if map.get(&id).is_some_and(|l| l.peer.same(&watched)) {
+            if map.get(&id).is_some_and(|p| p.same(&watched)) {
                 map.remove(&id);
                 info!("connection to {} closed: {reason}", node.label(&id));
             }
@@ -319,7 +429,7 @@ impl Node {
         })
     }
 
-    /// Keeps connections up to every book peer that has an address and is not blocked,
+    /// Keeps a path up to every address of every book peer that is not blocked,
     /// retrying with a backoff of 0.5 s doubling to 4 s.
     pub async fn maintain(self: Arc<Self>) {
         let mut backoff: HashMap<PeerId, Backoff> = HashMap::new();
@@ -329,9 +439,10 @@ impl Node {
             let now = std::time::Instant::now();
             for entry in self.book.list() {
                 let Some(id) = entry.peer_id() else { continue };
+                let connected = self.fully_connected(&entry, &id);
                 if entry.policy == Policy::Block
-                    || entry.addrs.is_empty()
-                    || self.conns.get(&id).is_some()
+                    || self.addrs(&entry).is_empty()
+                    || connected == Some(true)
                 {
                     backoff.remove(&id);
                     continue;
@@ -344,6 +455,10 @@ impl Node {
                 }
                 b.attempt(now);
                 let node = self.clone();
+                if connected.is_some() {
+                    node.more_paths(entry);
+                    continue;
+                }
                 tokio::spawn(async move {
                     if let Err(e) = node.connect(&entry).await {
                         tracing::debug!("reconnect to {}: {e}", entry.alias);
@@ -354,20 +469,21 @@ impl Node {
     }
 }
 
-/// Opens a channel to a service on `entry`'s peer, connecting first if needed.
+/// Opens a channel to a service on `entry`'s peer, connecting first if needed; over
+/// several paths it uses them by `mode`.
 pub async fn open_channel(
     node: &Arc<Node>,
     entry: &PeerEntry,
-    service: &str,
-    version: u16,
+    (service, version): (&str, u16),
+    mode: Mode,
 ) -> Result<Channel, ReachError> {
     let peer = node.connect(entry).await?;
-    match peer.open(service, version).await {
+    match peer.open_with(service, version, mode).await {
         // The connection closed under the channel — most often because both sides had
         // dialed at once and this one lost the tie-break: once more on the one kept.
         Err(e) if e.is_lost() && !e.is_final() => {
             let peer = node.connect(entry).await?;
-            Ok(peer.open(service, version).await?)
+            Ok(peer.open_with(service, version, mode).await?)
         }
         other => Ok(other?),
     }

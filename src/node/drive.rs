@@ -9,6 +9,7 @@ use warpdrive::Policy;
 
 use super::service_error::ServiceError;
 use super::Node;
+use crate::bond_mode::Mode;
 use crate::identity::PeerId;
 use crate::transport::Channel;
 
@@ -41,7 +42,9 @@ impl warpdrive::PeerNet for NodeNet {
                     Ok(_) => NetError::Unreachable(e.to_string()),
                     Err(_) => NetError::Refused(e.to_string()),
                 })?;
-            match super::conns::open_channel(&node, &entry, SERVICE, VERSION).await {
+            match super::conns::open_channel(&node, &entry, (SERVICE, VERSION), Mode::Aggregate)
+                .await
+            {
                 Ok(ch) => Ok(halves(ch)),
                 Err(e) if e.is_final() => Err(NetError::Refused(e.to_string())),
                 Err(e) => Err(NetError::Unreachable(e.to_string())),
@@ -58,6 +61,11 @@ impl warpdrive::PeerNet for NodeNet {
             crate::store::Policy::Trust => Policy::Trust,
             crate::store::Policy::Block => Policy::Block,
         }
+    }
+
+    fn alias(&self, peer_id: &str) -> Option<String> {
+        let node = self.0.upgrade()?;
+        Some(node.book.get(&peer_id.parse().ok()?)?.alias)
     }
 
     fn resolve(&self, peer: &str) -> Result<String, NetError> {

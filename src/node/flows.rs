@@ -27,6 +27,7 @@ use tracing::{info, warn};
 use super::dgram_frames::{send_frame, Frames};
 use super::service_error::ServiceError;
 use super::Node;
+use crate::bond_mode::Mode;
 use crate::control::{FlowStatus, MemberStatus};
 use crate::flow_book::{Flow, Role, SELF};
 use crate::flow_error::ApplyError;
@@ -83,6 +84,8 @@ type Queue = mpsc::Sender<Arc<[u8]>>;
 /// A remote member: its counters and, if this node sends to it, its queue.
 struct Member {
     role: Role,
+    /// How its channel uses the peer's paths.
+    paths: Mode,
     stats: Arc<MemberStats>,
     out: Option<(Queue, JoinHandle<()>)>,
 }
@@ -134,7 +137,8 @@ impl RunningFlow {
         let we_send = def.own_role().is_some_and(|r| r != Role::Recv);
         let mut members = self.lock_members();
         let wanted: HashMap<&str, Role> = def.roles().filter(|(m, _)| *m != SELF).collect();
-        members.retain(|name, m| wanted.get(name.as_str()) == Some(&m.role));
+        members
+            .retain(|name, m| wanted.get(name.as_str()) == Some(&m.role) && m.paths == def.paths);
         for (name, role) in wanted {
             if members.contains_key(name) {
                 continue;
@@ -145,14 +149,22 @@ impl RunningFlow {
                 let task = tokio::spawn(send_loop(
                     node.clone(),
                     def.name.clone(),
-                    name.to_string(),
+                    (name.to_string(), def.paths),
                     stats.clone(),
                     rx,
                 ));
                 (tx, task)
             });
             stats.set_state(if out.is_some() { "idle" } else { "" });
-            members.insert(name.to_string(), Member { role, stats, out });
+            members.insert(
+                name.to_string(),
+                Member {
+                    role,
+                    paths: def.paths,
+                    stats,
+                    out,
+                },
+            );
         }
         self.generation.fetch_add(1, Relaxed);
     }
@@ -394,13 +406,13 @@ async fn meter(flow: Arc<RunningFlow>) {
 async fn send_loop(
     node: Arc<Node>,
     flow: String,
-    member: String,
+    (member, paths): (String, Mode),
     stats: Arc<MemberStats>,
     mut rx: mpsc::Receiver<Arc<[u8]>>,
 ) {
     let mut backoff = Backoff::new(BACKOFF.0, BACKOFF.1);
     while let Some(first) = rx.recv().await {
-        let ch = match open(&node, &flow, &member).await {
+        let ch = match open(&node, &flow, &member, paths).await {
             Ok(ch) => ch,
             Err(e) => {
                 warn!("flow {flow}: {member}: {e}");
@@ -476,9 +488,10 @@ async fn open(
     node: &Arc<Node>,
     flow: &str,
     member: &str,
+    paths: Mode,
 ) -> Result<(Channel, Option<PeerId>), ServiceError> {
     let entry = node.resolve(member)?;
-    let ch = super::conns::open_channel(node, &entry, &service(flow), VERSION).await?;
+    let ch = super::conns::open_channel(node, &entry, (&service(flow), VERSION), paths).await?;
     Ok((ch, entry.peer_id()))
 }
 

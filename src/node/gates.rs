@@ -195,7 +195,14 @@ pub async fn open_stream(
                     );
                     return tcp.reset();
                 };
-                match super::conns::open_channel(&node, &entry, &service(&g.name), VERSION).await {
+                match super::conns::open_channel(
+                    &node,
+                    &entry,
+                    (&service(&g.name), VERSION),
+                    g.mode,
+                )
+                .await
+                {
                     Ok(ch) => {
                         if let Err(e) = splice(tcp, ch).await {
                             warn!("gate {} ({from}): {e}", g.listen);

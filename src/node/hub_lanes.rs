@@ -115,7 +115,9 @@ fn refresh_peers(node: &Node, lane: &Lane) {
                         .with_slot("state", p.state)
                         .with_slot("rtt_ms", p.rtt_ms)
                         .with_slot("tx_bytes", p.tx_bytes)
-                        .with_slot("rx_bytes", p.rx_bytes),
+                        .with_slot("rx_bytes", p.rx_bytes)
+                        .with_slot("tx_rate", p.tx_rate)
+                        .with_slot("loss_percent", p.loss_percent),
                 ));
             }
             r = r

@@ -14,6 +14,7 @@ mod gate_open;
 mod gate_set;
 mod gates;
 mod hub_lanes;
+mod lan;
 mod local;
 mod local_dgram;
 mod own;
@@ -60,6 +61,8 @@ pub struct NodeOptions {
     pub listen: SocketAddr,
     /// Impairment applied to every datagram sent, for testing on a bad network.
     pub impair: Vec<crate::transport::impair::ImpairSpec>,
+    /// The network interfaces peers are reached through; empty: every one with a route.
+    pub interfaces: Vec<String>,
     /// Where accepted offers download unless told otherwise.
     pub incoming: PathBuf,
     /// The configuration file, watched for changes.
@@ -73,6 +76,9 @@ pub struct NodeOptions {
     /// What happens to keys not in the peer book, when the command line says; the
     /// configuration file's `unknown` otherwise, else block.
     pub unknown: Option<crate::store::Unknown>,
+    /// Announce the node and find peers on the local network (mDNS), unless it listens
+    /// on loopback only.
+    pub lan: bool,
 }
 
 /// A running node.
@@ -81,6 +87,10 @@ pub struct Node {
     book: PeerBook,
     endpoint: crate::transport::Endpoint,
     conns: Conns,
+    /// `--interface`: the interfaces peers are reached through (empty: any).
+    interfaces: Vec<String>,
+    /// Peers found on the local network, and this node's announcement there.
+    lan: Option<lan::Lan>,
     /// Every gate: the book, the file's, the listeners.
     gates: gate_set::GateSet,
     /// Every flow: the book and the running ones.
@@ -215,6 +225,8 @@ pub async fn start(
         book,
         endpoint: endpoint.clone(),
         conns: Conns::default(),
+        interfaces: opts.interfaces.clone(),
+        lan: opts.lan.then(|| lan::Lan::start(id, local)).flatten(),
         gates: gate_set::GateSet::new(gates),
         flows: flow_set::FlowSet::new(flow_book),
         drive: Default::default(),
@@ -327,6 +339,9 @@ pub async fn start(
             let running: Vec<String> = node.flows.running().keys().cloned().collect();
             for name in running {
                 flows::stop(&node, &name).await;
+            }
+            if let Some(lan) = &node.lan {
+                lan.stop();
             }
             endpoint
                 .close(crate::transport::Close::Shutdown, Duration::from_secs(1))

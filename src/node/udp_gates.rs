@@ -167,7 +167,9 @@ async fn session(
             g.peer
         );
     };
-    let ch = match super::conns::open_channel(&node, &entry, &service(&g.name), VERSION).await {
+    let ch = match super::conns::open_channel(&node, &entry, (&service(&g.name), VERSION), g.mode)
+        .await
+    {
         Ok(ch) => ch,
         Err(e) => {
             return warn!(

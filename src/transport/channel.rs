@@ -1,8 +1,8 @@
-//! Channels: one bi-directional QUIC stream per channel, opened with a header that names
-//! the service it is for. Services see only [`Channel`] and its two halves
-//! ([`ChannelReader`], [`ChannelWriter`], plain `AsyncRead` and `AsyncWrite`), never the
-//! connection or the streams under it, so a channel can later be carried over several
-//! paths without touching them.
+//! Channels: a conversation with one service on a peer, opened with a header that names
+//! the service. Over a peer with one path a channel is one bi-directional QUIC stream;
+//! over several it is bonded (one stream per path, see [`super::bond`]). Services see
+//! only [`Channel`] and its two halves ([`ChannelReader`], [`ChannelWriter`], plain
+//! `AsyncRead` and `AsyncWrite`), never which of the two it is.
 
 use std::fmt::Display;
 use std::io;
@@ -13,6 +13,7 @@ use protocols::channel::{ChannelOpen, ChannelReply};
 use quinn::{RecvStream, SendStream};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use super::bond::{BondEnd, BondReader, BondWriter};
 use super::close::Closed;
 
 /// Most bytes a channel buffers while waiting for one message to be whole.
@@ -39,6 +40,9 @@ pub enum ChannelError {
     /// A message could not be decoded.
     #[error("bad message: {0}")]
     Decode(String),
+    /// The peer broke the protocol of a bonded channel.
+    #[error("{0}")]
+    Broken(String),
 }
 
 /// Why a channel could not be opened.
@@ -103,49 +107,85 @@ fn write_error(e: quinn::WriteError) -> ChannelError {
     }
 }
 
+fn bond_error(e: BondEnd) -> ChannelError {
+    match e {
+        BondEnd::Reset => ChannelError::Reset,
+        BondEnd::Lost(c) => ChannelError::Lost(c),
+        BondEnd::Broken(m) => ChannelError::Broken(m),
+    }
+}
+
+/// The sending side: one stream, or a bonded channel's engine.
+enum Send {
+    Stream(SendStream),
+    Bond(BondWriter),
+}
+
+/// The receiving side: one stream, or a bonded channel's engine.
+enum Recv {
+    Stream(RecvStream),
+    Bond(BondReader),
+}
+
+impl Send {
+    async fn write_all(&mut self, bytes: &[u8]) -> Result<(), ChannelError> {
+        match self {
+            Send::Stream(s) => s.write_all(bytes).await.map_err(write_error),
+            Send::Bond(b) => b.write_all(bytes).await.map_err(bond_error),
+        }
+    }
+
+    fn finish(&mut self) {
+        match self {
+            Send::Stream(s) => {
+                let _ = s.finish();
+            }
+            Send::Bond(b) => b.finish(),
+        }
+    }
+}
+
+impl Recv {
+    async fn read(&mut self, out: &mut [u8]) -> Result<Option<usize>, ChannelError> {
+        match self {
+            Recv::Stream(r) => r.read(out).await.map_err(read_error),
+            Recv::Bond(b) => b.read(out).await.map_err(bond_error),
+        }
+    }
+}
+
 /// An open channel to a service on a peer.
 pub struct Channel {
-    send: SendStream,
-    recv: RecvStream,
+    send: Send,
+    recv: Recv,
     buf: Vec<u8>,
 }
 
 impl Channel {
-    pub(crate) fn new(send: SendStream, recv: RecvStream) -> Channel {
+    /// A channel on one stream, `early` its first bytes already read.
+    pub(crate) fn new(send: SendStream, recv: RecvStream, early: Vec<u8>) -> Channel {
         Channel {
-            send,
-            recv,
+            send: Send::Stream(send),
+            recv: Recv::Stream(recv),
+            buf: early,
+        }
+    }
+
+    /// A bonded channel.
+    pub(crate) fn bonded(send: BondWriter, recv: BondReader) -> Channel {
+        Channel {
+            send: Send::Bond(send),
+            recv: Recv::Bond(recv),
             buf: Vec::new(),
         }
     }
 
-    /// Opens a channel to `service` over `conn` and waits for the service to take it, for
-    /// at most [`OPEN_TIMEOUT`].
-    pub(crate) async fn open(
-        conn: &quinn::Connection,
-        service: &str,
-        version: u16,
-    ) -> Result<Channel, OpenError> {
-        match tokio::time::timeout(OPEN_TIMEOUT, Self::open_now(conn, service, version)).await {
-            Ok(r) => r,
-            Err(_) => Err(OpenError::NoAnswer {
-                service: service.to_string(),
-            }),
-        }
-    }
-
-    async fn open_now(
-        conn: &quinn::Connection,
-        service: &str,
-        version: u16,
-    ) -> Result<Channel, OpenError> {
+    /// Asks for `service` (at `version`) on this new channel and waits for the service
+    /// to take it.
+    pub(crate) async fn ask(self, service: &str, version: u16) -> Result<Channel, OpenError> {
         let header =
             ChannelOpen::new(service, version).map_err(|e| OpenError::BadHeader(e.to_string()))?;
-        let (send, recv) = conn
-            .open_bi()
-            .await
-            .map_err(|e| ChannelError::Lost(Closed::from_quinn(&e)))?;
-        let mut ch = Channel::new(send, recv);
+        let mut ch = self;
         ch.write(&header.encode()).await?;
         match ch.read(ChannelReply::decode).await? {
             Some(ChannelReply::Accepted) => Ok(ch),
@@ -172,7 +212,7 @@ impl Channel {
                 return Err(ChannelError::TooLarge);
             }
             let mut chunk = [0u8; 16 * 1024];
-            match self.recv.read(&mut chunk).await.map_err(read_error)? {
+            match self.recv.read(&mut chunk).await? {
                 Some(n) => self.buf.extend_from_slice(&chunk[..n]),
                 None if self.buf.is_empty() => return Ok(None),
                 None => return Err(ChannelError::Truncated),
@@ -188,12 +228,12 @@ impl Channel {
             self.buf.drain(..n);
             return Ok(Some(n));
         }
-        self.recv.read(out).await.map_err(read_error)
+        self.recv.read(out).await
     }
 
     /// Writes bytes.
     pub async fn write(&mut self, bytes: &[u8]) -> Result<(), ChannelError> {
-        self.send.write_all(bytes).await.map_err(write_error)
+        self.send.write_all(bytes).await
     }
 
     /// The two halves, for services that carry a byte stream; bytes already read past
@@ -211,7 +251,7 @@ impl Channel {
 
     /// Ends our direction of the channel.
     pub fn finish(&mut self) {
-        let _ = self.send.finish();
+        self.send.finish();
     }
 
     /// Answers the opener with a refusal (unknown service, unsupported version, refused)
@@ -225,24 +265,29 @@ impl Channel {
 
 /// The sending half of a channel: an `AsyncWrite` whose shutdown ends our direction.
 pub struct ChannelWriter {
-    send: SendStream,
+    send: Send,
 }
 
 impl ChannelWriter {
     /// Ends our direction of the channel cleanly: the peer reads to its end.
     pub fn finish(&mut self) {
-        let _ = self.send.finish();
+        self.send.finish();
     }
 
     /// Abandons our direction: the peer's reads fail rather than end, so it can tell an
     /// abort from a clean end.
     pub fn reset(&mut self) {
-        let _ = self.send.reset(1u32.into());
+        match &mut self.send {
+            Send::Stream(s) => {
+                let _ = s.reset(1u32.into());
+            }
+            Send::Bond(b) => b.reset(),
+        }
     }
 
     /// Writes all of `bytes`.
     pub async fn write_all(&mut self, bytes: &[u8]) -> Result<(), ChannelError> {
-        self.send.write_all(bytes).await.map_err(write_error)
+        self.send.write_all(bytes).await
     }
 }
 
@@ -252,21 +297,30 @@ impl AsyncWrite for ChannelWriter {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        AsyncWrite::poll_write(Pin::new(&mut self.send), cx, buf)
+        match &mut self.send {
+            Send::Stream(s) => AsyncWrite::poll_write(Pin::new(s), cx, buf),
+            Send::Bond(b) => AsyncWrite::poll_write(Pin::new(b), cx, buf),
+        }
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        AsyncWrite::poll_flush(Pin::new(&mut self.send), cx)
+        match &mut self.send {
+            Send::Stream(s) => AsyncWrite::poll_flush(Pin::new(s), cx),
+            Send::Bond(b) => AsyncWrite::poll_flush(Pin::new(b), cx),
+        }
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        AsyncWrite::poll_shutdown(Pin::new(&mut self.send), cx)
+        match &mut self.send {
+            Send::Stream(s) => AsyncWrite::poll_shutdown(Pin::new(s), cx),
+            Send::Bond(b) => AsyncWrite::poll_shutdown(Pin::new(b), cx),
+        }
     }
 }
 
 /// The receiving half of a channel: an `AsyncRead` that reads 0 at the peer's clean end.
 pub struct ChannelReader {
-    recv: RecvStream,
+    recv: Recv,
     /// Bytes read past the channel's last message, served first.
     buf: Vec<u8>,
     at: usize,
@@ -275,7 +329,12 @@ pub struct ChannelReader {
 impl ChannelReader {
     /// Tells the peer to stop sending: its writes fail.
     pub fn stop(&mut self) {
-        let _ = self.recv.stop(1u32.into());
+        match &mut self.recv {
+            Recv::Stream(r) => {
+                let _ = r.stop(1u32.into());
+            }
+            Recv::Bond(b) => b.stop(),
+        }
     }
 }
 
@@ -296,6 +355,9 @@ impl AsyncRead for ChannelReader {
             }
             return Poll::Ready(Ok(()));
         }
-        AsyncRead::poll_read(Pin::new(&mut self.recv), cx, out)
+        match &mut self.recv {
+            Recv::Stream(r) => AsyncRead::poll_read(Pin::new(r), cx, out),
+            Recv::Bond(b) => AsyncRead::poll_read(Pin::new(b), cx, out),
+        }
     }
 }

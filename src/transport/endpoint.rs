@@ -10,7 +10,7 @@ use tracing::warn;
 
 use super::close::{Close, Closed};
 use super::impair::ImpairSpec;
-use super::peer::Peer;
+use super::path::Path;
 use super::tls;
 use super::tls_error::{CertError, SetupError};
 use crate::identity::{Identity, PeerId};
@@ -57,6 +57,14 @@ pub enum DialError {
     /// The TLS or QUIC set-up for this dial failed.
     #[error("{0}")]
     Setup(#[from] SetupError),
+    /// No socket could be kept to that interface.
+    #[error("cannot send through interface {name}: {source}")]
+    Interface {
+        /// The interface.
+        name: String,
+        /// What the system said.
+        source: std::io::Error,
+    },
     /// No answer within the dial timeout.
     #[error("no answer (timed out)")]
     TimedOut,
@@ -84,12 +92,14 @@ impl DialError {
     }
 }
 
-/// The QUIC transport settings of every connection: keepalives every second and an idle
-/// timeout of 4 s, so a dead peer is noticed within a few seconds; windows sized for fast
-/// bulk channels. Public so that benchmarks of plain quinn run with the same settings.
+/// The QUIC transport settings of every connection: keepalives every 150 ms, so that an
+/// idle path still hears from the peer and a silent one is known dead within 500 ms (see
+/// `protocols::bond::health`); an idle timeout of 4 s ends a dead connection; windows
+/// sized for fast bulk channels. Public so that benchmarks of plain quinn run with the
+/// same settings.
 pub fn transport() -> Arc<quinn::TransportConfig> {
     let mut t = quinn::TransportConfig::default();
-    t.keep_alive_interval(Some(Duration::from_secs(1)));
+    t.keep_alive_interval(Some(protocols::bond::health::PROBE_EVERY));
     t.max_idle_timeout(Some(
         Duration::from_secs(4)
             .try_into()
@@ -114,11 +124,20 @@ pub fn transport() -> Arc<quinn::TransportConfig> {
 /// A UDP socket on `addr` with the node's 4 MiB buffers (where the kernel allows them).
 /// Public so that benchmarks of plain quinn use the same sockets.
 pub fn bind_udp(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
+    bind_udp_on(addr, None)
+}
+
+/// [`bind_udp`], its traffic kept to network interface `device` when one is named
+/// (`SO_BINDTODEVICE`: sent out of it, by its routes, from its address).
+fn bind_udp_on(addr: SocketAddr, device: Option<&str>) -> std::io::Result<std::net::UdpSocket> {
     use socket2::{Domain, Protocol, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     // Best effort: the kernel caps these at its own maximum.
     let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
     let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
+    if let Some(name) = device {
+        socket.bind_device(Some(name.as_bytes()))?;
+    }
     socket.bind(&addr.into())?;
     Ok(socket.into())
 }
@@ -129,8 +148,13 @@ pub struct Endpoint {
     endpoint: quinn::Endpoint,
     identity: Arc<Identity>,
     transport: Arc<quinn::TransportConfig>,
-    /// The address bound, the local end of every path.
+    /// The address bound, the local end of every path it dials or accepts.
     local: SocketAddr,
+    /// What impairs datagrams sent, for the sockets made later.
+    impair: Vec<ImpairSpec>,
+    /// Sockets kept to one interface each (and to IPv6 or not), made at the first dial
+    /// through it; they only dial.
+    via: Arc<std::sync::Mutex<std::collections::HashMap<(String, bool), quinn::Endpoint>>>,
 }
 
 impl Endpoint {
@@ -156,13 +180,13 @@ impl Endpoint {
             .wrap_udp_socket(socket)
             .map_err(SetupError::Socket)?;
         if !impair.is_empty() {
-            for spec in &impair {
+            for spec in impair.iter() {
                 match spec.to {
                     Some(to) => warn!("impairing every datagram sent to {to}: {spec}"),
                     None => warn!("impairing every datagram sent: {spec}"),
                 }
             }
-            udp = super::impair::socket::ImpairedSocket::new(udp, impair);
+            udp = super::impair::socket::ImpairedSocket::new(udp, impair.clone());
         }
         let endpoint = quinn::Endpoint::new_with_abstract_socket(
             quinn::EndpointConfig::default(),
@@ -177,7 +201,43 @@ impl Endpoint {
             identity: Arc::new(identity),
             transport,
             local,
+            impair,
+            via: Default::default(),
         })
+    }
+
+    /// The dialing endpoint kept to interface `name`, for peers at IPv6 addresses or not.
+    fn through(&self, name: &str, v6: bool) -> Result<(quinn::Endpoint, SocketAddr), DialError> {
+        let mut via = self.via.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = via.get(&(name.to_string(), v6)) {
+            if let Ok(local) = e.local_addr() {
+                return Ok((e.clone(), local));
+            }
+        }
+        let failed = |source| DialError::Interface {
+            name: name.to_string(),
+            source,
+        };
+        let any: SocketAddr = match v6 {
+            true => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
+            false => ([0, 0, 0, 0], 0).into(),
+        };
+        let socket = bind_udp_on(any, Some(name)).map_err(failed)?;
+        let runtime: Arc<dyn quinn::Runtime> = Arc::new(quinn::TokioRuntime);
+        let mut udp = runtime.wrap_udp_socket(socket).map_err(failed)?;
+        if !self.impair.is_empty() {
+            udp = super::impair::socket::ImpairedSocket::new(udp, self.impair.clone());
+        }
+        let endpoint = quinn::Endpoint::new_with_abstract_socket(
+            quinn::EndpointConfig::default(),
+            None,
+            udp,
+            runtime,
+        )
+        .map_err(failed)?;
+        let local = endpoint.local_addr().map_err(failed)?;
+        via.insert((name.to_string(), v6), endpoint.clone());
+        Ok((endpoint, local))
     }
 
     /// The address bound.
@@ -185,9 +245,15 @@ impl Endpoint {
         self.endpoint.local_addr()
     }
 
-    /// Connects to `id` at `addr` (an IP and port, or a name to resolve); the handshake
-    /// fails unless the other side proves the key `id`.
-    pub async fn dial(&self, id: PeerId, addr: &str) -> Result<Peer, DialError> {
+    /// This node's id.
+    pub fn id(&self) -> PeerId {
+        self.identity.peer_id()
+    }
+
+    /// Connects to `id` at `addr` (an IP and port, or a name to resolve), through network
+    /// interface `via` when one is named (else as the routes say, from the node's own
+    /// socket); the handshake fails unless the other side proves the key `id`.
+    pub async fn dial(&self, id: PeerId, addr: &str, via: Option<&str>) -> Result<Path, DialError> {
         let target: SocketAddr = match addr.parse() {
             Ok(a) => a,
             Err(_) => {
@@ -208,8 +274,11 @@ impl Endpoint {
             .map_err(|e| SetupError::Quic(e.to_string()))?;
         let mut cfg = quinn::ClientConfig::new(Arc::new(quic));
         cfg.transport_config(self.transport.clone());
-        let connecting = self
-            .endpoint
+        let (endpoint, bound) = match via {
+            Some(name) => self.through(name, target.is_ipv6())?,
+            None => (self.endpoint.clone(), self.local),
+        };
+        let connecting = endpoint
             .connect_with(cfg, target, "warp")
             .map_err(|e| SetupError::Quic(e.to_string()))?;
         match tokio::time::timeout(DIAL_TIMEOUT, connecting).await {
@@ -221,7 +290,13 @@ impl Endpoint {
                 }),
                 None => Err(DialError::Closed(Closed::from_quinn(&e))),
             },
-            Ok(Ok(conn)) => Ok(Peer::new(id, conn, self.local)),
+            Ok(Ok(conn)) => Ok(Path::new(
+                conn,
+                id,
+                self.identity.peer_id(),
+                (Some(addr.to_string()), via.map(str::to_string)),
+                bound,
+            )),
         }
     }
 
@@ -236,9 +311,19 @@ impl Endpoint {
     /// Closes every connection with `why` and waits (at most `grace`) for the peers to
     /// hear of it.
     pub async fn close(&self, why: Close, grace: Duration) {
-        self.endpoint
-            .close(why.code().into(), why.reason().as_bytes());
-        let _ = tokio::time::timeout(grace, self.endpoint.wait_idle()).await;
+        let via: Vec<quinn::Endpoint> = {
+            let via = self.via.lock().unwrap_or_else(|p| p.into_inner());
+            via.values().cloned().collect()
+        };
+        for e in via.iter().chain([&self.endpoint]) {
+            e.close(why.code().into(), why.reason().as_bytes());
+        }
+        let idle = async {
+            for e in via.iter().chain([&self.endpoint]) {
+                e.wait_idle().await;
+            }
+        };
+        let _ = tokio::time::timeout(grace, idle).await;
     }
 }
 
@@ -265,14 +350,14 @@ impl Incoming {
         self.incoming.remote_address()
     }
 
-    /// Completes the handshake: the caller and the key it proved.
-    pub async fn handshake(self) -> Result<Peer, AcceptError> {
+    /// Completes the handshake: a path to the caller, whose key it proved.
+    pub async fn handshake(self) -> Result<Path, AcceptError> {
         let conn = self
             .incoming
             .await
             .map_err(|e| AcceptError::Handshake(Closed::from_quinn(&e)))?;
         match peer_of(&conn) {
-            Ok(id) => Ok(Peer::new(id, conn, self.local)),
+            Ok(id) => Ok(Path::new(conn, id, id, (None, None), self.local)),
             Err(e) => {
                 conn.close(0u32.into(), e.to_string().as_bytes());
                 Err(AcceptError::NoKey(e))

@@ -1,8 +1,9 @@
 //! The test kit, shared by the tests and the benchmarks (`benches/` include it by path):
 //! real `warp node` processes, each with its own data directory and loopback ports, its
 //! log kept in a file, killed when dropped; free ports; polling with a deadline; the
-//! local servers gates lead to ([`servers`]); hostile clients ([`hostile`]); what
-//! benchmarks measure ([`measure`]) and compare with ([`sshd`]).
+//! local servers gates lead to ([`servers`]); hostile clients ([`hostile`]); two hosts
+//! joined by two links ([`netns`]) and the paths between nodes on them ([`paths`]); what
+//! benchmarks measure ([`measure`]) and compare with ([`sshd`], [`rivals`]).
 
 // Each test and bench uses part of the kit.
 #![allow(dead_code)]
@@ -10,6 +11,8 @@
 pub mod hostile;
 pub mod measure;
 pub mod netns;
+pub mod paths;
+pub mod rivals;
 pub mod servers;
 pub mod sshd;
 
@@ -37,6 +40,9 @@ pub struct TestNode {
     servers: bool,
     /// The network namespace it runs in, if not the host's.
     netns: Option<String>,
+    /// Whether it announces itself and finds peers on its namespace's network (mDNS);
+    /// off unless asked, so that tests count only the paths they set up.
+    lan: bool,
 }
 
 /// A free UDP port on loopback (bound, read, released).
@@ -186,7 +192,22 @@ impl TestNode {
         TestNode::launch(&[], false, Some(ns.to_string()))
     }
 
+    /// [`TestNode::in_netns`] with `extra` arguments to `warp node`.
+    pub fn in_netns_with(ns: &str, extra: &[&str]) -> TestNode {
+        TestNode::launch(extra, false, Some(ns.to_string()))
+    }
+
+    /// [`TestNode::in_netns`], announcing itself and finding peers on the namespace's
+    /// links by mDNS.
+    pub fn in_netns_on_lan(ns: &str) -> TestNode {
+        TestNode::launch_on(&[], false, Some(ns.to_string()), true)
+    }
+
     fn launch(extra: &[&str], servers: bool, netns: Option<String>) -> TestNode {
+        TestNode::launch_on(extra, servers, netns, false)
+    }
+
+    fn launch_on(extra: &[&str], servers: bool, netns: Option<String>, lan: bool) -> TestNode {
         let home = tempfile::tempdir().unwrap();
         let out = warp(home.path(), &["id"]);
         assert!(out.status.success(), "{}", text(&out));
@@ -201,6 +222,7 @@ impl TestNode {
             extra: extra.iter().map(|s| s.to_string()).collect(),
             servers,
             netns,
+            lan,
         };
         // A port found free may be taken by another test before the node binds it: then
         // the node says so and exits, and it starts again on other ports (a few times).
@@ -281,6 +303,9 @@ impl TestNode {
             None => cmd.args(["node", "--listen", &self.addr()]),
             Some(_) => cmd.args(["node", "--listen", &format!("0.0.0.0:{}", self.port)]),
         };
+        if !self.lan {
+            cmd.arg("--no-lan");
+        }
         let asked = |flag: &str| self.extra.iter().any(|a| a == flag);
         for (flag, port) in [("--api", self.api_port), ("--ws", self.ws_port)] {
             if !asked(flag) {

@@ -31,9 +31,6 @@ pub enum DiskError {
     /// A different file where a received one would take its name: it is left alone.
     #[error("{}: exists and is not the offered file; nothing was overwritten", .0.display())]
     Occupied(PathBuf),
-    /// A file that changed while it was hashed or sent.
-    #[error("{}: changed while it was read", .0.display())]
-    Changed(PathBuf),
     /// An offered file that is no longer what the offer says (size or time differ).
     #[error("{}: changed since the offer was made", .0.display())]
     Stale(PathBuf),

@@ -21,9 +21,11 @@ const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 impl Drive {
     /// After a restart: downloads that were running resume at once for trusted peers and
     /// become `interrupted` (accept again to resume) for the others; outgoing offers
-    /// that were sending wait for the receiver to ask again.
+    /// that were sending wait for the receiver to ask again, and those waiting for their
+    /// peer are tried again (as long as the engine lives).
     pub fn resume(self: &Arc<Self>) {
         self.prune();
+        self.keep_delivering();
         let weak = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut every = tokio::time::interval(PRUNE_EVERY);
@@ -54,8 +56,10 @@ impl Drive {
         }
     }
 
-    /// Accepts an incoming offer (or resumes one interrupted or failed) into `to`, or
-    /// the default incoming directory.
+    /// Accepts an incoming offer (or resumes one interrupted or failed) into `to`; without
+    /// `to`, a resume goes on where the download was going, a first acceptance into the
+    /// default incoming directory. Resuming into another directory than before drops the
+    /// partial files left in the first.
     pub fn accept(self: &Arc<Self>, id: &str, to: Option<PathBuf>) -> Result<Offer, OfferError> {
         let o = self.find(id)?;
         if !o.incoming {
@@ -74,8 +78,14 @@ impl Drive {
                 o.id
             )));
         }
-        let dir = to.unwrap_or_else(|| self.incoming_dir.clone());
+        let before = (!o.dir.is_empty()).then(|| PathBuf::from(&o.dir));
+        let dir = to
+            .or_else(|| before.clone())
+            .unwrap_or_else(|| self.incoming_dir.clone());
         let dir = std::path::absolute(&dir).map_err(DiskError::at(&dir))?;
+        if before.is_some_and(|b| b != dir) {
+            self.discard_parts(&o.id);
+        }
         let o = self
             .update(&o.id, |o| {
                 o.status = Status::Accepted;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use protocols::warpdrive::message::CHUNK_SIZES;
-use protocols::warpdrive::{Message, ReplyCode};
+use protocols::warpdrive::Message;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
@@ -44,7 +44,7 @@ pub fn chunk_size_for(largest: u64) -> u32 {
 /// The engine.
 pub struct Drive {
     pub(crate) store: Store,
-    hashes: crate::hash_cache::HashCache,
+    pub(crate) hashes: crate::hash_cache::HashCache,
     pub(crate) net: Arc<dyn PeerNet>,
     pub(crate) incoming_dir: PathBuf,
     events: broadcast::Sender<Offer>,
@@ -52,6 +52,8 @@ pub struct Drive {
     records: Mutex<()>,
     /// Running downloads, by offer id.
     pub(crate) downloads: Mutex<HashMap<String, JoinHandle<()>>>,
+    /// Woken when an offer starts waiting for its peer.
+    pub(crate) waiting: Arc<tokio::sync::Notify>,
 }
 
 impl Drive {
@@ -70,6 +72,7 @@ impl Drive {
             events,
             records: Mutex::new(()),
             downloads: Mutex::new(HashMap::new()),
+            waiting: Arc::new(tokio::sync::Notify::new()),
         }))
     }
 
@@ -110,7 +113,8 @@ impl Drive {
         Some(o)
     }
 
-    /// Ends an offer with `status` and `reason` unless it has ended already. A received
+    /// Ends an offer with `status` and `reason` unless it has ended already (a completed
+    /// one counts every byte and entry as done). A received
     /// offer that is rejected or cancelled loses its partial files (and the disk they
     /// reserved) here; its entries are dropped from the store.
     pub(crate) fn end(&self, id: &str, status: Status, reason: &str) -> Option<Offer> {
@@ -121,6 +125,9 @@ impl Drive {
             if !o.status.is_final() {
                 o.status = status;
                 o.reason = reason.to_string();
+                if status == Status::Completed {
+                    (o.bytes_done, o.entries_done) = (o.bytes, o.entries);
+                }
             }
         });
         let _ = self.store.flush();
@@ -128,7 +135,7 @@ impl Drive {
     }
 
     /// Removes the partial files of the received offer `id`, if it has any.
-    fn discard_parts(&self, id: &str) {
+    pub(crate) fn discard_parts(&self, id: &str) {
         let Some(o) = self
             .store
             .get(id)
@@ -169,12 +176,25 @@ impl Drive {
         }
     }
 
-    /// Offers `paths` to `peer`: scans and hashes them, records the offer (durably)
-    /// before sending it, then sends it. Returns the offer as the peer's answer left it.
+    /// Offers `paths` to `peer`: scans them (without reading files), records the offer
+    /// (durably) before sending it, then sends it. Returns the offer as the peer's answer
+    /// left it — waiting for the peer when it cannot be reached now.
     pub async fn share(
         self: &Arc<Self>,
         peer: &str,
         paths: Vec<PathBuf>,
+    ) -> Result<Offer, ShareError> {
+        self.share_for(peer, paths, crate::offer::WAIT_FOR_PEER)
+            .await
+    }
+
+    /// [`Drive::share`], the offer waiting at most `wait` for a peer that cannot be
+    /// reached.
+    pub async fn share_for(
+        self: &Arc<Self>,
+        peer: &str,
+        paths: Vec<PathBuf>,
+        wait: std::time::Duration,
     ) -> Result<Offer, ShareError> {
         let peer_id = self.net.resolve(peer).map_err(ShareError::Peer)?;
         if paths.is_empty() {
@@ -195,7 +215,8 @@ impl Drive {
         let wire_id = new_id();
         let files = scanned.files;
         let seq = self.store.next_seq()?;
-        let offer = Offer::new(crate::offer::id_text(&wire_id), false, peer_id, &files, seq);
+        let mut offer = Offer::new(crate::offer::id_text(&wire_id), false, peer_id, &files, seq);
+        offer.expires_at = now() + wait.as_secs();
         let frame = Message::SendOffer {
             id: wire_id,
             chunk_size,
@@ -209,42 +230,7 @@ impl Drive {
             offer.id, offer.entries, offer.bytes
         );
 
-        let sent = async {
-            let (mut w, r) = self.net.open(peer).await?;
-            tokio::io::AsyncWriteExt::write_all(&mut w, &frame).await?;
-            let reply = FrameReader::new(r).next().await?;
-            let _ = wire::send(&mut w, &Message::End).await;
-            Ok::<_, WireError>(reply)
-        };
-        let id = offer.id.clone();
-        match sent.await {
-            Ok(Some(Message::Reply {
-                code: ReplyCode::Ok,
-                ..
-            })) => Ok(self.store.find(&id)?),
-            Ok(Some(Message::Reply {
-                code: ReplyCode::Accepted,
-                ..
-            })) => Ok(self
-                .update(&id, |o| {
-                    if o.status == Status::Awaiting {
-                        o.status = Status::Accepted
-                    }
-                })
-                .unwrap_or(offer)),
-            Ok(Some(Message::Reply { code, message })) => {
-                let reason = format!("{peer} refused the offer ({code:?}): {message}");
-                Ok(self.end(&id, Status::Failed, &reason).unwrap_or(offer))
-            }
-            Ok(other) => {
-                let reason = format!("{peer} answered the offer with {other:?}");
-                Ok(self.end(&id, Status::Failed, &reason).unwrap_or(offer))
-            }
-            Err(e) => {
-                let reason = format!("could not deliver the offer to {peer}: {e}");
-                Ok(self.end(&id, Status::Failed, &reason).unwrap_or(offer))
-            }
-        }
+        Ok(self.deliver(&offer.id).await.unwrap_or(offer))
     }
 
     /// Sends a one-message session to the offer's peer; failures are logged only (the

@@ -17,12 +17,13 @@ use crate::drive::Drive;
 use crate::fetch_error::FetchError;
 use crate::net::NetError;
 use crate::offer::{id_bytes, Status};
+use crate::pipeline::{pipeline, Piece};
 use crate::receive_error::ReceiveError;
 use crate::store_error::StoreError;
 use crate::target::Target;
 use crate::verify::Verifier;
 use crate::wire::{self, FrameReader, WireError};
-use crate::writer::{pipeline, Progress, Writer};
+use crate::writer::{Progress, Writer};
 
 /// Attempts before a download that keeps losing its connection fails.
 const TRIES: u32 = 40;
@@ -64,15 +65,17 @@ pub async fn run(drive: Arc<Drive>, id: String) {
 async fn attempts(drive: &Arc<Drive>, id: &str) -> Result<(), FetchError> {
     let o = drive.find(id)?;
     let entries = drive.store.entries(id)?;
-    let files = Arc::new(entries.files);
     let target = Target::new(std::path::Path::new(&o.dir), &o.id)?;
     let progress = Arc::new(Progress::default());
     progress.transferred.store(o.transferred, Relaxed);
     let mut backoff = Backoff::new(BACKOFF.0, BACKOFF.1);
     for attempt in 1..=TRIES {
         let hint = drive.find(id)?.entries_done;
-        let (t, f, p) = (target.clone(), files.clone(), progress.clone());
+        // Streamed files: the hashes that came with their bytes in earlier attempts.
         let cs = entries.chunk_size;
+        let mut files = entries.files.clone();
+        drive.store.fill_streamed(id, cs, &mut files)?;
+        let (t, f, p) = (target.clone(), Arc::new(files), progress.clone());
         let (writer, verifier, at) =
             tokio::task::spawn_blocking(move || Writer::prepare(t, f, cs, hint, p))
                 .await
@@ -152,9 +155,15 @@ async fn transfer(
     }
     info!("offer {id}: downloading from entry {index}, byte {offset}");
 
-    let (tx, rx) = mpsc::channel::<Vec<u8>>(PIPELINE);
+    let (tx, rx) = mpsc::channel::<Piece>(PIPELINE);
     let p = progress.clone();
-    let mut writing = tokio::task::spawn_blocking(move || pipeline(writer, verifier, rx, p));
+    let (store, offer) = (drive.store.clone(), id.to_string());
+    let keep = move |v| {
+        if let Err(e) = store.keep_hash(&offer, v) {
+            warn!("offer {offer}: cannot keep a chunk hash (a resume fetches it again): {e}");
+        }
+    };
+    let mut writing = tokio::task::spawn_blocking(move || pipeline(writer, verifier, rx, p, keep));
     let mut last = Instant::now();
     let outcome: Result<(), Stop> = loop {
         let next = tokio::select! {
@@ -172,16 +181,39 @@ async fn transfer(
         };
         match next {
             Ok(Some((h, _))) if h.code == Code::Data => {
-                if tx.send(frames.take_body()).await.is_err() {
+                if tx.send(Piece::Data(frames.take_body())).await.is_err() {
                     continue; // the writer ended; the select above collects why
                 }
                 if last.elapsed() >= Duration::from_millis(100) {
                     publish(drive, id, progress, Status::InProgress);
+                    // The sender counts what is in place here, not what it sent.
+                    let received = Message::Received {
+                        id: wire_id,
+                        bytes: progress.bytes_done.load(Relaxed),
+                        entries: progress.entries_done.load(Relaxed),
+                    };
+                    if let Err(e) = wire::send(&mut w, &received).await {
+                        break Err(net(e));
+                    }
                     last = Instant::now();
                 }
             }
             Ok(Some((h, body))) => match Message::decode_body(Frame { header: h, body }) {
                 Ok(Message::Done) => break Ok(()),
+                Ok(Message::Hash {
+                    index,
+                    chunk,
+                    sha256,
+                }) => {
+                    let hash = Piece::Hash {
+                        index,
+                        chunk,
+                        sha256,
+                    };
+                    if tx.send(hash).await.is_err() {
+                        continue; // the writer ended; the select above collects why
+                    }
+                }
                 Ok(Message::Failed { code, message }) => {
                     break Err(FetchError::SenderStopped { code, message }.into())
                 }

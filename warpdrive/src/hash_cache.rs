@@ -1,15 +1,14 @@
-//! Hashes of large files this node has offered, kept in sled by device and inode and
+//! Hashes of large files this node has sent, kept in sled by device and inode and
 //! trusted only while the file's size, modification time and change time are the same —
 //! the change time cannot be set by a user, so any write to the file invalidates the
-//! entry. Offering the same file again (to another peer, or after a failed offer) then
-//! skips reading and hashing it. Nothing is lost if an entry is wrong: the receiver
-//! checks every byte against the hashes, and the sender checks size and time again
-//! before sending.
+//! entry. A file is hashed as it is first sent; offering it again (to another peer, or
+//! after a failed offer) puts its hashes in the offer, and sending it again reads it
+//! without hashing. Nothing is lost if an entry is wrong: the receiver checks every byte
+//! against the hashes, and the sender checks size and time again before sending.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use crate::disk_error::DiskError;
 use crate::file_hash::Hashes;
 use crate::store_error::StoreError;
 
@@ -49,29 +48,25 @@ impl HashCache {
         })
     }
 
-    /// The hashes of `path` with chunks of `chunk_size`: from the cache when the file is
-    /// unchanged, else computed (and kept when the file is large).
-    pub fn hashes(
-        &self,
-        path: &Path,
-        meta: &std::fs::Metadata,
-        chunk_size: u32,
-    ) -> Result<Hashes, DiskError> {
+    /// The hashes of the file described by `meta`, with chunks of `chunk_size`, if it
+    /// was hashed before and has not changed since.
+    pub fn cached(&self, meta: &std::fs::Metadata, chunk_size: u32) -> Option<Hashes> {
         if meta.size() < MIN_SIZE {
-            return crate::file_hash::hash_file(path, chunk_size);
+            return None;
         }
-        let want = stamp(meta, chunk_size);
-        if let Some(h) = self.get(meta, &want) {
-            return Ok(h);
+        self.get(meta, &stamp(meta, chunk_size))
+    }
+
+    /// Keeps the hashes of `path`, read from start to end while it was as `before`
+    /// says, unless it is small or changed meanwhile.
+    pub fn keep(&self, path: &Path, before: &std::fs::Metadata, chunk_size: u32, h: &Hashes) {
+        let want = stamp(before, chunk_size);
+        if before.size() < MIN_SIZE || h.2 != before.size() {
+            return;
         }
-        let h = crate::file_hash::hash_file(path, chunk_size)?;
-        // Kept only if the file did not change while it was read.
-        if let Ok(after) = std::fs::metadata(path) {
-            if stamp(&after, chunk_size) == want && h.2 == meta.size() {
-                self.put(meta, &want, &h);
-            }
+        if std::fs::metadata(path).is_ok_and(|after| stamp(&after, chunk_size) == want) {
+            self.put(before, &want, h);
         }
-        Ok(h)
     }
 
     fn get(&self, meta: &std::fs::Metadata, want: &[u64; 6]) -> Option<Hashes> {
@@ -110,27 +105,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_unchanged_file_is_served_from_the_cache_and_a_changed_one_is_hashed_again() {
+    fn an_unchanged_file_is_served_from_the_cache_and_a_changed_one_is_not() {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::open(dir.path().join("db")).unwrap();
         let cache = HashCache::open(&db).unwrap();
         let path = dir.path().join("f");
         std::fs::write(&path, vec![1u8; MIN_SIZE as usize + 5]).unwrap();
         let meta = std::fs::metadata(&path).unwrap();
-        let first = cache.hashes(&path, &meta, 1 << 20).unwrap();
-        assert_eq!(first, crate::file_hash::hash_file(&path, 1 << 20).unwrap());
-        assert_eq!(
-            cache.get(&meta, &stamp(&meta, 1 << 20)),
-            Some(first.clone())
+        assert_eq!(cache.cached(&meta, 1 << 20), None);
+        let first = crate::file_hash::hash_file(&path, 1 << 20).unwrap();
+        cache.keep(&path, &meta, 1 << 20, &first);
+        assert_eq!(cache.cached(&meta, 1 << 20), Some(first.clone()));
+        // Small files are not kept.
+        let small = dir.path().join("s");
+        std::fs::write(&small, b"tiny").unwrap();
+        let sm = std::fs::metadata(&small).unwrap();
+        cache.keep(
+            &small,
+            &sm,
+            1 << 20,
+            &crate::file_hash::hash_file(&small, 1 << 20).unwrap(),
         );
+        assert_eq!(cache.get(&sm, &stamp(&sm, 1 << 20)), None);
         // Same size, new bytes: the change time moves, the entry no longer applies.
         std::thread::sleep(std::time::Duration::from_millis(20));
         std::fs::write(&path, vec![2u8; MIN_SIZE as usize + 5]).unwrap();
         let meta2 = std::fs::metadata(&path).unwrap();
-        assert_eq!(cache.get(&meta2, &stamp(&meta2, 1 << 20)), None);
-        let second = cache.hashes(&path, &meta2, 1 << 20).unwrap();
-        assert_ne!(first.0, second.0);
+        assert_eq!(cache.cached(&meta2, 1 << 20), None);
+        // Hashes of the old bytes are not kept for the new file.
+        cache.keep(&path, &meta, 1 << 20, &first);
+        assert_eq!(cache.cached(&meta2, 1 << 20), None);
         // Another chunk size is another entry.
-        assert_eq!(cache.get(&meta2, &stamp(&meta2, 2 << 20)), None);
+        let second = crate::file_hash::hash_file(&path, 1 << 20).unwrap();
+        cache.keep(&path, &meta2, 1 << 20, &second);
+        assert_eq!(cache.cached(&meta2, 2 << 20), None);
+        assert_eq!(cache.cached(&meta2, 1 << 20), Some(second));
     }
 }

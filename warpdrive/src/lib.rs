@@ -2,9 +2,10 @@
 //! resumable, verified by SHA-256, kept in sled.
 //!
 //! * [`drive`]: the engine a node runs ([`Drive`]): share, accept, reject, cancel, list,
-//!   subscribe, resume after a restart.
+//!   subscribe, resume after a restart; [`deliver`]: offers that wait for their peer.
 //! * [`serve`]: the `warpdrive` channel service, what peers may ask.
-//! * [`fetch`], [`verify`] and [`writer`]: the receiving side of a download.
+//! * [`fetch`], [`pipeline`], [`verify`] and [`writer`]: the receiving side of a
+//!   download; [`read`]: the sending side's reader.
 //! * [`scan`]: building an offer from local paths ([`hash_cache`]: hashes kept for
 //!   files offered again); [`target`]: where a download may write.
 //! * [`store`], [`offer`]: records in sled; [`wire`]: frames over streams.
@@ -13,6 +14,7 @@
 //! The wire messages are `protocols::warpdrive`; the byte layout is in
 //! `docs/warpdrive.md`.
 
+pub mod deliver;
 pub mod disk_error;
 pub mod downloads;
 pub mod drive;
@@ -24,6 +26,8 @@ pub mod net;
 pub mod offer;
 pub mod offer_error;
 pub mod part_file;
+pub mod pipeline;
+pub mod read;
 pub mod receive_error;
 pub mod scan;
 pub mod serve;

@@ -48,4 +48,9 @@ pub trait PeerNet: Send + Sync + 'static {
     /// The peer id `peer` (an alias or id) names; [`NetError::Refused`] when it names
     /// none.
     fn resolve(&self, peer: &str) -> Result<String, NetError>;
+    /// The alias the user gave the peer `peer_id`, if any.
+    fn alias(&self, peer_id: &str) -> Option<String> {
+        let _ = peer_id;
+        None
+    }
 }

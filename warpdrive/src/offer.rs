@@ -22,6 +22,9 @@ pub enum Status {
     Rejected,
     /// Cancelled by either side.
     Cancelled,
+    /// Outgoing: the peer could not be reached; the offer is delivered when it can be,
+    /// until it expires.
+    WaitingForPeer,
 }
 
 impl Status {
@@ -45,6 +48,7 @@ impl std::fmt::Display for Status {
             Status::Failed => "failed",
             Status::Rejected => "rejected",
             Status::Cancelled => "cancelled",
+            Status::WaitingForPeer => "waiting for peer",
         })
     }
 }
@@ -75,6 +79,10 @@ pub struct Offer {
     pub transferred: u64,
     /// The first few entry paths, for listings.
     pub names: Vec<String>,
+    /// The offer's top-level entries (the names it was shared under), at most
+    /// [`TOPS`]: where a receiver finds what arrived.
+    #[serde(default)]
+    pub tops: Vec<String>,
     /// Incoming: the directory it downloads into, once accepted.
     pub dir: String,
     /// The order in which this node learned of its offers.
@@ -83,10 +91,36 @@ pub struct Offer {
     pub created_at: u64,
     /// Unix seconds of the last change.
     pub updated_at: u64,
+    /// Outgoing: Unix seconds after which an offer still waiting for its peer fails
+    /// (0: never waits).
+    #[serde(default)]
+    pub expires_at: u64,
 }
+
+/// How long an offer waits for a peer that cannot be reached before it fails.
+pub const WAIT_FOR_PEER: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 
 /// Entry names kept in an offer's record for listings.
 const NAMES: usize = 3;
+
+/// Top-level entries kept in an offer's record.
+pub const TOPS: usize = 32;
+
+/// The distinct first components of `files`' paths, in order, at most [`TOPS`].
+fn tops(files: &[protocols::warpdrive::Info]) -> Vec<String> {
+    let mut tops: Vec<String> = Vec::new();
+    for f in files {
+        let path = f.path.to_string();
+        let top = path.split('/').next().unwrap_or_default();
+        if !top.is_empty() && !tops.iter().any(|t| t == top) {
+            if tops.len() == TOPS {
+                break;
+            }
+            tops.push(top.to_string());
+        }
+    }
+    tops
+}
 
 impl Offer {
     /// A new offer's record, awaiting the receiver: `incoming` on the receiving side.
@@ -118,10 +152,12 @@ impl Offer {
                 .take(NAMES)
                 .map(|f| f.path.to_string())
                 .collect(),
+            tops: tops(files),
             dir: String::new(),
             seq,
             created_at: now(),
             updated_at: now(),
+            expires_at: 0,
         }
     }
 }
@@ -146,4 +182,38 @@ pub fn id_bytes(text: &str) -> Option<protocols::warpdrive::OfferId> {
 /// A fresh offer id.
 pub fn new_id() -> protocols::warpdrive::OfferId {
     *uuid::Uuid::new_v4().as_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use protocols::warpdrive::{Info, Kind, RelPath};
+
+    fn entry(path: &str, kind: Kind) -> Info {
+        Info {
+            path: RelPath::parse(path).unwrap(),
+            kind,
+            mode: 0o644,
+            mtime: 0,
+            mtime_ns: 0,
+            size: 0,
+            sha256: [0; 32],
+            chunks: Vec::new(),
+            streamed: false,
+        }
+    }
+
+    #[test]
+    fn the_top_level_entries_are_kept_once_each_in_order() {
+        let files = [
+            entry("photos", Kind::Dir),
+            entry("photos/a.jpg", Kind::File),
+            entry("notes.txt", Kind::File),
+            entry("photos/b.jpg", Kind::File),
+        ];
+        assert_eq!(super::tops(&files), vec!["photos", "notes.txt"]);
+        let many: Vec<Info> = (0..40)
+            .map(|i| entry(&format!("f{i}"), Kind::File))
+            .collect();
+        assert_eq!(super::tops(&many).len(), super::TOPS);
+    }
 }

@@ -1,12 +1,15 @@
 //! Building an offer from local paths: every file and directory under them, with modes,
-//! modification times and SHA-256 hashes (whole file and per chunk). Symbolic links and
-//! special files are left out (they are reported); nothing is followed out of the tree.
+//! modification times and sizes, without reading any file. A file whose hashes are in
+//! the cache gets them in the offer; any other is hashed as it is sent (its hashes follow
+//! its bytes). Symbolic links and special files are left out (they are reported);
+//! nothing is followed out of the tree.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use protocols::warpdrive::info::HASH_LEN;
 use protocols::warpdrive::{Info, Kind, RelPath};
+use sha2::{Digest, Sha256};
 
 use crate::disk_error::{DiskError, NameError};
 use crate::hash_cache::HashCache;
@@ -23,8 +26,8 @@ pub struct Scanned {
 }
 
 /// Scans `paths` (files or directories); each becomes a top-level entry under its own
-/// name. Hashes with chunks of `chunk_size` bytes (large files' hashes come from
-/// `cache` when the file is unchanged since it was last hashed).
+/// name. Large files unchanged since they were last sent get their hashes (chunks of
+/// `chunk_size` bytes) from `cache`; the others are marked to be hashed as they are sent.
 pub fn scan(paths: &[PathBuf], chunk_size: u32, cache: &HashCache) -> Result<Scanned, DiskError> {
     let mut out = Scanned::default();
     let mut names = std::collections::HashSet::new();
@@ -115,12 +118,23 @@ fn add(
                 }
             }
         } else if meta.is_file() {
-            let (sha256, chunks, size) = cache.hashes(&path, &meta, chunk_size)?;
-            if size != meta.len() {
-                return Err(DiskError::Changed(path));
-            }
-            out.files
-                .push(info(relp, Kind::File, &meta, sha256, chunks, size));
+            let mut entry = match cache.cached(&meta, chunk_size) {
+                Some((sha256, chunks, size)) => info(relp, Kind::File, &meta, sha256, chunks, size),
+                None if meta.len() == 0 => {
+                    let empty = Sha256::digest([]).into();
+                    info(relp, Kind::File, &meta, empty, Vec::new(), 0)
+                }
+                None => info(
+                    relp,
+                    Kind::File,
+                    &meta,
+                    [0; HASH_LEN],
+                    Vec::new(),
+                    meta.len(),
+                ),
+            };
+            entry.streamed = entry.size > 0 && entry.chunks.is_empty();
+            out.files.push(entry);
             out.sources.push(path.display().to_string());
         } else {
             return Err(DiskError::Special(path));
@@ -146,5 +160,6 @@ fn info(
         size,
         sha256,
         chunks,
+        streamed: false,
     }
 }

@@ -3,14 +3,10 @@
 //! to, ping. Every request gets an answer, an error code included; a frame that does not
 //! decode gets one and ends the channel. Local commands are not served here.
 
-use std::io::{Read, Seek};
-use std::os::unix::fs::MetadataExt;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use protocols::warpdrive::message::MAX_DATA;
-use protocols::warpdrive::{DecodeError, Info, Kind, Message, OfferId, ReplyCode, ReportStatus};
+use protocols::warpdrive::{DecodeError, Info, Message, OfferId, ReplyCode, ReportStatus};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
@@ -18,6 +14,7 @@ use crate::disk_error::DiskError;
 use crate::drive::Drive;
 use crate::net::{BoxRead, BoxWrite, Policy};
 use crate::offer::{id_text, Offer, Status};
+use crate::read::{read_files, Out, Plan};
 use crate::wire::{self, FrameReader, WireError};
 
 /// Most entries (files and directories) an offer received may hold: every entry is kept
@@ -64,7 +61,7 @@ pub async fn serve(
                 reply(&mut w, code, &text).await?;
             }
             Message::Download { id, index, offset } => {
-                send_files(&drive, &peer, id, index, offset, &mut w).await?;
+                send_files(&drive, &peer, id, (index, offset), &mut w, &mut frames).await?;
             }
             Message::Cancel { id, reason } => {
                 let (code, text) = peer_ends(&drive, &peer, id, None, Status::Cancelled, &reason);
@@ -89,6 +86,8 @@ pub async fn serve(
                 reply(&mut w, code, &text).await?;
             }
             Message::Ping(b) => wire::send(&mut w, &Message::Pong(b)).await?,
+            // Late news of a download this side has finished sending.
+            Message::Received { id, bytes, entries } => received(&drive, &peer, id, bytes, entries),
             Message::End => return Ok(()),
             other => {
                 let text = format!("{:?} is not a request", other.code());
@@ -105,7 +104,8 @@ async fn reply(w: &mut BoxWrite, code: ReplyCode, message: &str) -> Result<(), W
 }
 
 /// An offer from `peer`: refused if the peer is blocked, the id is taken or the tree is
-/// malformed; recorded; accepted at once for a trusted peer.
+/// malformed; recorded; accepted at once for a trusted peer. The same offer from the
+/// same peer again gets the answer it got the first time.
 fn take_offer(
     drive: &Arc<Drive>,
     peer: &str,
@@ -118,7 +118,19 @@ fn take_offer(
     if policy == Policy::Block {
         return (ReplyCode::Blocked, "this node blocks you".into());
     }
-    if drive.store.get(&text).is_some() {
+    if let Some(o) = drive.store.get(&text) {
+        // The same offer again: the sender did not hear the first answer (it tries again
+        // while it waits for this node).
+        if o.incoming && o.peer == peer {
+            return match o.status {
+                Status::Accepted | Status::InProgress | Status::Completed => {
+                    (ReplyCode::Accepted, String::new())
+                }
+                Status::Rejected => (ReplyCode::Rejected, o.reason),
+                Status::Cancelled => (ReplyCode::Cancelled, o.reason),
+                _ => (ReplyCode::Ok, String::new()),
+            };
+        }
         return (
             ReplyCode::BadOffer,
             format!("an offer {text} exists already"),
@@ -241,9 +253,9 @@ async fn send_files(
     drive: &Arc<Drive>,
     peer: &str,
     id: OfferId,
-    index: u64,
-    offset: u64,
+    (index, offset): (u64, u64),
     w: &mut BoxWrite,
+    frames: &mut FrameReader<BoxRead>,
 ) -> Result<(), WireError> {
     let text = id_text(&id);
     let checked = (|| {
@@ -282,9 +294,9 @@ async fn send_files(
                 format!("no entry {index} byte {offset}"),
             ));
         }
-        Ok((entries.files, sources))
+        Ok((entries.files, sources, entries.chunk_size))
     })();
-    let (files, sources) = match checked {
+    let (files, sources, chunk_size) = match checked {
         Ok(x) => x,
         Err((code, text)) => return reply(w, code, &text).await,
     };
@@ -297,111 +309,102 @@ async fn send_files(
     });
     info!("offer {text}: sending to {peer} from entry {index}, byte {offset}");
 
-    let (tx, mut rx) = mpsc::channel::<Result<(usize, Vec<u8>), DiskError>>(8);
+    let (tx, mut rx) = mpsc::channel::<Result<Out, DiskError>>(8);
+    let cache = drive.hashes.clone();
     let reader = tokio::task::spawn_blocking(move || {
-        read_files(&files, &sources, index as usize, offset, tx)
+        let plan = Plan {
+            files: &files,
+            sources: &sources,
+            index: index as usize,
+            offset,
+            chunk_size,
+        };
+        read_files(plan, &cache, tx)
     });
-    // Bytes sent on this stream, and how many of them the record counts already.
-    let (mut sent, mut counted, mut last) = (0u64, 0u64, Instant::now());
-    while let Some(item) = rx.recv().await {
-        match item {
-            Ok((entry, buf)) => {
-                wire::send_data(w, &buf).await?;
-                sent += buf.len() as u64;
-                if last.elapsed() >= Duration::from_millis(100) {
-                    record(
-                        drive,
-                        &text,
-                        Some((before + sent, entry as u64)),
-                        sent - counted,
-                    );
-                    (counted, last) = (sent, Instant::now());
+    let sent = {
+        let sending = async {
+            // Bytes sent on this stream, and how many of them the record counts already.
+            let (mut sent, mut counted, mut last) = (0u64, 0u64, Instant::now());
+            while let Some(item) = rx.recv().await {
+                match item {
+                    Ok(Out::Hash {
+                        index,
+                        chunk,
+                        sha256,
+                    }) => {
+                        let m = Message::Hash {
+                            index,
+                            chunk,
+                            sha256,
+                        };
+                        wire::send(w, &m).await?;
+                    }
+                    Ok(Out::Data(_, buf)) => {
+                        wire::send_data(w, &buf).await?;
+                        sent += buf.len() as u64;
+                        if last.elapsed() >= Duration::from_millis(100) {
+                            record(drive, &text, sent - counted);
+                            (counted, last) = (sent, Instant::now());
+                        }
+                    }
+                    Err(reason) => {
+                        let reason = reason.to_string();
+                        warn!("offer {text}: {reason}");
+                        record(drive, &text, sent - counted);
+                        drive.end(&text, Status::Failed, &reason);
+                        let failed = Message::Failed {
+                            code: ReplyCode::Changed,
+                            message: reason,
+                        };
+                        return wire::send(w, &failed).await;
+                    }
                 }
             }
-            Err(reason) => {
-                let reason = reason.to_string();
-                warn!("offer {text}: {reason}");
-                record(drive, &text, None, sent - counted);
-                drive.end(&text, Status::Failed, &reason);
-                let failed = Message::Failed {
-                    code: ReplyCode::Changed,
-                    message: reason,
-                };
-                return wire::send(w, &failed).await;
+            record(drive, &text, sent - counted);
+            wire::send(w, &Message::Done).await
+        };
+        tokio::pin!(sending);
+        // Meanwhile the receiver says how much is in place: that is the offer's progress
+        // here (bytes handed to the network may still be lost with the connection).
+        loop {
+            tokio::select! {
+                r = &mut sending => break r,
+                f = frames.next() => match f? {
+                    Some(Message::Received { id, bytes, entries }) => {
+                        received(drive, peer, id, bytes, entries)
+                    }
+                    Some(other) => break Err(WireError::Unexpected(other.code())),
+                    None => break Err(WireError::Closed),
+                },
             }
         }
-    }
+    };
     let _ = reader.await;
-    record(drive, &text, None, sent - counted);
-    drive.update(&text, |o| {
-        o.bytes_done = o.bytes;
-        o.entries_done = o.entries;
-    });
-    wire::send(w, &Message::Done).await
-}
-
-/// Adds `sent` bytes to the record's total and, when given, sets its position.
-fn record(drive: &Drive, id: &str, at: Option<(u64, u64)>, sent: u64) {
-    drive.update(id, |o| {
-        if let Some((bytes, entries)) = at {
-            o.bytes_done = bytes;
-            o.entries_done = entries;
-        }
-        o.transferred += sent;
-    });
-}
-
-/// Reads the files on a blocking thread, in buffers of up to 1 MiB, each tagged with
-/// its entry index. A file whose size or time differ from the offer, or that ends early,
-/// stops the stream with the reason.
-fn read_files(
-    files: &[Info],
-    sources: &[String],
-    index: usize,
-    offset: u64,
-    tx: mpsc::Sender<Result<(usize, Vec<u8>), DiskError>>,
-) {
-    for (i, f) in files.iter().enumerate().skip(index) {
-        if f.kind == Kind::Dir || f.size == 0 {
-            continue;
-        }
-        let start = if i == index { offset } else { 0 };
-        let result = (|| -> Result<(), DiskError> {
-            let path = Path::new(&sources[i]);
-            let changed = || DiskError::Stale(path.to_path_buf());
-            let at = DiskError::at(path);
-            let mut file = std::fs::File::open(path).map_err(at)?;
-            let m = file.metadata().map_err(at)?;
-            if m.len() != f.size || m.mtime() != f.mtime || m.mtime_nsec() as u32 != f.mtime_ns {
-                return Err(changed());
-            }
-            file.seek(std::io::SeekFrom::Start(start)).map_err(at)?;
-            let mut left = f.size - start;
-            while left > 0 {
-                // Read into spare capacity: no zero-filling of each buffer first.
-                let n = left.min(MAX_DATA as u64);
-                let mut buf = Vec::with_capacity(n as usize);
-                let got = (&mut file).take(n).read_to_end(&mut buf).map_err(at)?;
-                if got as u64 != n {
-                    return Err(changed());
-                }
-                left -= buf.len() as u64;
-                if tx.blocking_send(Ok((i, buf))).is_err() {
-                    return Ok(());
-                }
-            }
-            let m = file.metadata().map_err(at)?;
-            if m.len() != f.size || m.mtime() != f.mtime {
-                return Err(changed());
-            }
-            Ok(())
-        })();
-        if let Err(e) = result {
-            let _ = tx.blocking_send(Err(e));
-            return;
-        }
-        if tx.is_closed() {
-            return;
-        }
+    if let Err(WireError::Unexpected(code)) = &sent {
+        let text = format!("{code:?} is not expected during a download");
+        let _ = reply(w, ReplyCode::WrongState, &text).await;
     }
+    sent
+}
+
+/// The receiver's progress on an offer this node made to it: the offer's progress here.
+fn received(drive: &Drive, peer: &str, id: OfferId, bytes: u64, entries: u64) {
+    let text = id_text(&id);
+    if drive
+        .store
+        .get(&text)
+        .is_some_and(|o| !o.incoming && o.peer == peer)
+    {
+        drive.update(&text, |o| {
+            if !o.status.is_final() {
+                o.bytes_done = bytes.min(o.bytes);
+                o.entries_done = entries.min(o.entries);
+            }
+        });
+    }
+}
+
+/// Adds `sent` bytes to the record's count of bytes sent, every attempt.
+fn record(drive: &Drive, id: &str, sent: u64) {
+    drive.update(id, |o| o.transferred += sent);
 }

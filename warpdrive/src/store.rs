@@ -1,11 +1,15 @@
 //! Offers in sled: each offer's record (Recon), its entries as the offer frame that
-//! carried them (written once), and for outgoing offers the local path of each entry.
-//! Records are rewritten as progress moves; [`Store::flush`] makes them durable.
+//! carried them (written once), for outgoing offers the local path of each entry, and
+//! for incoming ones the hashes that came with the bytes of files offered before they
+//! were read. Records are rewritten as progress moves; [`Store::flush`] makes them
+//! durable.
 
+use protocols::warpdrive::info::{chunk_count, HASH_LEN};
 use protocols::warpdrive::{Info, Message};
 
 use crate::offer::{Offer, Status};
 use crate::store_error::StoreError;
+use crate::verify::Verified;
 
 /// The offer store.
 #[derive(Clone)]
@@ -13,6 +17,7 @@ pub struct Store {
     offers: sled::Tree,
     frames: sled::Tree,
     sources: sled::Tree,
+    streamed: sled::Tree,
     db: sled::Db,
 }
 
@@ -33,6 +38,7 @@ impl Store {
             offers: tree("warpdrive_offers")?,
             frames: tree("warpdrive_entries")?,
             sources: tree("warpdrive_sources")?,
+            streamed: tree("warpdrive_streamed")?,
             db: db.clone(),
         })
     }
@@ -84,6 +90,52 @@ impl Store {
     fn drop_entries(&self, id: &str) -> Result<(), StoreError> {
         self.frames.remove(id.as_bytes())?;
         self.sources.remove(id.as_bytes())?;
+        for k in self.streamed.scan_prefix(id.as_bytes()).keys() {
+            self.streamed.remove(k?)?;
+        }
+        Ok(())
+    }
+
+    /// Keeps a hash that came with the bytes of a streamed file of the received offer
+    /// `id` and matched them (not flushed: a hash lost in a crash costs re-fetching its
+    /// chunk, never trusting one).
+    pub fn keep_hash(&self, id: &str, v: Verified) -> Result<(), StoreError> {
+        let mut key = id.as_bytes().to_vec();
+        key.extend_from_slice(&v.index.to_be_bytes());
+        key.extend_from_slice(&v.chunk.to_be_bytes());
+        self.streamed.insert(key, &v.sha256[..])?;
+        Ok(())
+    }
+
+    /// Fills in the streamed files of the received offer `id` with the hashes kept so
+    /// far: each file's chunk hashes from the first up to the first one missing, and its
+    /// whole-file hash once every chunk's is there.
+    pub fn fill_streamed(
+        &self,
+        id: &str,
+        chunk_size: u32,
+        files: &mut [Info],
+    ) -> Result<(), StoreError> {
+        let mut kept = std::collections::BTreeMap::<(u64, u32), [u8; HASH_LEN]>::new();
+        for item in self.streamed.scan_prefix(id.as_bytes()) {
+            let (k, v) = item?;
+            let Some(rest) = k.get(id.len()..).filter(|r| r.len() == 12) else {
+                continue;
+            };
+            let index = u64::from_be_bytes(rest[..8].try_into().expect("8 bytes"));
+            let chunk = u32::from_be_bytes(rest[8..].try_into().expect("4 bytes"));
+            if let Ok(h) = <[u8; HASH_LEN]>::try_from(&v[..]) {
+                kept.insert((index, chunk), h);
+            }
+        }
+        for (i, f) in files.iter_mut().enumerate().filter(|(_, f)| f.streamed) {
+            f.chunks = (0..)
+                .map_while(|k| kept.get(&(i as u64, k)).copied())
+                .collect();
+            if f.chunks.len() as u64 == chunk_count(f.size, chunk_size) {
+                f.sha256 = *f.chunks.last().expect("a streamed file has bytes");
+            }
+        }
         Ok(())
     }
 
@@ -148,6 +200,17 @@ impl Store {
             (Some(_), Some(_)) => Err(StoreError::Ambiguous(id.to_string())),
             _ => Err(StoreError::NotFound(id.to_string())),
         }
+    }
+
+    /// The offer frame that carried the offer's entries, as it was sent or received.
+    pub fn frame(&self, id: &str) -> Result<Vec<u8>, StoreError> {
+        let frame = self.frames.get(id.as_bytes())?;
+        frame
+            .map(|f| f.to_vec())
+            .ok_or_else(|| StoreError::Missing {
+                id: id.to_string(),
+                what: "entries",
+            })
     }
 
     /// The offer's entries.

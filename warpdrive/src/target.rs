@@ -32,6 +32,19 @@ const TAG_LEN: usize = 12;
 const NAME_KEPT: usize = 255 - 2 - TAG_LEN - PART.len();
 
 impl Target {
+    /// Flushes everything written under the target to the disk: file data, the renames
+    /// that gave files their names, and the directories (one `syncfs` of the target's
+    /// file system, rather than an fsync per file and per directory).
+    pub fn sync(&self) -> Result<(), DiskError> {
+        use std::os::fd::AsRawFd;
+        let dir = std::fs::File::open(&self.root).map_err(DiskError::at(&self.root))?;
+        // SAFETY: syncfs on a descriptor we hold open; it reads nothing of ours.
+        if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
+            return Err(DiskError::at(&self.root)(std::io::Error::last_os_error()));
+        }
+        Ok(())
+    }
+
     /// Uses (and creates) `root` for the offer `offer` (its id).
     pub fn new(root: &Path, offer: &str) -> Result<Target, DiskError> {
         std::fs::create_dir_all(root).map_err(DiskError::at(root))?;

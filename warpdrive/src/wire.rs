@@ -1,5 +1,7 @@
 //! Frames over a byte stream: the header is read and checked first, then exactly the
-//! body, so no frame can make the reader allocate past its code's limit.
+//! body, so no frame can make the reader allocate past its code's limit. Reading is
+//! cancel-safe: a frame read in part when its future is dropped goes on at the next call,
+//! so a side may wait for frames and for other work at once.
 
 use protocols::warpdrive::message::HEADER_LEN;
 use protocols::warpdrive::{Code, DecodeError, EncodeError, Frame, Header, Message};
@@ -49,6 +51,11 @@ pub const FRAME_STALL: std::time::Duration = std::time::Duration::from_secs(30);
 /// Reads frames from one stream, reusing one body buffer.
 pub struct FrameReader<R> {
     inner: R,
+    /// The header being read, and how many of its bytes are in.
+    head: [u8; HEADER_LEN],
+    head_len: usize,
+    /// The header read and checked, while its body comes.
+    header: Option<Header>,
     body: Vec<u8>,
     /// The share of [`LARGE_FRAME_BUDGET_MIB`] the frame being read holds.
     large: Option<tokio::sync::SemaphorePermit<'static>>,
@@ -59,31 +66,54 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     pub fn new(inner: R) -> FrameReader<R> {
         FrameReader {
             inner,
+            head: [0; HEADER_LEN],
+            head_len: 0,
+            header: None,
             body: Vec::new(),
             large: None,
         }
     }
 
-    /// The next frame's header and body; `None` at a clean end of stream.
+    /// The next frame's header and body; `None` at a clean end of stream. Cancel-safe.
     pub async fn next_raw(&mut self) -> Result<Option<(Header, &[u8])>, WireError> {
-        let mut head = [0u8; HEADER_LEN];
-        match self.inner.read(&mut head[..1]).await? {
-            0 => return Ok(None),
-            _ => match tokio::time::timeout(FRAME_STALL, self.inner.read_exact(&mut head[1..]))
-                .await
-            {
-                Ok(r) => r?,
-                Err(_) => return Err(WireError::Stalled(FRAME_STALL)),
-            },
-        };
-        let header = Header::decode(&head)?;
-        self.body.clear();
-        if self.body.capacity() > GROW_STEP {
-            // Memory of a large frame before is given back, not kept for the next.
-            self.body = Vec::new();
+        let stalled = |_| WireError::Stalled(FRAME_STALL);
+        while self.head_len < HEADER_LEN {
+            let n = if self.head_len == 0 {
+                // Between frames the peer may be silent as long as it likes.
+                self.inner.read(&mut self.head[..1]).await?
+            } else {
+                let rest = &mut self.head[self.head_len..];
+                tokio::time::timeout(FRAME_STALL, self.inner.read(rest))
+                    .await
+                    .map_err(stalled)??
+            };
+            if n == 0 && self.head_len == 0 {
+                return Ok(None);
+            }
+            if n == 0 {
+                return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+            }
+            self.head_len += n;
         }
-        self.large = None;
-        if header.len > GROW_STEP {
+        let header = match self.header {
+            Some(h) => h,
+            None => {
+                let h = Header::decode(&self.head)?;
+                self.body.clear();
+                if self.body.capacity() > GROW_STEP {
+                    // Memory of a large frame before is given back, not kept for the next.
+                    self.body = Vec::new();
+                }
+                self.large = None;
+                // A data frame's room is taken at once (at most 1 MiB); a larger frame's
+                // grows with the bytes that arrive, so a declared length costs nothing
+                // until it is sent.
+                self.body.reserve(h.len.min(GROW_STEP));
+                self.header = Some(h);
+                h
+            }
+        };
+        if header.len > GROW_STEP && self.large.is_none() {
             let mib = header.len.div_ceil(1 << 20) as u32;
             let share = tokio::time::timeout(FRAME_STALL, LARGE_FRAMES.acquire_many(mib));
             match share.await {
@@ -91,9 +121,6 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 Ok(Err(_)) | Err(_) => return Err(WireError::Stalled(FRAME_STALL)),
             }
         }
-        // A data frame's room is taken at once (at most 1 MiB); a larger frame's grows
-        // with the bytes that arrive, so a declared length costs nothing until it is sent.
-        self.body.reserve(header.len.min(GROW_STEP));
         // Reads into spare capacity: no zero-filling of the buffer.
         while self.body.len() < header.len {
             let left = header.len - self.body.len();
@@ -102,15 +129,14 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             }
             let room = (self.body.capacity() - self.body.len()).min(left) as u64;
             let mut limited = (&mut self.inner).take(room);
-            let n = match tokio::time::timeout(FRAME_STALL, limited.read_buf(&mut self.body)).await
-            {
-                Ok(r) => r?,
-                Err(_) => return Err(WireError::Stalled(FRAME_STALL)),
-            };
+            let n = tokio::time::timeout(FRAME_STALL, limited.read_buf(&mut self.body))
+                .await
+                .map_err(stalled)??;
             if n == 0 {
                 return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
             }
         }
+        (self.head_len, self.header) = (0, None);
         Ok(Some((header, &self.body)))
     }
 
@@ -141,4 +167,34 @@ pub async fn send_data<W: AsyncWrite + Unpin>(w: &mut W, data: &[u8]) -> Result<
     w.write_all(&Header::data(data.len())).await?;
     w.write_all(data).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_frame_read_in_part_when_the_wait_is_dropped_goes_on_at_the_next_call() {
+        let frame = Message::Received {
+            id: [5; 16],
+            bytes: 1 << 20,
+            entries: 3,
+        }
+        .encode()
+        .unwrap();
+        let (mut w, r) = tokio::io::duplex(64);
+        let mut frames = FrameReader::new(r);
+        // Half the header, then a body in part: each wait is dropped before the frame is
+        // whole, as a `select!` that took another branch would.
+        for cut in [3, 12] {
+            let start = if cut == 3 { 0 } else { 3 };
+            w.write_all(&frame[start..cut]).await.unwrap();
+            let waited = tokio::time::timeout(Duration::from_millis(20), frames.next()).await;
+            assert!(waited.is_err(), "a frame from {cut} bytes");
+        }
+        w.write_all(&frame[12..]).await.unwrap();
+        let m = frames.next().await.unwrap().unwrap();
+        assert_eq!(m.encode().unwrap(), frame);
+    }
 }

@@ -159,12 +159,20 @@ impl Writer {
             next.update(&buf[..n]);
             let h: [u8; 32] = next.clone().finalize().into();
             let k = (good / self.chunk_size) as usize;
-            if f.chunks.get(k) != Some(&h) {
+            let Some(want) = f.chunks.get(k) else {
+                // A file offered before it was read: this chunk's hash never arrived.
+                info!(
+                    "{}: chunk {k} has no hash yet: fetching again from byte {good}",
+                    part.display()
+                );
+                break;
+            };
+            if want != &h {
                 warn!(
                     "{}: chunk {k} differs from the offer's hash ({} vs {}): fetching again from byte {good}",
                     part.display(),
                     hex(&h),
-                    f.chunks.get(k).map(|c| hex(c)).unwrap_or_default()
+                    hex(want)
                 );
                 break;
             }
@@ -294,6 +302,9 @@ impl Writer {
                 .and_then(|d| d.set_times(FileTimes::new().set_modified(time_of(f))))
                 .map_err(err)?;
         }
+        // On the disk before the offer is reported complete: a power cut after
+        // "completed" loses nothing.
+        self.target.sync()?;
         Ok(())
     }
 }
@@ -404,62 +415,6 @@ pub fn check_tree(files: &[Info]) -> Result<(), TreeError> {
         }
     }
     Ok(())
-}
-
-/// What the verifier passes to the writer.
-enum Feed {
-    /// Checked bytes.
-    Bytes(Vec<u8>),
-    /// A chunk was bad: keep this many bytes of the current file, and stop with why.
-    Bad(u64, String),
-}
-
-/// Runs the verifier on this thread and the writer on another, over the buffers from
-/// the network, until the sender's stream ends (the writer is returned for
-/// [`Writer::finish`]) or a check or a write fails.
-pub fn pipeline(
-    writer: Writer,
-    mut verifier: Verifier,
-    mut rx: tokio::sync::mpsc::Receiver<Vec<u8>>,
-    progress: Arc<Progress>,
-) -> Result<Writer, ReceiveError> {
-    let (tx, feed) = std::sync::mpsc::sync_channel::<Feed>(4);
-    std::thread::scope(|s| {
-        let writing = s.spawn(move || {
-            let mut w = writer;
-            for item in feed {
-                match item {
-                    Feed::Bytes(b) => w.write(&b)?,
-                    Feed::Bad(keep, why) => {
-                        w.truncate(keep);
-                        return Err(ReceiveError::Mismatch(why));
-                    }
-                }
-            }
-            Ok(w)
-        });
-        // The verifier: a bad chunk is passed on as `Bad`, so the writer keeps the
-        // verified prefix and its error says why.
-        while let Some(buf) = rx.blocking_recv() {
-            progress.transferred.fetch_add(buf.len() as u64, Relaxed);
-            match verifier.check(&buf) {
-                Ok(()) => {
-                    if tx.send(Feed::Bytes(buf)).is_err() {
-                        break; // the writer failed: its error is the one
-                    }
-                }
-                Err(m) => {
-                    let mut buf = buf;
-                    buf.truncate(m.good);
-                    let _ = tx.send(Feed::Bytes(buf));
-                    let _ = tx.send(Feed::Bad(m.keep, m.message));
-                    break;
-                }
-            }
-        }
-        drop(tx);
-        writing.join().unwrap_or(Err(ReceiveError::Panicked))
-    })
 }
 
 #[cfg(test)]

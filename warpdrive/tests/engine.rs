@@ -1,13 +1,16 @@
 //! The engine between two nodes in one process: each side a real `Drive` with its own
 //! sled database and directories, joined by in-memory byte streams instead of the
-//! tunnel. Hostile frames are written by hand.
+//! tunnel. Hostile frames are written by hand; damage on the way is one byte flipped in
+//! such a stream.
 
 use std::collections::HashMap;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, Weak};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use protocols::warpdrive::{Message, ReplyCode};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 use warpdrive::net::{BoxRead, BoxWrite, NetError, Opening};
 use warpdrive::wire::FrameReader;
 use warpdrive::{Drive, PeerNet, Policy, Status};
@@ -19,6 +22,35 @@ struct Net {
     policy: Policy,
     /// When set, every open fails with this, as the node's tunnel would.
     fail: Mutex<Option<NetError>>,
+    /// When set, the next stream opened has the byte at this position of what it
+    /// receives flipped, as a link that damages data would (QUIC would catch it; disks
+    /// and memory on the way may not).
+    damage: Mutex<Option<u64>>,
+}
+
+/// A stream that flips the byte at position `at` of what is read through it.
+struct Flip<R> {
+    inner: R,
+    at: u64,
+    pos: u64,
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for Flip<R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let n = (buf.filled().len() - before) as u64;
+        let (at, pos) = (self.at, self.pos);
+        if (pos..pos + n).contains(&at) {
+            buf.filled_mut()[before + (at - pos) as usize] ^= 0xff;
+        }
+        self.pos += n;
+        r
+    }
 }
 
 impl PeerNet for Net {
@@ -26,6 +58,7 @@ impl PeerNet for Net {
         let other = self.peers.lock().unwrap().get(peer).and_then(Weak::upgrade);
         let me = self.me.clone();
         let fail = self.fail.lock().unwrap().clone();
+        let damage = self.damage.lock().unwrap().take();
         Box::pin(async move {
             if let Some(e) = fail {
                 return Err(e);
@@ -40,7 +73,15 @@ impl PeerNet for Net {
                 Box::new(tr),
             ));
             let (hr, hw) = tokio::io::split(here);
-            Ok((Box::new(hw) as BoxWrite, Box::new(hr) as BoxRead))
+            let hr: BoxRead = match damage {
+                Some(at) => Box::new(Flip {
+                    inner: hr,
+                    at,
+                    pos: 0,
+                }),
+                None => Box::new(hr),
+            };
+            Ok((Box::new(hw) as BoxWrite, hr))
         })
     }
     fn policy(&self, _peer: &str) -> Policy {
@@ -66,6 +107,7 @@ fn side(name: &str, policy: Policy) -> Side {
         peers: Mutex::new(HashMap::new()),
         policy,
         fail: Mutex::new(None),
+        damage: Mutex::new(None),
     });
     let drive = Drive::new(&db, net.clone(), dir.path().join("incoming")).unwrap();
     Side {
@@ -232,6 +274,16 @@ async fn only_the_peer_an_offer_was_made_to_may_download_it() {
         frames.next().await.unwrap(),
         Some(Message::Data(b"for bob only".to_vec()))
     );
+    // The file was offered before it was read: its hash follows its bytes.
+    use sha2::Digest;
+    assert_eq!(
+        frames.next().await.unwrap(),
+        Some(Message::Hash {
+            index: 0,
+            chunk: 0,
+            sha256: sha2::Sha256::digest(b"for bob only").into(),
+        })
+    );
     assert_eq!(frames.next().await.unwrap(), Some(Message::Done));
 }
 
@@ -291,6 +343,7 @@ fn offer_of_dirs(n: u8, dirs: usize, width: usize) -> Vec<u8> {
             size: 0,
             sha256: [0; 32],
             chunks: Vec::new(),
+            streamed: false,
         })
         .collect();
     Message::SendOffer {
@@ -394,21 +447,79 @@ async fn a_refusal_ends_a_download_at_once_and_an_unreachable_sender_is_retried(
     assert!(seen.reason.contains("blocks this node"), "{seen:?}");
 }
 
+/// Where the 6th byte of a file's second 1 MiB chunk is in a download stream: after the
+/// reply (8 bytes), the first chunk's `Data` frame (5 + 1 MiB) and its `Hash` (5 + 44),
+/// and the second `Data` frame's header.
+const IN_SECOND_CHUNK: u64 = 8 + 5 + (1 << 20) + 49 + 5 + 5;
+
+/// A 3 MiB file offered from `a` to `b`, whose first download attempt is damaged in its
+/// second chunk: the offer fails saying so and keeps the verified first chunk.
+async fn damaged_download(a: &Side, b: &Side) -> (std::path::PathBuf, Vec<u8>, String) {
+    let src = a.dir.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    let file = src.join("big.bin");
+    let bytes: Vec<u8> = (0..3u32 << 20).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&file, &bytes).unwrap();
+    let o = a.drive.share("bob", vec![file.clone()]).await.unwrap();
+    *b.net.damage.lock().unwrap() = Some(IN_SECOND_CHUNK);
+    b.drive.accept(&o.id, None).unwrap();
+    let seen = poll_offer(b, &o.id, |o| o.status.is_final()).await;
+    assert_eq!(seen.status, Status::Failed, "{seen:?}");
+    assert!(
+        seen.reason
+            .contains("chunk 1 does not match the sender's hash"),
+        "{seen:?}"
+    );
+    // The first chunk was verified and stays for a resume; nothing took the final name.
+    assert_eq!(part_len(b), Some(1 << 20));
+    assert!(!b.dir.path().join("incoming/big.bin").exists());
+    (file, bytes, o.id)
+}
+
+/// The length of the one partial file in `b`'s incoming directory.
+fn part_len(b: &Side) -> Option<u64> {
+    let part = std::fs::read_dir(b.dir.path().join("incoming"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().ends_with(".warp-part"))?;
+    Some(part.metadata().unwrap().len())
+}
+
+/// Accepts `id` on `b` again; it completes with `bytes` as `big.bin`.
+async fn accept_to_the_end(b: &Side, id: &str, bytes: &[u8]) -> warpdrive::Offer {
+    b.drive.accept(id, None).unwrap();
+    let seen = poll_offer(b, id, |o| o.status.is_final()).await;
+    assert_eq!(seen.status, Status::Completed, "{seen:?}");
+    assert_eq!(
+        std::fs::read(b.dir.path().join("incoming/big.bin")).unwrap(),
+        bytes
+    );
+    seen
+}
+
 #[tokio::test]
-async fn bytes_that_do_not_match_their_hash_fail_the_offer_and_keep_the_verified_prefix() {
+async fn damaged_bytes_fail_the_offer_and_accepting_again_resumes_from_the_verified_prefix() {
     let a = side("alice", Policy::Ask);
     let b = side("bob", Policy::Ask);
     link(&a, "alice", &b, "bob");
-    let src = tempfile::tempdir().unwrap();
-    let file = src.path().join("big.bin");
-    let mut bytes: Vec<u8> = (0..3u32 << 20).map(|i| (i % 251) as u8).collect();
-    std::fs::write(&file, &bytes).unwrap();
-    let o = a.drive.share("bob", vec![file.clone()]).await.unwrap();
+    let (_, bytes, id) = damaged_download(&a, &b).await;
+    // Accepted again: the download goes on from the verified chunk (its hash, which came
+    // with its bytes, was kept) and completes with the file's own bytes.
+    let seen = accept_to_the_end(&b, &id, &bytes).await;
+    // Two attempts of 2 MiB each: up to the damaged chunk, then after the kept one.
+    assert_eq!(seen.transferred, 4 << 20, "{seen:?}");
+}
 
-    // The file changes under the offer in its second chunk, keeping its size and time:
-    // the sender cannot tell, the receiver's hashes can.
+#[tokio::test]
+async fn a_file_changed_on_the_sender_between_attempts_drops_the_old_part_and_arrives_anew() {
+    let a = side("alice", Policy::Ask);
+    let b = side("bob", Policy::Ask);
+    link(&a, "alice", &b, "bob");
+    let (file, mut bytes, id) = damaged_download(&a, &b).await;
+    // The first chunk, which bob has, changes on alice's disk; size and time are put
+    // back, so only the hashes can tell.
     let mtime = std::fs::metadata(&file).unwrap().modified().unwrap();
-    bytes[(1 << 20) + 5] ^= 0xff;
+    bytes[5] ^= 0xff;
     std::fs::write(&file, &bytes).unwrap();
     std::fs::File::options()
         .write(true)
@@ -416,23 +527,19 @@ async fn bytes_that_do_not_match_their_hash_fail_the_offer_and_keep_the_verified
         .unwrap()
         .set_modified(mtime)
         .unwrap();
-
-    b.drive.accept(&o.id, None).unwrap();
-    let seen = poll_offer(&b, &o.id, |o| o.status.is_final()).await;
+    b.drive.accept(&id, None).unwrap();
+    let changed = "changed on the sender since the download began";
+    let seen = poll_offer(&b, &id, |o| {
+        o.status.is_final() && o.reason.contains(changed)
+    })
+    .await;
     assert_eq!(seen.status, Status::Failed, "{seen:?}");
-    assert!(
-        seen.reason.contains("chunk 1 does not match its hash"),
-        "{seen:?}"
-    );
-    // The first chunk was verified and stays for a resume; nothing took the final name.
-    let incoming = b.dir.path().join("incoming");
-    let part = std::fs::read_dir(&incoming)
-        .unwrap()
-        .flatten()
-        .find(|e| e.file_name().to_string_lossy().ends_with(".warp-part"))
-        .expect("a partial file");
-    assert_eq!(part.metadata().unwrap().len(), 1 << 20);
-    assert!(!incoming.join("big.bin").exists());
+    assert!(seen.reason.contains(changed), "{seen:?}");
+    // Bob's part is of the old file: dropped, and nothing took the final name.
+    assert_eq!(part_len(&b), Some(0));
+    assert!(!b.dir.path().join("incoming/big.bin").exists());
+    // Accepted again, the file arrives as it is now.
+    accept_to_the_end(&b, &id, &bytes).await;
 }
 
 #[tokio::test]
@@ -489,4 +596,39 @@ async fn links_inside_a_shared_directory_are_left_out_of_the_offer() {
         .collect();
     names.sort();
     assert_eq!(names, ["real.txt"]);
+}
+
+#[tokio::test]
+async fn the_same_offer_again_gets_the_first_answer_and_its_id_stays_its_senders() {
+    let b = side("bob", Policy::Ask);
+    let frame = offer_of_dirs(3, 1, 1);
+    // A sender that did not hear the answer (it tries again while it waits) gets it again.
+    for _ in 0..2 {
+        match raw(&b, "alice", &frame).await {
+            Some(Message::Reply {
+                code: ReplyCode::Ok,
+                ..
+            }) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(b.drive.list().len(), 1);
+    // Another peer cannot take the id.
+    match raw(&b, "mallory", &frame).await {
+        Some(Message::Reply {
+            code: ReplyCode::BadOffer,
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    // Once rejected, the same offer is answered as rejected.
+    let id = b.drive.list()[0].id.clone();
+    b.drive.reject(&id).await.unwrap();
+    match raw(&b, "alice", &frame).await {
+        Some(Message::Reply {
+            code: ReplyCode::Rejected,
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
 }

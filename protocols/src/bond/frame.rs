@@ -6,6 +6,7 @@
 //! | 1 | `Data` | sequence `u64`, length `u16` (1 to [`MAX_SEGMENT`]), the bytes |
 //! | 2 | `Ack` | next sequence lacked `u64`, window `u32` (bytes the sender may have in flight beyond it) |
 //! | 3 | `Fin` | sequence `u64`: the number of segments the channel carried |
+//! | 4 | `Got` | `u64`: segment bytes received so far on this path's stream |
 
 /// The most bytes one segment carries.
 pub const MAX_SEGMENT: usize = 16 * 1024;
@@ -35,6 +36,13 @@ pub enum Frame {
     Fin {
         /// How many segments.
         seq: u64,
+    },
+    /// Segment bytes received so far on the stream this frame travels on (the reverse
+    /// direction of the same path): the sender learns what each path has delivered, so
+    /// what is still queued on it and the rate it delivers at.
+    Got {
+        /// Payload bytes of `Data` frames received on this path's stream, in all.
+        bytes: u64,
     },
 }
 
@@ -79,6 +87,10 @@ impl Frame {
                 out.push(3);
                 out.extend_from_slice(&seq.to_be_bytes());
             }
+            Frame::Got { bytes } => {
+                out.push(4);
+                out.extend_from_slice(&bytes.to_be_bytes());
+            }
         }
         Ok(out)
     }
@@ -121,6 +133,7 @@ impl Frame {
                 Ok(Some((Frame::Ack { next, window }, 13)))
             }
             3 => Ok(u64_at(1).map(|seq| (Frame::Fin { seq }, 9))),
+            4 => Ok(u64_at(1).map(|bytes| (Frame::Got { bytes }, 9))),
             other => Err(FrameError::UnknownType(other)),
         }
     }
@@ -142,6 +155,7 @@ mod tests {
                 window: 65_536,
             },
             Frame::Fin { seq: 9 },
+            Frame::Got { bytes: 1 << 40 },
         ];
         for f in frames {
             let bytes = f.encode().unwrap();

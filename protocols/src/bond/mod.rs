@@ -7,6 +7,7 @@
 //!
 //! * [`frame`]: the frames on each path's stream of a bonded channel (the wire format,
 //!   `docs/bond.md`).
+//! * [`head`]: the first bytes of each stream of a bonded channel: open or join.
 //! * [`reorder`]: the receiver's buffer, its acknowledgements and window.
 //! * [`send_log`]: the sender's record of segments until acknowledged; what to send
 //!   again when a path dies.
@@ -17,6 +18,7 @@
 //! No sockets and no clocks: the caller passes `now`, as everywhere in this crate.
 
 pub mod frame;
+pub mod head;
 pub mod health;
 pub mod reorder;
 pub mod schedule;

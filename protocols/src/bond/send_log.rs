@@ -23,14 +23,6 @@ struct Segment {
 /// Why an acknowledgement is refused: the receiver broke the protocol.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum BondAckError {
-    /// An acknowledgement below the one before.
-    #[error("acknowledgement went back from segment {was} to {now}")]
-    Backwards {
-        /// The earlier one.
-        was: u64,
-        /// The new, smaller one.
-        now: u64,
-    },
     /// An acknowledgement of segments never made.
     #[error("acknowledgement up to segment {acked}, but only {made} were made")]
     Unmade {
@@ -51,6 +43,8 @@ pub struct SendLog {
     queued: BTreeSet<u64>,
     /// Bytes of segments after `acked` that are on a path.
     in_flight: u64,
+    /// Bytes of every segment kept.
+    held: u64,
 }
 
 impl Default for SendLog {
@@ -62,6 +56,7 @@ impl Default for SendLog {
             segments: BTreeMap::new(),
             queued: BTreeSet::new(),
             in_flight: 0,
+            held: 0,
         }
     }
 }
@@ -78,6 +73,7 @@ impl SendLog {
         }
         let seq = self.made;
         self.made += 1;
+        self.held += payload.len() as u64;
         self.segments.insert(
             seq,
             Segment {
@@ -118,13 +114,12 @@ impl SendLog {
     }
 
     /// Takes an acknowledgement: segments below `next` arrived, and `window` bytes may be
-    /// in flight beyond it. Returns how many segments it freed.
+    /// in flight beyond it. Returns how many segments it freed. One below the last taken
+    /// is stale — acknowledgements travel on whichever path is fastest, so an older one
+    /// may come after a newer one over a slower path — and changes nothing.
     pub fn ack(&mut self, next: u64, window: u32) -> Result<u64, BondAckError> {
         if next < self.acked {
-            return Err(BondAckError::Backwards {
-                was: self.acked,
-                now: next,
-            });
+            return Ok(0);
         }
         if next > self.made {
             return Err(BondAckError::Unmade {
@@ -134,6 +129,11 @@ impl SendLog {
         }
         let freed = next - self.acked;
         let kept = self.segments.split_off(&next);
+        self.held -= self
+            .segments
+            .values()
+            .map(|s| s.payload.len() as u64)
+            .sum::<u64>();
         self.segments = kept;
         self.queued = self.queued.split_off(&next);
         self.acked = next;
@@ -182,6 +182,11 @@ impl SendLog {
         self.acked == self.made
     }
 
+    /// Bytes of every segment kept (not yet acknowledged): what the sender holds.
+    pub fn held(&self) -> u64 {
+        self.held
+    }
+
     /// Bytes in flight beyond the first segment lacked.
     pub fn in_flight(&self) -> u64 {
         self.in_flight
@@ -211,6 +216,7 @@ mod tests {
         log.sent(2, 2);
         assert_eq!(log.next_to_send(), Some(4));
         assert_eq!(log.payload(2), Some(&[2u8; 100][..]));
+        assert_eq!(log.held(), 400, "segments 1 to 4 are kept");
         assert_eq!(log.payload(0), None);
     }
 
@@ -245,7 +251,7 @@ mod tests {
     }
 
     #[test]
-    fn bad_acknowledgements_are_errors() {
+    fn acknowledgements_of_unmade_segments_are_errors_and_stale_ones_ignored() {
         let mut log = SendLog::default();
         log.push(vec![1]).unwrap();
         assert_eq!(
@@ -253,10 +259,9 @@ mod tests {
             Err(BondAckError::Unmade { acked: 2, made: 1 })
         );
         log.ack(1, 0).unwrap();
-        assert_eq!(
-            log.ack(0, 0),
-            Err(BondAckError::Backwards { was: 1, now: 0 })
-        );
+        // A stale one, come late over a slower path, changes nothing.
+        assert_eq!(log.ack(0, 1_000_000), Ok(0));
+        assert_eq!(log.acked(), 1);
         assert!(log.all_acked());
         assert_eq!(log.push(Vec::new()), Err(FrameError::Empty));
     }

@@ -22,6 +22,8 @@ pub enum Code {
     Report = 0x05,
     /// Echo a byte.
     Ping = 0x06,
+    /// Receiver → sender, during a download: how much of the offer is in place.
+    Received = 0x07,
     /// End of the session.
     End = 0xff,
     /// The answer to a request.
@@ -32,6 +34,9 @@ pub enum Code {
     Done = 0x82,
     /// The download stopped.
     Failed = 0x83,
+    /// The SHA-256 of a file's prefix that ends at a chunk boundary, after that chunk's
+    /// bytes (files offered before they were read).
+    Hash = 0x84,
     /// The echo of a ping.
     Pong = 0x86,
 }
@@ -47,11 +52,13 @@ impl Code {
             0x04 => Reject,
             0x05 => Report,
             0x06 => Ping,
+            0x07 => Received,
             0xff => End,
             0x80 => Reply,
             0x81 => Data,
             0x82 => Done,
             0x83 => Failed,
+            0x84 => Hash,
             0x86 => Pong,
             _ => return None,
         })

@@ -1,7 +1,8 @@
 //! One entry of an offer: a file or a directory, with what the receiver needs to
 //! recreate it (mode, modification time) and to verify it: SHA-256 of the whole file and
 //! of every prefix that ends at a chunk boundary, so a resumed download checks the part
-//! it already has, and one running hash checks both as the bytes arrive.
+//! it already has, and one running hash checks both as the bytes arrive. A file offered
+//! before it was read carries no hashes here: they follow its bytes (`Hash` frames).
 
 use super::error::DecodeError;
 use super::path::{RelPath, MAX_PATH};
@@ -39,6 +40,10 @@ pub struct Info {
     /// For each chunk `k` of the offer's chunk size, SHA-256 of the file's first
     /// `min((k + 1) × chunk size, size)` bytes (so the last equals `sha256`).
     pub chunks: Vec<[u8; HASH_LEN]>,
+    /// The file was offered before it was read: its hashes travel with its bytes, in a
+    /// `Hash` frame after each chunk. On the wire `sha256` is zeros and `chunks` empty;
+    /// a receiver may fill in the ones it has verified so far.
+    pub streamed: bool,
 }
 
 /// How many chunks of `chunk_size` a file of `size` bytes has.
@@ -58,6 +63,11 @@ impl Info {
         out.extend_from_slice(&self.mtime.to_be_bytes());
         out.extend_from_slice(&self.mtime_ns.to_be_bytes());
         out.extend_from_slice(&self.size.to_be_bytes());
+        if self.streamed {
+            out.extend_from_slice(&[0; HASH_LEN]);
+            out.extend_from_slice(&0u32.to_be_bytes());
+            return;
+        }
         out.extend_from_slice(&self.sha256);
         out.extend_from_slice(&(self.chunks.len() as u32).to_be_bytes());
         for c in &self.chunks {
@@ -94,7 +104,14 @@ impl Info {
                 )))
             }
         };
-        if count != expected {
+        // A file offered before it was read: no hashes at all, its bytes bring them.
+        let streamed = kind == Kind::File && count == 0 && expected > 0;
+        if streamed && sha256 != [0; HASH_LEN] {
+            return Err(DecodeError::Invalid(format!(
+                "{path}: a whole-file hash without chunk hashes"
+            )));
+        }
+        if count != expected && !streamed {
             return Err(DecodeError::Invalid(format!(
                 "{path}: {count} chunk hashes for {size} bytes (expected {expected})"
             )));
@@ -115,6 +132,7 @@ impl Info {
             size,
             sha256,
             chunks,
+            streamed,
         })
     }
 }

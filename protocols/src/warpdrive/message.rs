@@ -2,7 +2,7 @@
 
 pub use super::code::{Code, MAX_DATA, MAX_OFFER};
 pub use super::error::{DecodeError, EncodeError};
-use super::info::{Info, Kind};
+use super::info::{Info, Kind, HASH_LEN};
 use super::reader::{put_text, Reader};
 use super::{OfferId, ID_LEN};
 
@@ -145,6 +145,16 @@ pub enum Message {
     },
     /// Echo this byte.
     Ping(u8),
+    /// The receiver's progress during a download, so the sender counts what arrived
+    /// rather than what it handed to the network. No answer.
+    Received {
+        /// The offer.
+        id: OfferId,
+        /// Bytes of the offer's files in place (written after they were checked).
+        bytes: u64,
+        /// Entries in place.
+        entries: u64,
+    },
     /// End of the session.
     End,
     /// The answer to a request.
@@ -164,6 +174,17 @@ pub enum Message {
         code: ReplyCode,
         /// Why, for a person.
         message: String,
+    },
+    /// The hash of file `index`'s first `min((chunk + 1) × chunk size, size)` bytes,
+    /// sent right after the `Data` that ends that chunk, for a file offered before it
+    /// was read ([`Info::streamed`]).
+    Hash {
+        /// The entry.
+        index: u64,
+        /// The chunk that ended.
+        chunk: u32,
+        /// SHA-256 of the prefix; of the whole file for its last chunk.
+        sha256: [u8; HASH_LEN],
     },
     /// The echo of a ping.
     Pong(u8),
@@ -232,11 +253,13 @@ impl Message {
             Message::Reject { .. } => Code::Reject,
             Message::Report { .. } => Code::Report,
             Message::Ping(_) => Code::Ping,
+            Message::Received { .. } => Code::Received,
             Message::End => Code::End,
             Message::Reply { .. } => Code::Reply,
             Message::Data(_) => Code::Data,
             Message::Done => Code::Done,
             Message::Failed { .. } => Code::Failed,
+            Message::Hash { .. } => Code::Hash,
             Message::Pong(_) => Code::Pong,
         }
     }
@@ -267,7 +290,7 @@ impl Message {
                 body.extend_from_slice(&(files.len() as u32).to_be_bytes());
                 for f in files {
                     let n = super::info::chunk_count(f.size, *chunk_size);
-                    if f.kind == Kind::File && f.chunks.len() as u64 != n {
+                    if f.kind == Kind::File && !f.streamed && f.chunks.len() as u64 != n {
                         return Err(EncodeError::Chunks {
                             path: f.path.to_string(),
                             have: f.chunks.len(),
@@ -297,6 +320,11 @@ impl Message {
                 put_text(&mut body, reason);
             }
             Message::Ping(b) | Message::Pong(b) => body.push(*b),
+            Message::Received { id, bytes, entries } => {
+                body.extend_from_slice(id);
+                body.extend_from_slice(&bytes.to_be_bytes());
+                body.extend_from_slice(&entries.to_be_bytes());
+            }
             Message::End | Message::Done => {}
             Message::Reply { code, message } | Message::Failed { code, message } => {
                 check_text("message", message)?;
@@ -304,6 +332,15 @@ impl Message {
                 put_text(&mut body, message);
             }
             Message::Data(d) => body.extend_from_slice(d),
+            Message::Hash {
+                index,
+                chunk,
+                sha256,
+            } => {
+                body.extend_from_slice(&index.to_be_bytes());
+                body.extend_from_slice(&chunk.to_be_bytes());
+                body.extend_from_slice(sha256);
+            }
         }
         let code = self.code();
         if body.len() > code.max_len() {
@@ -370,6 +407,11 @@ impl Message {
                 reason: r.text(MAX_TEXT, "reason")?.to_string(),
             },
             Code::Ping => Message::Ping(r.u8()?),
+            Code::Received => Message::Received {
+                id: r.array()?,
+                bytes: r.u64()?,
+                entries: r.u64()?,
+            },
             Code::Pong => Message::Pong(r.u8()?),
             Code::End => Message::End,
             Code::Done => Message::Done,
@@ -380,6 +422,11 @@ impl Message {
             Code::Failed => Message::Failed {
                 code: ReplyCode::from_u8(r.u8()?),
                 message: r.text(MAX_TEXT, "message")?.to_string(),
+            },
+            Code::Hash => Message::Hash {
+                index: r.u64()?,
+                chunk: r.u32()?,
+                sha256: r.array()?,
             },
             Code::Data => return Ok(Message::Data(frame.body.to_vec())),
         };

@@ -35,9 +35,12 @@ pub(in crate::node) async fn handle(node: Arc<Node>, req: Request, tx: Replies) 
             flows::add_member(&node, &name, &peer, role).await
         }
         Request::FlowMemberRemove { name, peer } => flows::remove_member(&node, &name, &peer).await,
-        Request::Share { peer, paths, wait } => {
-            return offers::share(&node, &peer, paths, wait, &tx).await
-        }
+        Request::Share {
+            peer,
+            paths,
+            wait,
+            expires,
+        } => return offers::share(&node, &peer, (paths, expires), wait, &tx).await,
         Request::Offers => offers::list(&node),
         Request::OffersListen => return offers::listen(&node, &tx).await,
         Request::OfferAccept { id, to, wait } => {
@@ -56,7 +59,8 @@ pub(in crate::node) async fn handle(node: Arc<Node>, req: Request, tx: Replies) 
             bytes,
             seed,
             verify,
-        } => return probes::speed(&node, &peer, (bytes, seed, verify), &tx).await,
+            mode,
+        } => return probes::speed(&node, &peer, (bytes, seed, verify), mode, &tx).await,
         Request::Ping {
             peer,
             count,

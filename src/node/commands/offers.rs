@@ -2,6 +2,7 @@
 //! and accept may follow their offer to its end, a line per change.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use tokio::sync::broadcast::{error::RecvError, Receiver};
 use warpdrive::Offer;
@@ -10,8 +11,15 @@ use super::Replies;
 use crate::control::Response;
 use crate::node::Node;
 
-/// Offers `paths` to `peer`; follows the offer when `wait`.
-pub async fn share(node: &Node, peer: &str, paths: Vec<String>, wait: bool, tx: &Replies) {
+/// Offers `paths` to `peer`, waiting for it `expires` seconds (a week when `None`) if it
+/// cannot be reached; follows the offer when `wait`.
+pub async fn share(
+    node: &Node,
+    peer: &str,
+    (paths, expires): (Vec<String>, Option<u64>),
+    wait: bool,
+    tx: &Replies,
+) {
     if let Err(e) = node.resolve(peer) {
         let _ = tx.send(Response::error(&e));
         return;
@@ -19,7 +27,8 @@ pub async fn share(node: &Node, peer: &str, paths: Vec<String>, wait: bool, tx: 
     let drive = node.drive().clone();
     let events = drive.subscribe();
     let paths = paths.into_iter().map(PathBuf::from).collect();
-    match drive.share(peer, paths).await {
+    let expires = expires.map_or(warpdrive::offer::WAIT_FOR_PEER, Duration::from_secs);
+    match drive.share_for(peer, paths, expires).await {
         Ok(o) => follow(events, o, wait, tx).await,
         Err(e) => {
             let _ = tx.send(Response::error(&e));

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::Replies;
+use crate::bond_mode::Mode;
 use crate::control::{Fault, Response};
 use crate::node::Node;
 use crate::store::PeerEntry;
@@ -13,11 +14,11 @@ use crate::transport::Channel;
 async fn channel_to(
     node: &std::sync::Arc<Node>,
     peer: &str,
-    service: &str,
-    version: u16,
+    service: (&str, u16),
+    mode: Mode,
 ) -> Result<(PeerEntry, Channel), Response> {
     let entry = node.resolve(peer).map_err(|e| Response::error(&e))?;
-    match crate::node::conns::open_channel(node, &entry, service, version).await {
+    match crate::node::conns::open_channel(node, &entry, service, mode).await {
         Ok(ch) => Ok((entry, ch)),
         Err(e) => Err(super::peers::unreachable(&entry.alias, &e)),
     }
@@ -29,10 +30,11 @@ pub async fn speed(
     node: &std::sync::Arc<Node>,
     peer: &str,
     (bytes, seed, verify): (u64, u64, bool),
+    mode: Mode,
     tx: &Replies,
 ) {
-    let (service, version) = (crate::node::sink::SERVICE, crate::node::sink::VERSION);
-    let (entry, ch) = match channel_to(node, peer, service, version).await {
+    let service = (crate::node::sink::SERVICE, crate::node::sink::VERSION);
+    let (entry, ch) = match channel_to(node, peer, service, mode).await {
         Ok(opened) => opened,
         Err(r) => {
             let _ = tx.send(r);
@@ -72,8 +74,8 @@ pub async fn ping(
             protocols::ping::MAX_PAYLOAD
         )));
     }
-    let (service, version) = (crate::node::ping::SERVICE, crate::node::ping::VERSION);
-    let (entry, ch) = match channel_to(node, peer, service, version).await {
+    let service = (crate::node::ping::SERVICE, crate::node::ping::VERSION);
+    let (entry, ch) = match channel_to(node, peer, service, Mode::Aggregate).await {
         Ok(opened) => opened,
         Err(r) => return send(r),
     };

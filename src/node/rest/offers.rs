@@ -23,6 +23,9 @@ pub async fn list(State(node): State<Arc<Node>>) -> Reply {
 pub struct NewOffer {
     peer: String,
     paths: Vec<String>,
+    /// Seconds the offer waits for a peer that cannot be reached (default a week).
+    #[serde(default)]
+    expires: Option<u64>,
 }
 
 /// `POST /v1/offers`: offers absolute `paths` to `peer`; 201 with the offer as the
@@ -42,6 +45,7 @@ pub async fn share(State(node): State<Arc<Node>>, Json(o): Json<NewOffer>) -> Re
         peer: o.peer,
         paths: o.paths,
         wait: false,
+        expires: o.expires,
     };
     reply(call(node, req).await, StatusCode::CREATED)
 }
