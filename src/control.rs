@@ -111,6 +111,23 @@ pub enum Request {
         #[serde(default)]
         expires: Option<u64>,
     },
+    /// Offer files and directories to whoever types the pairing code this node prints.
+    ShareCode {
+        /// Absolute paths.
+        paths: Vec<String>,
+        /// Seconds the offer, once made, waits for a peer that went away; `None`: a week.
+        #[serde(default)]
+        expires: Option<u64>,
+    },
+    /// Pair by a code another node printed, and download what it offers.
+    Receive {
+        /// The code, as typed.
+        code: String,
+        /// Where to download; the node's incoming directory when absent.
+        to: Option<String>,
+        /// Add the other side to the peer book under this alias.
+        remember: Option<String>,
+    },
     /// Every offer.
     Offers,
     /// Every new offer and every change, as they happen.
@@ -330,6 +347,15 @@ pub enum Response {
     OfferList(Vec<warpdrive::Offer>),
     /// An offer changed (more lines follow).
     OfferUpdate(warpdrive::Offer),
+    /// The code to read to the other side (more lines follow).
+    PairCode(String),
+    /// Paired by a code with this peer (more lines follow: its offer).
+    Paired {
+        /// The other side's peer id.
+        peer: String,
+        /// Something the user should know (empty when nothing).
+        note: String,
+    },
     /// Done: the offer as it stands.
     OfferDone(warpdrive::Offer),
     /// The request failed.
@@ -512,6 +538,8 @@ impl Response {
                 | Response::PingReply { .. }
                 | Response::PingLost { .. }
                 | Response::OfferUpdate(_)
+                | Response::PairCode(_)
+                | Response::Paired { .. }
                 | Response::SpeedProgress { .. }
         )
     }

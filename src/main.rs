@@ -116,6 +116,9 @@ fn main() -> ExitCode {
         cli::Command::Share(opts) => {
             with_home(|dir| node_runtime(None)?.block_on(offers::share(&dir, opts)))
         }
+        cli::Command::Receive(opts) => {
+            with_home(|dir| node_runtime(None)?.block_on(offers::receive(&dir, opts)))
+        }
         cli::Command::Offers(opts) => {
             with_home(|dir| node_runtime(None)?.block_on(offers::run(&dir, opts)))
         }

@@ -3,7 +3,7 @@
 //! code prints to a text that parses back to it.
 
 use proptest::prelude::*;
-use protocols::pair::frame::{FrameError, MAX_BODY};
+use protocols::pair::frame::{FrameError, MAX_BODY, MAX_OFFER_ID};
 use protocols::pair::{Code, Frame};
 
 fn frame() -> impl Strategy<Value = Frame> {
@@ -12,6 +12,7 @@ fn frame() -> impl Strategy<Value = Frame> {
             .prop_map(|(nameplate, msg)| Frame::Pake { nameplate, msg }),
         any::<[u8; 32]>().prop_map(Frame::Confirm),
         "[a-z ]{0,60}".prop_map(Frame::Refused),
+        "[0-9a-f-]{0,64}".prop_map(Frame::Offered),
     ]
 }
 
@@ -59,6 +60,14 @@ fn limits_and_lengths_are_checked_from_the_header() {
     );
     assert_eq!(Frame::decode(&[9, 0, 0]), Err(FrameError::UnknownCode(9)));
     assert_eq!(Frame::decode(&[3, 0, 1, 0xff]), Err(FrameError::NotUtf8));
+    assert_eq!(Frame::decode(&[4, 0, 1, 0xff]), Err(FrameError::NotUtf8));
+    assert_eq!(
+        Frame::decode(&[4, 0, MAX_OFFER_ID as u8 + 1]),
+        Err(FrameError::BadLength {
+            code: 4,
+            len: MAX_OFFER_ID + 1
+        })
+    );
     // A long reason is cut to fit, at a character boundary.
     let long = Frame::Refused("é".repeat(MAX_BODY));
     let (back, _) = Frame::decode(&long.encode()).unwrap().unwrap();

@@ -42,8 +42,12 @@ pub enum Command {
     /// counters, when given no action.
     Flow(FlowArgs),
     /// Offer files and directories to a peer and follow the offer: awaiting acceptance,
-    /// a progress bar, then a summary once the peer has verified every file.
+    /// a progress bar, then a summary once the peer has verified every file. With no
+    /// peer, prints a code for `warp receive` on the other machine (same network).
     Share(ShareArgs),
+    /// Receive what another machine shares by code (`warp share PATH` printed it):
+    /// finds it on the local network, pairs by the code and downloads here.
+    Receive(ReceiveArgs),
     /// Offers made and received: list (default), listen, accept, reject, cancel.
     Offers(OffersArgs),
     /// Measure the round trip to a peer through the tunnel, like ping(8).
@@ -356,10 +360,11 @@ pub enum MemberAction {
 /// Options of `warp share`.
 #[derive(Debug, Args)]
 pub struct ShareArgs {
-    /// Alias or peer id.
+    /// Alias or peer id; when it is no peer of the book but a file, it is the first
+    /// path, and a pairing code is printed for the other side to type.
+    #[arg(value_name = "PEER")]
     pub peer: String,
     /// Files and directories (directories with everything under them).
-    #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// Return once the offer is sent, without following it.
     #[arg(long)]
@@ -368,6 +373,22 @@ pub struct ShareArgs {
     /// (`90s`, `12h`, `3d`) [default: 7d].
     #[arg(long, value_parser = humantime::parse_duration)]
     pub expires: Option<std::time::Duration>,
+    /// One JSON object per line instead of text and a progress bar.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of `warp receive`.
+#[derive(Debug, Args)]
+pub struct ReceiveArgs {
+    /// The code `warp share` printed on the other machine, like 7-orbit-velvet.
+    pub code: String,
+    /// Download into this directory (default: the current one).
+    #[arg(long)]
+    pub to: Option<PathBuf>,
+    /// Add the other side to the peer book under this alias.
+    #[arg(long, value_name = "ALIAS")]
+    pub remember: Option<String>,
     /// One JSON object per line instead of text and a progress bar.
     #[arg(long)]
     pub json: bool,

@@ -12,19 +12,61 @@ use indicatif::{ProgressBar, ProgressStyle};
 use warpdrive::{Offer, Status};
 
 use crate::cli::one_off;
-use crate::cli::{OffersAction, OffersArgs, ShareArgs};
+use crate::cli::{OffersAction, OffersArgs, ReceiveArgs, ShareArgs};
 use crate::control::{Client, Request, Response};
 
-/// Runs `warp share`.
-pub async fn share(dir: &Path, args: ShareArgs) -> Result<ExitCode, String> {
-    let mut paths = Vec::new();
-    for p in &args.paths {
+/// Absolute forms of `paths`, each of which must exist.
+fn absolute(paths: &[std::path::PathBuf]) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for p in paths {
         let abs = std::path::absolute(p).map_err(|e| format!("{}: {e}", p.display()))?;
         if !abs.exists() {
             return Err(format!("{}: no such file or directory", p.display()));
         }
-        paths.push(abs.display().to_string());
+        out.push(abs.display().to_string());
     }
+    Ok(out)
+}
+
+/// Whether `name` is an alias or id in the peer book on `dir` (asking the node, or
+/// reading the book when none runs).
+async fn names_peer(dir: &Path, name: &str) -> bool {
+    let listing = match Client::connect(dir).await {
+        Some(mut client) => match client.send(&Request::Peers).await {
+            Ok(()) => client.next().await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        },
+        None => super::peers::offline(dir, Request::Peers),
+    };
+    match listing {
+        Ok(Response::Peers(list)) => list
+            .iter()
+            .any(|p| p.entry.alias == name || p.entry.id == name),
+        _ => false,
+    }
+}
+
+/// Runs `warp share`.
+pub async fn share(dir: &Path, args: ShareArgs) -> Result<ExitCode, String> {
+    // `warp share PATH...`: the first argument is a file and no peer of the book.
+    let first = std::path::PathBuf::from(&args.peer);
+    let by_code = args.paths.is_empty() || (first.exists() && !names_peer(dir, &args.peer).await);
+    if by_code {
+        if args.no_wait {
+            return Err(
+                "--no-wait needs a peer: a code waits for the other side while this command runs"
+                    .into(),
+            );
+        }
+        let mut all = vec![first];
+        all.extend(args.paths.iter().cloned());
+        let req = Request::ShareCode {
+            paths: absolute(&all)?,
+            expires: args.expires.map(|d| d.as_secs().max(1)),
+        };
+        return with_node(dir, false, |own| follow(dir, &req, args.json, own)).await;
+    }
+    let paths = absolute(&args.paths)?;
     let req = Request::Share {
         peer: args.peer.clone(),
         paths,
@@ -42,13 +84,28 @@ pub async fn share(dir: &Path, args: ShareArgs) -> Result<ExitCode, String> {
     with_node(dir, args.no_wait, |own| follow(dir, &req, args.json, own)).await
 }
 
+/// Runs `warp receive`.
+pub async fn receive(dir: &Path, args: ReceiveArgs) -> Result<ExitCode, String> {
+    let to = args.to.unwrap_or_else(|| std::path::PathBuf::from("."));
+    let to = std::path::absolute(&to).map_err(|e| format!("{}: {e}", to.display()))?;
+    let req = Request::Receive {
+        code: args.code.clone(),
+        to: Some(to.display().to_string()),
+        remember: args.remember.clone(),
+    };
+    if !args.json {
+        eprintln!("looking for the node that printed {}…", args.code.trim());
+    }
+    with_node(dir, false, |own| follow(dir, &req, args.json, own)).await
+}
+
 /// Runs `f` with a node on `dir`: the running one, else one of this command's own
 /// (`f` is told which), stopped when `f` returns. `no_wait` commands need a running node:
 /// nothing would carry on their transfer.
-async fn with_node<F, Fut>(dir: &Path, no_wait: bool, f: F) -> Result<ExitCode, String>
+async fn with_node<F, Fut, T>(dir: &Path, no_wait: bool, f: F) -> Result<T, String>
 where
     F: FnOnce(bool) -> Fut,
-    Fut: std::future::Future<Output = Result<ExitCode, String>>,
+    Fut: std::future::Future<Output = Result<T, String>>,
 {
     if no_wait && !one_off::node_runs(dir).await {
         return Err(format!(
@@ -200,6 +257,23 @@ async fn follow_to(
             }
         };
         let (o, done) = match next.map_err(|e| e.to_string())? {
+            Response::PairCode(code) => {
+                match json {
+                    true => println!("{}", serde_json::json!({ "code": code })),
+                    false => println!(
+                        "code: {code}\non the other machine: warp receive {code}\n(waiting; Ctrl-C withdraws the code)"
+                    ),
+                }
+                continue;
+            }
+            Response::Paired { peer, note } => {
+                match json {
+                    true => println!("{}", serde_json::json!({ "paired": peer, "note": note })),
+                    false if note.is_empty() => println!("paired with {peer}"),
+                    false => println!("paired with {peer}; {note}"),
+                }
+                continue;
+            }
             Response::OfferUpdate(o) => (o, false),
             Response::OfferDone(o) => (o, true),
             Response::Error(e) => return Err(e.message),

@@ -55,7 +55,7 @@ pub async fn run(dir: &Path, args: PeersArgs) -> Result<ExitCode, String> {
 }
 
 /// Serves the request from the book itself while no node runs.
-fn offline(dir: &Path, req: Request) -> Result<Response, String> {
+pub(super) fn offline(dir: &Path, req: Request) -> Result<Response, String> {
     let books = super::offline::Offline::open(dir)?;
     let db = &books.db;
     let me = crate::identity::Identity::load_or_create(dir)

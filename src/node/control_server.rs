@@ -63,12 +63,26 @@ async fn serve(node: Arc<Node>, stream: UnixStream) -> std::io::Result<()> {
                 let _ = tx.send(Response::invalid(format!("bad request: {e}")));
             }
         }
-        while let Some(resp) = rx.recv().await {
-            let mut out = recon::to_string(&resp).map_err(std::io::Error::other)?;
-            out.push('\n');
-            w.write_all(out.as_bytes()).await?;
-            if resp.is_final() {
-                break;
+        // A client that goes away mid-answer ends the answer (dropping `rx` tells the
+        // request, such as a pairing code waiting, that no one listens); a client that
+        // already sent its next request is not watched further.
+        let mut watching = true;
+        loop {
+            tokio::select! {
+                resp = rx.recv() => {
+                    let Some(resp) = resp else { break };
+                    let mut out = recon::to_string(&resp).map_err(std::io::Error::other)?;
+                    out.push('\n');
+                    w.write_all(out.as_bytes()).await?;
+                    if resp.is_final() {
+                        break;
+                    }
+                }
+                more = reader.fill_buf(), if watching => match more {
+                    Ok([]) => return Ok(()),
+                    Ok(_) => watching = false,
+                    Err(e) => return Err(e),
+                },
             }
         }
     }

@@ -5,6 +5,10 @@
 //! dial: the QUIC handshake still proves the key, so a false announcement costs a failed
 //! dial, never a connection to the wrong node.
 //!
+//! While `warp share` waits with a pairing code, the announcement also carries the code's
+//! number (TXT `pair`), so that `warp receive` finds the node that printed it (the code's
+//! secret never leaves the two nodes: it is checked by a key exchange over the tunnel).
+//!
 //! A node that listens on loopback only is on no network and announces nothing (so the
 //! tests' nodes stay off the machine's real network); `--no-lan` (`[node] lan = false`)
 //! turns it off.
@@ -25,10 +29,50 @@ pub const SERVICE: &str = "_warp._udp.local.";
 /// are not evicted, newer ones are ignored).
 const MAX_FOUND: usize = 4096;
 
+/// Most pairing numbers read from one announcement.
+const MAX_PAIRS: usize = 16;
+
+/// What a peer announced.
+#[derive(Clone, Debug, PartialEq)]
+struct Found {
+    addrs: Vec<SocketAddr>,
+    /// The numbers of the pairing codes it waits with.
+    pairs: Vec<u16>,
+}
+
+type Table = Arc<Mutex<HashMap<PeerId, Found>>>;
+
 /// Peers found on the local network, and this node's announcement.
 pub struct Lan {
     daemon: ServiceDaemon,
-    found: Arc<Mutex<HashMap<PeerId, Vec<SocketAddr>>>>,
+    found: Table,
+    id: PeerId,
+    listen: SocketAddr,
+}
+
+/// This node's announcement, with the numbers of the codes it waits with.
+fn announcement(
+    id: PeerId,
+    listen: SocketAddr,
+    pairs: &[u16],
+) -> Result<ServiceInfo, mdns_sd::Error> {
+    let name = id.to_string();
+    let host = format!("{name}.local.");
+    let pairs = pairs
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let props = [("id", name.as_str()), ("pair", pairs.as_str())];
+    let ips: Vec<IpAddr> = match listen.ip().is_unspecified() {
+        true => Vec::new(),
+        false => vec![listen.ip()],
+    };
+    let info = ServiceInfo::new(SERVICE, &name, &host, &ips[..], listen.port(), &props[..])?;
+    Ok(match ips.is_empty() {
+        true => info.enable_addr_auto(),
+        false => info,
+    })
 }
 
 impl Lan {
@@ -45,16 +89,7 @@ impl Lan {
                 return None;
             }
         };
-        let name = id.to_string();
-        let host = format!("{name}.local.");
-        let props = [("id", name.as_str())];
-        let ips: Vec<IpAddr> = match listen.ip().is_unspecified() {
-            true => Vec::new(),
-            false => vec![listen.ip()],
-        };
-        let info = ServiceInfo::new(SERVICE, &name, &host, &ips[..], listen.port(), &props[..]);
-        let info = match info {
-            Ok(i) if ips.is_empty() => i.enable_addr_auto(),
+        let info = match announcement(id, listen, &[]) {
             Ok(i) => i,
             Err(e) => {
                 warn!("no announcement on the local network: {e}");
@@ -71,7 +106,7 @@ impl Lan {
                 return None;
             }
         };
-        let found: Arc<Mutex<HashMap<PeerId, Vec<SocketAddr>>>> = Default::default();
+        let found: Table = Default::default();
         let table = found.clone();
         std::thread::Builder::new()
             .name("warp-lan".into())
@@ -83,7 +118,12 @@ impl Lan {
             })
             .ok()?;
         info!("announcing this node on the local network (mDNS {SERVICE})");
-        Some(Lan { daemon, found })
+        Some(Lan {
+            daemon,
+            found,
+            id,
+            listen,
+        })
     }
 
     /// The addresses peer `id` announced on the local network.
@@ -92,8 +132,27 @@ impl Lan {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(id)
-            .cloned()
+            .map(|f| f.addrs.clone())
             .unwrap_or_default()
+    }
+
+    /// The peers that announce a pairing code numbered `nameplate`, with their addresses.
+    pub fn pairing(&self, nameplate: u16) -> Vec<(PeerId, Vec<SocketAddr>)> {
+        let found = self.found.lock().unwrap_or_else(|p| p.into_inner());
+        found
+            .iter()
+            .filter(|(_, f)| f.pairs.contains(&nameplate) && !f.addrs.is_empty())
+            .map(|(id, f)| (*id, f.addrs.clone()))
+            .collect()
+    }
+
+    /// Announces anew with the numbers of the codes this node now waits with.
+    pub fn set_pairs(&self, pairs: &[u16]) {
+        let sent =
+            announcement(self.id, self.listen, pairs).and_then(|info| self.daemon.register(info));
+        if let Err(e) = sent {
+            warn!("could not announce pairing codes on the local network: {e}");
+        }
     }
 
     /// Withdraws the announcement and stops looking.
@@ -124,8 +183,17 @@ fn peer_of(fullname: &str) -> Option<PeerId> {
         .ok()
 }
 
+/// The pairing numbers of a TXT `pair` value (`7,12`); what is not one is skipped.
+fn pairs_of(text: &str) -> Vec<u16> {
+    text.split(',')
+        .filter_map(|n| n.trim().parse::<u16>().ok())
+        .filter(|n| (1..=protocols::pair::code::MAX_NAMEPLATE).contains(n))
+        .take(MAX_PAIRS)
+        .collect()
+}
+
 /// Applies one mDNS event to the table of peers found.
-fn take(table: &Mutex<HashMap<PeerId, Vec<SocketAddr>>>, me: PeerId, event: ServiceEvent) {
+fn take(table: &Mutex<HashMap<PeerId, Found>>, me: PeerId, event: ServiceEvent) {
     let mut found = table.lock().unwrap_or_else(|p| p.into_inner());
     match event {
         ServiceEvent::ServiceResolved(s) => {
@@ -145,12 +213,21 @@ fn take(table: &Mutex<HashMap<PeerId, Vec<SocketAddr>>>, me: PeerId, event: Serv
             addrs.sort();
             addrs.dedup();
             addrs.truncate(16);
+            let pairs = s.get_property_val_str("pair").map_or(Vec::new(), pairs_of);
             if found.len() >= MAX_FOUND && !found.contains_key(&id) {
                 return;
             }
-            if found.get(&id) != Some(&addrs) {
-                info!("found {id} on the local network at {addrs:?}");
-                found.insert(id, addrs);
+            let now = Found { addrs, pairs };
+            if found.get(&id) != Some(&now) {
+                info!(
+                    "found {id} on the local network at {:?}{}",
+                    now.addrs,
+                    match now.pairs.is_empty() {
+                        true => String::new(),
+                        false => format!(", waiting with pairing codes {:?}", now.pairs),
+                    }
+                );
+                found.insert(id, now);
             }
         }
         ServiceEvent::ServiceRemoved(_, fullname) => {
@@ -180,5 +257,8 @@ mod tests {
         assert!(!super::dialable("127.0.0.1".parse().unwrap()));
         assert!(!super::dialable("fe80::1".parse().unwrap()));
         assert!(super::dialable("2001:db8::1".parse().unwrap()));
+        assert_eq!(super::pairs_of("7,12"), vec![7, 12]);
+        assert_eq!(super::pairs_of(""), Vec::<u16>::new());
+        assert_eq!(super::pairs_of("0,x,1000,999"), vec![999]);
     }
 }

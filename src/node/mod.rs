@@ -18,6 +18,8 @@ mod lan;
 mod local;
 mod local_dgram;
 mod own;
+mod pair;
+mod pair_codes;
 mod peers;
 mod ping;
 mod renames;
@@ -91,6 +93,8 @@ pub struct Node {
     interfaces: Vec<String>,
     /// Peers found on the local network, and this node's announcement there.
     lan: Option<lan::Lan>,
+    /// The pairing codes this node waits with, and the keys paired by one.
+    pairings: pair_codes::Pairings,
     /// Every gate: the book, the file's, the listeners.
     gates: gate_set::GateSet,
     /// Every flow: the book and the running ones.
@@ -227,6 +231,7 @@ pub async fn start(
         conns: Conns::default(),
         interfaces: opts.interfaces.clone(),
         lan: opts.lan.then(|| lan::Lan::start(id, local)).flatten(),
+        pairings: Default::default(),
         gates: gate_set::GateSet::new(gates),
         flows: flow_set::FlowSet::new(flow_book),
         drive: Default::default(),
@@ -403,6 +408,14 @@ async fn shutdown_signal() {
 }
 
 impl Node {
+    /// Announces on the local network the numbers of the pairing codes this node now
+    /// waits with.
+    fn announce_pairs(&self) {
+        if let Some(lan) = &self.lan {
+            lan.set_pairs(&self.pairings.numbers());
+        }
+    }
+
     /// The warpdrive engine.
     fn drive(&self) -> &Arc<warpdrive::Drive> {
         self.drive
@@ -431,7 +444,13 @@ impl Node {
             let msg = format!("no service {:?} on this node", header.service);
             return Ok(ch.decline(ChannelReply::UnknownService(msg)).await?);
         };
-        if !service.strangers_may() && !self.knows(&peer) {
+        let may = match self.unknown() {
+            crate::store::Unknown::Ask => service.strangers_may(),
+            crate::store::Unknown::Block => {
+                service.blocked_strangers_may(self.pairings.is_paired(&peer))
+            }
+        };
+        if !may && !self.knows(&peer) {
             let msg = format!("{}: this node does not know your key", header.service);
             return Ok(ch.decline(ChannelReply::Refused(msg)).await?);
         }
@@ -459,6 +478,7 @@ impl Node {
             services::Service::GateCheck => gates::serve_check(self, peer, ch, &name, false).await,
             services::Service::DgramCheck => gates::serve_check(self, peer, ch, &name, true).await,
             services::Service::Flow => flows::serve(self, peer, ch, &name).await,
+            services::Service::Pair => pair::serve(self, peer, ch).await,
         }
     }
 }

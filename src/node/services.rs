@@ -24,6 +24,8 @@ pub enum Service {
     DgramCheck,
     /// Datagrams of a flow (`flow/<name>`).
     Flow,
+    /// Pairing by code (`pair`).
+    Pair,
 }
 
 /// How a service is named on the wire.
@@ -36,7 +38,7 @@ enum Naming {
 
 impl Service {
     /// Every service.
-    pub const ALL: [Service; 8] = [
+    pub const ALL: [Service; 9] = [
         Service::Ping,
         Service::Sink,
         Service::Drive,
@@ -45,6 +47,7 @@ impl Service {
         Service::GateCheck,
         Service::DgramCheck,
         Service::Flow,
+        Service::Pair,
     ];
 
     fn naming(self) -> Naming {
@@ -57,6 +60,7 @@ impl Service {
             Service::GateCheck => Naming::Prefix("gate-check/"),
             Service::DgramCheck => Naming::Prefix("dgram-check/"),
             Service::Flow => Naming::Prefix("flow/"),
+            Service::Pair => Naming::Exact(super::pair::SERVICE),
         }
     }
 
@@ -70,14 +74,27 @@ impl Service {
             Service::Dgram => super::udp_gates::VERSION,
             Service::GateCheck | Service::DgramCheck => super::gates::CHECK_VERSION,
             Service::Flow => super::flows::VERSION,
+            Service::Pair => super::pair::VERSION,
         }
     }
 
-    /// Whether a key not in the book may open it: it may offer files (which wait for the
-    /// user), use a gate exposed `--public`, or send into a flow that names it; the
-    /// service itself checks those. Nothing else.
+    /// Whether a key not in the book may open it when unknown keys are let in
+    /// (`unknown = ask`): it may offer files (which wait for the user), use a gate exposed
+    /// `--public`, send into a flow that names it, or pair by a code; the service itself
+    /// checks those. Nothing else.
     pub fn strangers_may(self) -> bool {
         !matches!(self, Service::Ping | Service::Sink)
+    }
+
+    /// Whether a key not in the book may open it when unknown keys are blocked: only to
+    /// pair by a code this node waits with, and then, once paired, to fetch the offer
+    /// made to it (`paired`).
+    pub fn blocked_strangers_may(self, paired: bool) -> bool {
+        match self {
+            Service::Pair => true,
+            Service::Drive => paired,
+            _ => false,
+        }
     }
 
     /// The service a channel header names, and the gate or flow name after its prefix
@@ -123,6 +140,12 @@ mod tests {
             Some((Service::DgramCheck, "dns"))
         );
         assert_eq!(Service::lookup("flow/cam"), Some((Service::Flow, "cam")));
+        assert_eq!(Service::lookup("pair"), Some((Service::Pair, "")));
+        // Blocked strangers may pair, and fetch only once paired.
+        assert!(Service::Pair.blocked_strangers_may(false));
+        assert!(!Service::Drive.blocked_strangers_may(false));
+        assert!(Service::Drive.blocked_strangers_may(true));
+        assert!(!Service::Ping.blocked_strangers_may(true));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The frames of a `pair` channel: a code (`u8`), a body length (`u16`, at most
 //! [`MAX_BODY`]) and the body. The receiver opens with `Pake` (the nameplate it typed and
-//! its key-exchange message); the sender answers `Pake` and both send `Confirm`; either
-//! may answer `Refused` with a reason instead.
+//! its key-exchange message); the sender answers `Pake` and its `Confirm`; the receiver
+//! checks it and sends its own `Confirm`; the sender checks that, makes the offer and
+//! names it in `Offered`. Either may answer `Refused` with a reason instead.
 
 use super::exchange::{PAKE_LEN, TAG_LEN};
 
@@ -9,6 +10,8 @@ use super::exchange::{PAKE_LEN, TAG_LEN};
 pub const MAX_BODY: usize = 1024;
 /// Bytes before the body.
 pub const HEADER_LEN: usize = 3;
+/// The longest offer id in an `Offered` frame.
+pub const MAX_OFFER_ID: usize = 64;
 
 /// A frame.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,6 +27,8 @@ pub enum Frame {
     Confirm([u8; TAG_LEN]),
     /// The pairing is refused (no offer at this nameplate, a wrong code, a code used).
     Refused(String),
+    /// The pairing is confirmed and the sender made this offer (its id) to the receiver.
+    Offered(String),
 }
 
 /// What is wrong with a frame.
@@ -43,8 +48,8 @@ pub enum FrameError {
         /// Its body length.
         len: usize,
     },
-    /// A reason that is not UTF-8.
-    #[error("a refusal whose reason is not UTF-8")]
+    /// A reason or offer id that is not UTF-8.
+    #[error("a pairing frame whose text is not UTF-8")]
     NotUtf8,
 }
 
@@ -58,13 +63,8 @@ impl Frame {
                 (1, b)
             }
             Frame::Confirm(tag) => (2, tag.to_vec()),
-            Frame::Refused(reason) => {
-                let mut end = reason.len().min(MAX_BODY);
-                while !reason.is_char_boundary(end) {
-                    end -= 1;
-                }
-                (3, reason.as_bytes()[..end].to_vec())
-            }
+            Frame::Refused(reason) => (3, cut(reason, MAX_BODY)),
+            Frame::Offered(id) => (4, cut(id, MAX_OFFER_ID)),
         };
         let mut out = vec![code];
         out.extend_from_slice(&(body.len() as u16).to_be_bytes());
@@ -80,7 +80,7 @@ impl Frame {
         };
         let code = head[0];
         let len = u16::from_be_bytes([head[1], head[2]]) as usize;
-        if !(1..=3).contains(&code) {
+        if !(1..=4).contains(&code) {
             return Err(FrameError::UnknownCode(code));
         }
         if len > MAX_BODY {
@@ -91,7 +91,7 @@ impl Frame {
             2 => Some(TAG_LEN),
             _ => None,
         };
-        if want.is_some_and(|w| w != len) {
+        if want.is_some_and(|w| w != len) || (code == 4 && len > MAX_OFFER_ID) {
             return Err(FrameError::BadLength { code, len });
         }
         let Some(body) = buf.get(HEADER_LEN..HEADER_LEN + len) else {
@@ -103,12 +103,24 @@ impl Frame {
                 msg: body[2..].to_vec(),
             },
             2 => Frame::Confirm(body.try_into().expect("length checked")),
-            _ => Frame::Refused(
-                std::str::from_utf8(body)
-                    .map_err(|_| FrameError::NotUtf8)?
-                    .to_string(),
-            ),
+            3 => Frame::Refused(text(body)?),
+            _ => Frame::Offered(text(body)?),
         };
         Ok(Some((frame, HEADER_LEN + len)))
     }
+}
+
+/// At most `max` bytes of `s`, cut at a character boundary.
+fn cut(s: &str, max: usize) -> Vec<u8> {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.as_bytes()[..end].to_vec()
+}
+
+fn text(body: &[u8]) -> Result<String, FrameError> {
+    std::str::from_utf8(body)
+        .map(str::to_string)
+        .map_err(|_| FrameError::NotUtf8)
 }

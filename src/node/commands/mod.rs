@@ -8,6 +8,7 @@
 mod flows;
 mod gates;
 mod offers;
+mod pairing;
 mod peers;
 mod probes;
 mod status;
@@ -41,6 +42,12 @@ pub(in crate::node) async fn handle(node: Arc<Node>, req: Request, tx: Replies) 
             wait,
             expires,
         } => return offers::share(&node, &peer, (paths, expires), wait, &tx).await,
+        Request::ShareCode { paths, expires } => {
+            return pairing::share(&node, paths, expires, &tx).await
+        }
+        Request::Receive { code, to, remember } => {
+            return pairing::receive(&node, &code, (to, remember), &tx).await
+        }
         Request::Offers => offers::list(&node),
         Request::OffersListen => return offers::listen(&node, &tx).await,
         Request::OfferAccept { id, to, wait } => {

@@ -88,7 +88,7 @@ pub async fn cancel(node: &Node, id: &str) -> Response {
 
 /// Sends `first`, then, when `wait`, every change to that offer until it ends (or the
 /// client goes away); the last line is final.
-async fn follow(mut events: Receiver<Offer>, first: Offer, wait: bool, tx: &Replies) {
+pub(super) async fn follow(mut events: Receiver<Offer>, first: Offer, wait: bool, tx: &Replies) {
     if !wait || first.status.is_final() {
         let _ = tx.send(Response::OfferDone(first));
         return;
