@@ -249,6 +249,41 @@ fn pair_frames() -> Vec<Vec<u8>> {
     seeds
 }
 
+/// Map frames of every kind, with a record signed as a node signs it.
+fn map_frames() -> Vec<Vec<u8>> {
+    use ed25519_dalek::{Signer, SigningKey};
+    use protocols::map::{Frame, Record};
+    let key = SigningKey::from_bytes(&[9; 32]);
+    let mut record = Record {
+        id: key.verifying_key().to_bytes(),
+        seq: 1,
+        expires: 1_800_000_000,
+        addrs: vec![
+            "203.0.113.5:7470".parse().unwrap(),
+            "[2001:db8::5]:7470".parse().unwrap(),
+        ],
+        signature: [0; 64],
+    };
+    record.signature = key.sign(&record.signed_bytes()).to_bytes();
+    let frames = [
+        Frame::Observe,
+        Frame::Register(record.clone()),
+        Frame::Lookup(record.id),
+        Frame::Observed {
+            addr: "198.51.100.9:40000".parse().unwrap(),
+            others: vec!["192.0.2.1:7475".parse().unwrap()],
+        },
+        Frame::Registered(1_800_000_000),
+        Frame::Found(record.clone()),
+        Frame::NotFound([4; 32]),
+        Frame::Refused("a record not signed by its key".into()),
+    ];
+    let mut seeds: Vec<Vec<u8>> = frames.iter().map(Frame::encode).collect();
+    seeds.push(frames.iter().flat_map(Frame::encode).collect());
+    seeds.push(record.encode());
+    seeds
+}
+
 fn main() {
     let dir = std::env::args()
         .nth(1)
@@ -290,6 +325,7 @@ fn main() {
     written.push(("rest_bodies", write(dir, "rest_bodies", rest)));
     written.push(("bond_frames", write(dir, "bond_frames", bond_frames())));
     written.push(("pair_frames", write(dir, "pair_frames", pair_frames())));
+    written.push(("map_frames", write(dir, "map_frames", map_frames())));
     for (target, n) in written {
         println!("{target}: {n} seeds");
     }

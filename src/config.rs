@@ -99,6 +99,9 @@ pub struct NodeSection {
     pub interfaces: Vec<String>,
     /// `false`: as `--no-lan`.
     pub lan: Option<bool>,
+    /// `--map` (each): maps to register with and to ask for peers.
+    #[serde(default)]
+    pub map: Vec<String>,
 }
 
 /// The `[gate]` section.

@@ -317,6 +317,36 @@ pub struct NodeStatus {
     pub offers_waiting: usize,
     /// Offers in all.
     pub offers: usize,
+    /// The maps it registers with, as last heard from.
+    #[serde(default)]
+    pub maps: Vec<MapStatus>,
+}
+
+/// How a NAT maps this node's socket, as two addresses of one map saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Nat {
+    /// The same public port towards every destination (none, or a cone NAT): direct
+    /// paths can be punched.
+    EndpointIndependent,
+    /// Another public port per destination (a symmetric NAT).
+    EndpointDependent,
+}
+
+/// One map as this node last heard from it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MapStatus {
+    /// The map's address as configured.
+    pub addr: String,
+    /// Its key, once dialed.
+    pub id: Option<String>,
+    /// The address it saw this node at.
+    pub observed: Option<String>,
+    /// The NAT behaviour, when the map has a second address to tell it by.
+    pub nat: Option<Nat>,
+    /// Unix second until which it keeps this node's record.
+    pub registered_until: Option<u64>,
+    /// The last failure, if the last try failed.
+    pub error: Option<String>,
 }
 
 /// A line of the node's answer.

@@ -46,6 +46,7 @@ impl FromStr for PeerId {
 }
 
 /// This node's key pair.
+#[derive(Clone)]
 pub struct Identity {
     key: SigningKey,
 }
@@ -89,6 +90,12 @@ impl Identity {
     /// This node's peer id.
     pub fn peer_id(&self) -> PeerId {
         PeerId(self.key.verifying_key().to_bytes())
+    }
+
+    /// Signs `msg` with this node's key (Ed25519).
+    pub fn sign(&self, msg: &[u8]) -> [u8; 64] {
+        use ed25519_dalek::Signer;
+        self.key.sign(msg).to_bytes()
     }
 
     /// The private key in PKCS#8 DER, for the TLS certificate.

@@ -19,6 +19,7 @@ pub mod interfaces;
 pub mod links;
 pub mod listen_error;
 pub mod loopback;
+pub mod map_server;
 pub mod node;
 pub mod private_file;
 pub mod store;

@@ -1,6 +1,6 @@
 //! `warp`: one binary that runs a node and talks to it.
 
-use warp::cli::{flow, gate, offers, peers, ping, recon, speed, status};
+use warp::cli::{flow, gate, map, offers, peers, ping, recon, speed, status};
 use warp::{cli, home, identity, node};
 
 use std::process::ExitCode;
@@ -52,15 +52,12 @@ fn main() -> ExitCode {
         cli::Command::Status { json } => {
             with_home(|dir| runtime()?.block_on(status::run(&dir, json)))
         }
+        cli::Command::Map(opts) => with_home(|dir| {
+            logs();
+            node_runtime(None)?.block_on(map::run(&dir, opts))
+        }),
         cli::Command::Node(opts) => with_home(|dir| {
-            tracing_subscriber::fmt()
-                .with_env_filter(
-                    tracing_subscriber::EnvFilter::try_from_default_env()
-                        .unwrap_or_else(|_| "info,quinn=warn".into()),
-                )
-                .with_writer(std::io::stderr)
-                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-                .init();
+            logs();
             let config = opts.config.unwrap_or_else(|| dir.join("warp.toml"));
             // The file's [node] settings, under the flags. A file that does not parse is
             // reported by the node, which keeps the hub closed; its settings are not used.
@@ -104,6 +101,10 @@ fn main() -> ExitCode {
                         ws_public: opts.ws_public || file.ws_public.unwrap_or(false),
                         unknown: opts.unknown,
                         lan: !opts.no_lan && file.lan.unwrap_or(true),
+                        maps: match opts.maps.is_empty() {
+                            true => file.map.clone(),
+                            false => opts.maps,
+                        },
                     },
                 ))
                 .map_err(|e| e.to_string())?;
@@ -146,6 +147,18 @@ fn node_runtime(threads: Option<usize>) -> Result<tokio::runtime::Runtime, Strin
         .enable_all()
         .build()
         .map_err(|e| format!("runtime: {e}"))
+}
+
+/// Logs to standard error, `info` unless `RUST_LOG` says otherwise.
+fn logs() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,quinn=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
 }
 
 /// Runs a command that needs the data directory; prints its error and exits 2 on failure.

@@ -23,6 +23,7 @@ async fn node(dir: &Path) -> (NodeHandle, oneshot::Sender<()>) {
         api: None,
         unknown: None,
         lan: false,
+        maps: Vec::new(),
     };
     let shutdown = async move {
         let _ = stopped.await;

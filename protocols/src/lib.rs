@@ -12,12 +12,14 @@
 //! * [`bond`]: one channel over several paths: segments, reordering, acknowledgements,
 //!   the scheduler of each mode, path health.
 //! * [`pair`]: pairing codes, their key exchange and the frames of the `pair` channel.
+//! * [`map`]: nodes' signed records and the frames of the `map` channel.
 
 pub mod backoff;
 pub mod bond;
 pub mod channel;
 pub mod datagram;
 pub mod flow;
+pub mod map;
 pub mod pair;
 pub mod ping;
 pub mod sink;

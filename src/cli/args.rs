@@ -45,6 +45,9 @@ pub enum Command {
     /// a progress bar, then a summary once the peer has verified every file. With no
     /// peer, prints a code for `warp receive` on the other machine (same network).
     Share(ShareArgs),
+    /// Run a map server: nodes register where they can be reached and find each other
+    /// by key (`warp node --map HOST:PORT`).
+    Map(MapArgs),
     /// Receive what another machine shares by code (`warp share PATH` printed it):
     /// finds it on the local network, pairs by the code and downloads here.
     Receive(ReceiveArgs),
@@ -100,6 +103,10 @@ pub struct NodeArgs {
     /// id alone is found on the same network.
     #[arg(long)]
     pub no_lan: bool,
+    /// A map (`warp map`) to register with and to ask for peers that have no address,
+    /// as HOST:PORT (repeatable; also `map = [...]` under `[node]` in `warp.toml`).
+    #[arg(long = "map", value_name = "HOST:PORT")]
+    pub maps: Vec<String>,
     /// Configuration file (TOML), applied again whenever it is saved; the node runs
     /// without one. Default: `warp.toml` in the data directory.
     #[arg(long)]
@@ -376,6 +383,20 @@ pub struct ShareArgs {
     /// One JSON object per line instead of text and a progress bar.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Options of `warp map`.
+#[derive(Debug, Args)]
+pub struct MapArgs {
+    /// Address to listen on (UDP, QUIC), repeatable; two addresses (or ports) let nodes
+    /// learn whether their NAT maps them differently per destination [default:
+    /// 0.0.0.0:7475].
+    #[arg(long = "listen", value_name = "ADDR")]
+    pub listen: Vec<std::net::SocketAddr>,
+    /// The map's data directory (its key and records) [default: `map` in the data
+    /// directory].
+    #[arg(long)]
+    pub data: Option<PathBuf>,
 }
 
 /// Options of `warp receive`.

@@ -5,6 +5,7 @@
 mod args;
 pub mod flow;
 pub mod gate;
+pub mod map;
 pub mod offers;
 mod offline;
 pub mod one_off;

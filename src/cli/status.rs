@@ -44,6 +44,25 @@ fn print(s: &NodeStatus) {
         count(s.offers, "offer", "offers"),
         s.offers_waiting
     );
+    for m in &s.maps {
+        let state = match (&m.observed, &m.error) {
+            (_, Some(e)) => format!("failing: {e}"),
+            (Some(seen), None) => {
+                let nat = match m.nat {
+                    Some(crate::control::Nat::EndpointIndependent) => {
+                        ", NAT: one mapping for every destination (cone or none)"
+                    }
+                    Some(crate::control::Nat::EndpointDependent) => {
+                        ", NAT: a mapping per destination (symmetric)"
+                    }
+                    None => "",
+                };
+                format!("registered, sees this node at {seen}{nat}")
+            }
+            (None, None) => "not reached yet".to_string(),
+        };
+        println!("  map       {}  {state}", m.addr);
+    }
 }
 
 /// `1 peer`, `2 peers`.

@@ -39,7 +39,7 @@ pub enum ConnectError {
         interfaces: String,
     },
     /// Not connected, and no address to dial.
-    #[error("{alias} is not connected, has no address and was not found on the local network: add one with `warp peers add {alias} {id} --addr HOST:PORT`")]
+    #[error("{alias} is not connected, has no address and was not found on the local network or on a map: add one with `warp peers add {alias} {id} --addr HOST:PORT`")]
     NoAddress {
         /// The peer's alias.
         alias: String,
@@ -191,6 +191,9 @@ impl Node {
         if let Some(c) = self.conns.get(&id) {
             return Ok(c);
         }
+        if self.addrs(entry).is_empty() && self.maps.any() {
+            self.look_up(id).await;
+        }
         let mut last = None;
         let plan = self.plan(entry);
         if plan.is_empty() && !self.addrs(entry).is_empty() {
@@ -304,15 +307,17 @@ impl Node {
     }
 
     /// Where `entry`'s peer may be dialed: the book's addresses, then those it announced
-    /// on the local network.
+    /// on the local network, then those its record on a map gives.
     fn addrs(&self, entry: &PeerEntry) -> Vec<String> {
         let mut addrs = entry.addrs.clone();
-        if let (Some(lan), Some(id)) = (&self.lan, entry.peer_id()) {
-            for a in lan.addrs(&id) {
-                let a = a.to_string();
-                if !addrs.contains(&a) {
-                    addrs.push(a);
-                }
+        let Some(id) = entry.peer_id() else {
+            return addrs;
+        };
+        let lan = self.lan.as_ref().map(|l| l.addrs(&id)).unwrap_or_default();
+        for a in lan.into_iter().chain(self.maps.addrs(&id)) {
+            let a = a.to_string();
+            if !addrs.contains(&a) {
+                addrs.push(a);
             }
         }
         addrs
@@ -446,8 +451,9 @@ impl Node {
             for entry in self.book.list() {
                 let Some(id) = entry.peer_id() else { continue };
                 let connected = self.fully_connected(&entry, &id);
+                // A peer with no address is looked up on the maps when dialed.
                 if entry.policy == Policy::Block
-                    || self.addrs(&entry).is_empty()
+                    || (self.addrs(&entry).is_empty() && !self.maps.any())
                     || connected == Some(true)
                 {
                     backoff.remove(&id);

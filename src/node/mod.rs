@@ -17,6 +17,7 @@ mod hub_lanes;
 mod lan;
 mod local;
 mod local_dgram;
+mod maps;
 mod own;
 mod pair;
 mod pair_codes;
@@ -81,6 +82,8 @@ pub struct NodeOptions {
     /// Announce the node and find peers on the local network (mDNS), unless it listens
     /// on loopback only.
     pub lan: bool,
+    /// Maps (HOST:PORT) to register with and to ask for peers that have no address.
+    pub maps: Vec<String>,
 }
 
 /// A running node.
@@ -95,6 +98,10 @@ pub struct Node {
     lan: Option<lan::Lan>,
     /// The pairing codes this node waits with, and the keys paired by one.
     pairings: pair_codes::Pairings,
+    /// The maps it registers with and asks for peers.
+    maps: maps::Maps,
+    /// Its key, to sign what it publishes.
+    signer: crate::identity::Identity,
     /// Every gate: the book, the file's, the listeners.
     gates: gate_set::GateSet,
     /// Every flow: the book and the running ones.
@@ -218,7 +225,8 @@ pub async fn start(
     );
 
     let id = identity.peer_id();
-    let endpoint = crate::transport::Endpoint::bind(opts.listen, identity, opts.impair.clone())?;
+    let endpoint =
+        crate::transport::Endpoint::bind(opts.listen, identity.clone(), opts.impair.clone())?;
     let local = endpoint.local_addr().map_err(|source| StartError::File {
         what: "QUIC socket".into(),
         source,
@@ -232,6 +240,8 @@ pub async fn start(
         interfaces: opts.interfaces.clone(),
         lan: opts.lan.then(|| lan::Lan::start(id, local)).flatten(),
         pairings: Default::default(),
+        maps: maps::Maps::new(opts.maps.clone()),
+        signer: identity.clone(),
         gates: gate_set::GateSet::new(gates),
         flows: flow_set::FlowSet::new(flow_book),
         drive: Default::default(),
@@ -266,6 +276,7 @@ pub async fn start(
         })
     };
     let maintainer = tokio::spawn(node.clone().maintain());
+    let registrar = tokio::spawn(node.clone().keep_registered());
     engine.resume();
     let hub_lanes = hub_lanes::start(&node, local);
     let own_ports: Vec<u16> = [opts.api, opts.ws]
@@ -332,7 +343,7 @@ pub async fn start(
                 ws.abort();
             }
             hub.stop(Duration::from_secs(1)).await;
-            let mut tasks = vec![hub_lanes, maintainer, watcher, acceptor, control];
+            let mut tasks = vec![hub_lanes, maintainer, registrar, watcher, acceptor, control];
             tasks.extend(api);
             for task in &tasks {
                 task.abort();

@@ -269,7 +269,7 @@ impl Endpoint {
             }
         };
         let presented = tls::Presented::default();
-        let tls = tls::client_config(&self.identity, id, presented.clone())?;
+        let tls = tls::client_config(&self.identity, Some(id), presented.clone())?;
         let quic = quinn::crypto::rustls::QuicClientConfig::try_from(tls)
             .map_err(|e| SetupError::Quic(e.to_string()))?;
         let mut cfg = quinn::ClientConfig::new(Arc::new(quic));
@@ -297,6 +297,39 @@ impl Endpoint {
                 (Some(addr.to_string()), via.map(str::to_string)),
                 bound,
             )),
+        }
+    }
+
+    /// Connects from the node's own socket to whatever key answers at `addr` (a map, known
+    /// by its address only); the path names the key the server proved.
+    pub async fn dial_any(&self, addr: SocketAddr) -> Result<Path, DialError> {
+        let presented = tls::Presented::default();
+        let tls = tls::client_config(&self.identity, None, presented.clone())?;
+        let quic = quinn::crypto::rustls::QuicClientConfig::try_from(tls)
+            .map_err(|e| SetupError::Quic(e.to_string()))?;
+        let mut cfg = quinn::ClientConfig::new(Arc::new(quic));
+        cfg.transport_config(self.transport.clone());
+        let connecting = self
+            .endpoint
+            .connect_with(cfg, addr, "warp")
+            .map_err(|e| SetupError::Quic(e.to_string()))?;
+        match tokio::time::timeout(DIAL_TIMEOUT, connecting).await {
+            Err(_) => Err(DialError::TimedOut),
+            Ok(Err(e)) => Err(DialError::Closed(Closed::from_quinn(&e))),
+            Ok(Ok(conn)) => {
+                let id = *presented
+                    .get()
+                    .ok_or(DialError::Closed(Closed::Certificate(
+                        "the server proved no key".into(),
+                    )))?;
+                Ok(Path::new(
+                    conn,
+                    id,
+                    self.identity.peer_id(),
+                    (Some(addr.to_string()), None),
+                    self.local,
+                ))
+            }
         }
     }
 

@@ -79,10 +79,12 @@ pub type Presented = Arc<std::sync::OnceLock<PeerId>>;
 
 /// The rustls client configuration for dialing `expected`: the server must prove that key.
 /// A server that proves another key is refused (TLS alert access_denied), and the key it
-/// presented is kept in `presented` for the error message.
+/// presented is kept in `presented` for the error message. With no key expected (a map,
+/// known by its address), any server that proves an Ed25519 key is taken, and its key is
+/// kept in `presented`.
 pub fn client_config(
     identity: &Identity,
-    expected: PeerId,
+    expected: Option<PeerId>,
     presented: Presented,
 ) -> Result<rustls::ClientConfig, SetupError> {
     let provider = provider();
@@ -121,10 +123,10 @@ fn no_key(why: CertError) -> rustls::Error {
     rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName)
 }
 
-/// Accepts a server only if its key is the expected peer id.
+/// Accepts a server only if its key is the expected peer id (any key when none is).
 #[derive(Debug)]
 struct ExpectedPeer {
-    expected: PeerId,
+    expected: Option<PeerId>,
     presented: Presented,
     provider: Arc<CryptoProvider>,
 }
@@ -139,7 +141,9 @@ impl ServerCertVerifier for ExpectedPeer {
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         let got = peer_id_of(end_entity).map_err(no_key)?;
-        if got != self.expected {
+        if self.expected.is_none() {
+            let _ = self.presented.set(got);
+        } else if Some(got) != self.expected {
             // Sent as the TLS alert access_denied: the peer learns its key was refused,
             // not that something broke inside this node.
             let _ = self.presented.set(got);

@@ -24,5 +24,6 @@ pub fn status(node: &Node) -> Response {
             .filter(|o| o.incoming && o.status == warpdrive::Status::Awaiting)
             .count(),
         offers: offers.len(),
+        maps: node.maps.status(),
     })
 }

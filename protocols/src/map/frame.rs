@@ -1,0 +1,186 @@
+//! The frames of a `map` channel: a code (`u8`), a body length (`u16`, at most
+//! [`MAX_BODY`]) and the body. A node asks (codes below `0x80`), the map answers (`0x80`
+//! and up), one answer per request, in order.
+
+use std::net::SocketAddr;
+
+use super::addr;
+use super::record::{Record, RecordError};
+
+/// The channel service a map serves.
+pub const SERVICE: &str = "map";
+/// Its version.
+pub const VERSION: u16 = 1;
+/// The largest body.
+pub const MAX_BODY: usize = 1024;
+/// Bytes before the body.
+pub const HEADER_LEN: usize = 3;
+/// Most other addresses a map names in `Observed`.
+pub const MAX_OTHERS: usize = 8;
+
+/// A frame.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Frame {
+    /// Where do you see me? (`0x01`)
+    Observe,
+    /// Keep my record (`0x02`).
+    Register(Record),
+    /// The record of this key, please (`0x03`).
+    Lookup([u8; 32]),
+    /// The address the map saw the request come from, and the map's other addresses, to
+    /// ask from as well: a node whose NAT maps it to another port for each of them is
+    /// behind a symmetric NAT (`0x81`).
+    Observed {
+        /// Where the request came from.
+        addr: SocketAddr,
+        /// The map's other listening addresses.
+        others: Vec<SocketAddr>,
+    },
+    /// The record is kept until this Unix second (`0x82`).
+    Registered(u64),
+    /// The record asked for (`0x83`).
+    Found(Record),
+    /// No live record of this key (`0x84`).
+    NotFound([u8; 32]),
+    /// The request was refused, with a reason (`0x85`).
+    Refused(String),
+}
+
+/// What is wrong with a frame.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    /// A code this version does not know.
+    #[error("unknown map frame code {0:#04x}")]
+    UnknownCode(u8),
+    /// A body over [`MAX_BODY`].
+    #[error("a map frame of {0} bytes (at most {MAX_BODY})")]
+    TooLong(usize),
+    /// A body of the wrong size for its code, or with bytes after its end.
+    #[error("a map frame {code:#04x} of {len} bytes")]
+    BadLength {
+        /// The frame's code.
+        code: u8,
+        /// Its body length.
+        len: usize,
+    },
+    /// A malformed record.
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    /// A malformed address.
+    #[error(transparent)]
+    Addr(#[from] addr::AddrError),
+    /// More other addresses than [`MAX_OTHERS`].
+    #[error("{0} other addresses (at most {MAX_OTHERS})")]
+    TooManyOthers(usize),
+    /// A reason that is not UTF-8.
+    #[error("a refusal whose reason is not UTF-8")]
+    NotUtf8,
+}
+
+impl Frame {
+    /// The frame's code.
+    pub fn code(&self) -> u8 {
+        match self {
+            Frame::Observe => 0x01,
+            Frame::Register(_) => 0x02,
+            Frame::Lookup(_) => 0x03,
+            Frame::Observed { .. } => 0x81,
+            Frame::Registered(_) => 0x82,
+            Frame::Found(_) => 0x83,
+            Frame::NotFound(_) => 0x84,
+            Frame::Refused(_) => 0x85,
+        }
+    }
+
+    /// The frame's bytes; a reason is cut to fit, other addresses to [`MAX_OTHERS`].
+    pub fn encode(&self) -> Vec<u8> {
+        let body = match self {
+            Frame::Observe => Vec::new(),
+            Frame::Register(r) | Frame::Found(r) => r.encode(),
+            Frame::Lookup(id) | Frame::NotFound(id) => id.to_vec(),
+            Frame::Observed { addr: a, others } => {
+                let mut b = Vec::new();
+                addr::put(&mut b, a);
+                let n = others.len().min(MAX_OTHERS);
+                b.push(n as u8);
+                for o in &others[..n] {
+                    addr::put(&mut b, o);
+                }
+                b
+            }
+            Frame::Registered(until) => until.to_be_bytes().to_vec(),
+            Frame::Refused(reason) => {
+                let mut end = reason.len().min(MAX_BODY);
+                while !reason.is_char_boundary(end) {
+                    end -= 1;
+                }
+                reason.as_bytes()[..end].to_vec()
+            }
+        };
+        let mut out = vec![self.code()];
+        out.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        out.extend_from_slice(&body);
+        out
+    }
+
+    /// Decodes the frame at the start of `buf`: the frame and the bytes it took, or
+    /// `None` until all of it is there. Limits are checked from the header alone.
+    pub fn decode(buf: &[u8]) -> Result<Option<(Frame, usize)>, FrameError> {
+        let Some(head) = buf.get(..HEADER_LEN) else {
+            return Ok(None);
+        };
+        let code = head[0];
+        let len = u16::from_be_bytes([head[1], head[2]]) as usize;
+        if !matches!(code, 0x01..=0x03 | 0x81..=0x85) {
+            return Err(FrameError::UnknownCode(code));
+        }
+        if len > MAX_BODY {
+            return Err(FrameError::TooLong(len));
+        }
+        let bad = FrameError::BadLength { code, len };
+        let fixed = match code {
+            0x01 => Some(0),
+            0x03 | 0x84 => Some(32),
+            0x82 => Some(8),
+            _ => None,
+        };
+        if fixed.is_some_and(|f| f != len) {
+            return Err(bad);
+        }
+        let Some(body) = buf.get(HEADER_LEN..HEADER_LEN + len) else {
+            return Ok(None);
+        };
+        let frame = match code {
+            0x01 => Frame::Observe,
+            0x02 => Frame::Register(Record::decode(body)?),
+            0x03 => Frame::Lookup(body.try_into().expect("length checked")),
+            0x81 => {
+                let (a, mut at) = addr::get(body)?;
+                let n = *body.get(at).ok_or(addr::AddrError::Truncated)? as usize;
+                at += 1;
+                if n > MAX_OTHERS {
+                    return Err(FrameError::TooManyOthers(n));
+                }
+                let mut others = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let (o, used) = addr::get(&body[at..])?;
+                    others.push(o);
+                    at += used;
+                }
+                if at != len {
+                    return Err(bad);
+                }
+                Frame::Observed { addr: a, others }
+            }
+            0x82 => Frame::Registered(u64::from_be_bytes(body.try_into().expect("8 bytes"))),
+            0x83 => Frame::Found(Record::decode(body)?),
+            0x84 => Frame::NotFound(body.try_into().expect("length checked")),
+            _ => Frame::Refused(
+                std::str::from_utf8(body)
+                    .map_err(|_| FrameError::NotUtf8)?
+                    .to_string(),
+            ),
+        };
+        Ok(Some((frame, HEADER_LEN + len)))
+    }
+}

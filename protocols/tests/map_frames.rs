@@ -1,0 +1,151 @@
+//! Map frames and records: every frame round-trips alone and in a stream, a frame cut
+//! short waits for the rest, random bytes give frames or errors and never panic; a record
+//! verifies only as its key signed it, only while it is valid.
+
+use std::net::SocketAddr;
+
+use ed25519_dalek::{Signer, SigningKey};
+use proptest::prelude::*;
+use protocols::map::frame::{FrameError, MAX_BODY};
+use protocols::map::record::{MAX_ADDRS, MAX_TTL};
+use protocols::map::{Frame, Record, RecordError};
+
+fn sock() -> impl Strategy<Value = SocketAddr> {
+    prop_oneof![
+        (any::<[u8; 4]>(), any::<u16>()).prop_map(|(ip, p)| SocketAddr::from((ip, p))),
+        (any::<[u8; 16]>(), any::<u16>()).prop_map(|(ip, p)| SocketAddr::from((ip, p))),
+    ]
+}
+
+fn record() -> impl Strategy<Value = Record> {
+    (
+        any::<[u8; 32]>(),
+        any::<u64>(),
+        any::<u64>(),
+        prop::collection::vec(sock(), 0..=MAX_ADDRS),
+        prop::collection::vec(any::<u8>(), 64..=64),
+    )
+        .prop_map(|(id, seq, expires, addrs, sig)| Record {
+            id,
+            seq,
+            expires,
+            addrs,
+            signature: sig.try_into().unwrap(),
+        })
+}
+
+fn frame() -> impl Strategy<Value = Frame> {
+    prop_oneof![
+        Just(Frame::Observe),
+        record().prop_map(Frame::Register),
+        any::<[u8; 32]>().prop_map(Frame::Lookup),
+        (sock(), prop::collection::vec(sock(), 0..=8))
+            .prop_map(|(addr, others)| Frame::Observed { addr, others }),
+        any::<u64>().prop_map(Frame::Registered),
+        record().prop_map(Frame::Found),
+        any::<[u8; 32]>().prop_map(Frame::NotFound),
+        "[a-z ]{0,60}".prop_map(Frame::Refused),
+    ]
+}
+
+/// A record of `key`, signed by `signer`.
+fn signed(key: &SigningKey, signer: &SigningKey, seq: u64, expires: u64) -> Record {
+    let mut r = Record {
+        id: key.verifying_key().to_bytes(),
+        seq,
+        expires,
+        addrs: vec!["192.0.2.7:7470".parse().unwrap()],
+        signature: [0; 64],
+    };
+    r.signature = signer.sign(&r.signed_bytes()).to_bytes();
+    r
+}
+
+proptest! {
+    #[test]
+    fn frames_round_trip_in_a_stream(frames in prop::collection::vec(frame(), 1..6)) {
+        let mut stream: Vec<u8> = frames.iter().flat_map(Frame::encode).collect();
+        let mut back = Vec::new();
+        while let Some((f, n)) = Frame::decode(&stream).unwrap() {
+            back.push(f);
+            stream.drain(..n);
+        }
+        prop_assert!(stream.is_empty());
+        prop_assert_eq!(back, frames);
+    }
+
+    #[test]
+    fn a_frame_cut_short_waits_for_the_rest(f in frame(), cut in 0usize..400) {
+        let bytes = f.encode();
+        let cut = cut.min(bytes.len() - 1);
+        prop_assert_eq!(Frame::decode(&bytes[..cut]), Ok(None));
+    }
+
+    #[test]
+    fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+        let _ = Frame::decode(&bytes);
+        let _ = Record::decode(&bytes);
+    }
+
+    #[test]
+    fn a_record_changed_in_any_byte_no_longer_verifies(at in 0usize..1000, bit in 0u8..8) {
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let r = signed(&key, &key, 5, 1_000 + 60);
+        prop_assert_eq!(r.verify(1_000), Ok(()));
+        let mut bytes = r.encode();
+        let at = at % bytes.len();
+        bytes[at] ^= 1 << bit;
+        if let Ok(changed) = Record::decode(&bytes) {
+            prop_assert!(changed.verify(1_000).is_err());
+        }
+    }
+}
+
+#[test]
+fn a_record_verifies_only_as_signed_by_its_key_and_while_valid() {
+    let (key, other) = (
+        SigningKey::from_bytes(&[1; 32]),
+        SigningKey::from_bytes(&[2; 32]),
+    );
+    let now = 1_700_000_000;
+    assert_eq!(signed(&key, &key, 1, now + 60).verify(now), Ok(()));
+    assert_eq!(
+        signed(&key, &other, 1, now + 60).verify(now),
+        Err(RecordError::BadSignature)
+    );
+    assert_eq!(
+        signed(&key, &key, 1, now).verify(now),
+        Err(RecordError::Expired)
+    );
+    assert_eq!(
+        signed(&key, &key, 1, now + MAX_TTL + 1).verify(now),
+        Err(RecordError::TooFarAhead)
+    );
+}
+
+#[test]
+fn limits_are_checked_from_the_header() {
+    assert_eq!(
+        Frame::decode(&[0x85, 0x04, 0x01]),
+        Err(FrameError::TooLong(MAX_BODY + 1))
+    );
+    assert_eq!(
+        Frame::decode(&[0x03, 0, 31]),
+        Err(FrameError::BadLength {
+            code: 0x03,
+            len: 31
+        })
+    );
+    assert_eq!(
+        Frame::decode(&[0x7f, 0, 0]),
+        Err(FrameError::UnknownCode(0x7f))
+    );
+    // A record claiming more addresses than allowed.
+    let key = SigningKey::from_bytes(&[3; 32]);
+    let mut bytes = signed(&key, &key, 1, 10).encode();
+    bytes[49] = MAX_ADDRS as u8 + 1;
+    assert_eq!(
+        Record::decode(&bytes),
+        Err(RecordError::TooManyAddrs(MAX_ADDRS + 1))
+    );
+}

@@ -1,0 +1,138 @@
+//! One node's connection to the map: the `map` channels it opens, each a sequence of
+//! requests answered in order. Anything else is declined; a malformed frame ends its
+//! channel with a reason, never the map.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocols::channel::{ChannelOpen, ChannelReply};
+use protocols::map::frame::{SERVICE, VERSION};
+use protocols::map::Frame;
+use tracing::{debug, info};
+
+use super::records::Records;
+use crate::identity::PeerId;
+use crate::transport::{Channel, Peer};
+
+/// Most requests on one channel per second (beyond, the channel waits).
+const REQUESTS_PER_SECOND: u32 = 100;
+/// How long a channel may stay silent.
+const IDLE: Duration = Duration::from_secs(60);
+
+/// What the map knows while it serves.
+pub struct Serving {
+    /// The records.
+    pub records: Records,
+    /// The addresses the map listens on (for `Observed`).
+    pub listening: Vec<SocketAddr>,
+}
+
+/// Unix seconds now.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Serves the channels `peer` opens until its connection ends.
+pub async fn connection(map: Arc<Serving>, peer: Peer) {
+    while let Some(ch) = peer.accept().await {
+        let map = map.clone();
+        let id = peer.id();
+        let (local, remote) = match peer.paths().first() {
+            Some(p) => (p.local, p.remote),
+            None => return,
+        };
+        tokio::spawn(async move {
+            if let Err(e) = channel(map, id, (local, remote), ch).await {
+                debug!("map channel from {id}: {e}");
+            }
+        });
+    }
+}
+
+async fn channel(
+    map: Arc<Serving>,
+    id: PeerId,
+    (local, remote): (SocketAddr, SocketAddr),
+    mut ch: Channel,
+) -> Result<(), crate::transport::ChannelError> {
+    let Some(header) = tokio::time::timeout(IDLE, ch.read(ChannelOpen::decode))
+        .await
+        .map_err(|_| crate::transport::ChannelError::Truncated)??
+    else {
+        return Ok(());
+    };
+    if header.service != SERVICE || header.version != VERSION {
+        let msg = format!(
+            "this is a map: it serves {SERVICE} version {VERSION} only, not {} version {}",
+            header.service, header.version
+        );
+        return ch.decline(ChannelReply::UnknownService(msg)).await;
+    }
+    ch.write(&ChannelReply::Accepted.encode()).await?;
+    let mut window = tokio::time::Instant::now();
+    let mut in_window = 0u32;
+    loop {
+        let frame = match tokio::time::timeout(IDLE, ch.read(Frame::decode)).await {
+            Err(_) | Ok(Ok(None)) => return Ok(()),
+            Ok(Ok(Some(f))) => f,
+            Ok(Err(e)) => {
+                let refusal = Frame::Refused(format!("malformed request: {e}"));
+                let _ = ch.write(&refusal.encode()).await;
+                ch.finish();
+                return Ok(());
+            }
+        };
+        in_window += 1;
+        if in_window > REQUESTS_PER_SECOND {
+            tokio::time::sleep_until(window + Duration::from_secs(1)).await;
+        }
+        if window.elapsed() >= Duration::from_secs(1) {
+            (window, in_window) = (tokio::time::Instant::now(), 0);
+        }
+        let answer = answer(&map, id, (local, remote), frame);
+        ch.write(&answer.encode()).await?;
+    }
+}
+
+/// The answer to one request from node `id`, seen at `remote` on the map's `local`.
+fn answer(map: &Serving, id: PeerId, (local, remote): (SocketAddr, SocketAddr), f: Frame) -> Frame {
+    let now = now();
+    match f {
+        Frame::Observe => Frame::Observed {
+            addr: remote,
+            others: map
+                .listening
+                .iter()
+                .map(|l| match l.ip().is_unspecified() {
+                    true => SocketAddr::new(local.ip(), l.port()),
+                    false => *l,
+                })
+                .filter(|l| *l != local && l.is_ipv4() == remote.is_ipv4())
+                .collect(),
+        },
+        // A node keeps its own record only: the connection proved the key.
+        Frame::Register(r) if r.id != id.0 => {
+            Frame::Refused("a node registers its own record only".into())
+        }
+        Frame::Register(r) => match map.records.keep(&r, now) {
+            Ok(until) => {
+                info!("registered {id} at {:?} (sequence {})", r.addrs, r.seq);
+                Frame::Registered(until)
+            }
+            Err(e) => Frame::Refused(e.to_string()),
+        },
+        Frame::Lookup(key) => match map.records.get(&key, now) {
+            Ok(Some(r)) => Frame::Found(r),
+            Ok(None) => Frame::NotFound(key),
+            Err(e) => Frame::Refused(format!("the map's database: {e}")),
+        },
+        Frame::Observed { .. }
+        | Frame::Registered(_)
+        | Frame::Found(_)
+        | Frame::NotFound(_)
+        | Frame::Refused(_) => Frame::Refused("that is an answer, not a request".into()),
+    }
+}

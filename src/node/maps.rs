@@ -1,0 +1,426 @@
+//! The maps this node uses (`--map`, `map = [...]`): it keeps a registration with each —
+//! a record of where it can be reached, signed by its key, with the public address the
+//! map saw first — and asks them for peers it has no address for. Every record read is
+//! verified (signature, key, expiry), and an older one never replaces a newer one, so a
+//! map cannot send this node anywhere its peer did not sign.
+//!
+//! A map is dialed from the node's own QUIC socket, so the address it sees is the one
+//! the node's NAT gives that socket; a map that names another address of its own is
+//! asked again there, and two different ports mean a NAT that maps per destination.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use protocols::backoff::Backoff;
+use protocols::map::frame::{SERVICE, VERSION};
+use protocols::map::{Frame, Record};
+use tracing::{debug, info, warn};
+
+use super::Node;
+use crate::control::{MapStatus, Nat};
+use crate::identity::PeerId;
+use crate::transport::{ChannelError, DialError, OpenError, Peer};
+
+/// How long a record this node publishes is valid.
+const RECORD_TTL: u64 = 600;
+/// How often a registration is renewed.
+const RENEW_EVERY: Duration = Duration::from_secs(120);
+/// How long one request to a map may take.
+const ASK_WITHIN: Duration = Duration::from_secs(5);
+
+/// Why a map could not be asked.
+#[derive(Debug, thiserror::Error)]
+pub enum MapError {
+    /// The address did not resolve.
+    #[error("cannot resolve map {0}")]
+    Resolve(String),
+    /// No connection.
+    #[error("cannot reach map {addr}: {error}")]
+    Dial {
+        /// The map.
+        addr: String,
+        /// Why.
+        error: DialError,
+    },
+    /// The channel was refused or failed.
+    #[error("map {addr}: {error}")]
+    Open {
+        /// The map.
+        addr: String,
+        /// Why.
+        error: OpenError,
+    },
+    /// The exchange failed.
+    #[error("map {addr}: {error}")]
+    Channel {
+        /// The map.
+        addr: String,
+        /// Why.
+        error: ChannelError,
+    },
+    /// No answer in time.
+    #[error("map {0} did not answer within 5 s")]
+    TimedOut(String),
+    /// The map refused, or answered something else.
+    #[error("map {addr}: {why}")]
+    Refused {
+        /// The map.
+        addr: String,
+        /// What it said.
+        why: String,
+    },
+}
+
+/// A peer's addresses, from its newest verified record.
+struct Found {
+    addrs: Vec<SocketAddr>,
+    seq: u64,
+    expires: u64,
+}
+
+/// The maps and what they said.
+#[derive(Default)]
+pub struct Maps {
+    addrs: Vec<String>,
+    links: tokio::sync::Mutex<HashMap<SocketAddr, Peer>>,
+    status: Mutex<HashMap<String, MapStatus>>,
+    found: Mutex<HashMap<PeerId, Found>>,
+    last_seq: AtomicU64,
+}
+
+/// Unix seconds now.
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Maps {
+    /// The maps at `addrs` (HOST:PORT each).
+    pub fn new(addrs: Vec<String>) -> Maps {
+        Maps {
+            addrs,
+            ..Maps::default()
+        }
+    }
+
+    /// Whether any map is configured.
+    pub fn any(&self) -> bool {
+        !self.addrs.is_empty()
+    }
+
+    /// Where `id` can be reached, from the newest live record read.
+    pub fn addrs(&self, id: &PeerId) -> Vec<SocketAddr> {
+        let found = self.found.lock().unwrap_or_else(|p| p.into_inner());
+        found
+            .get(id)
+            .filter(|f| f.expires > now())
+            .map(|f| f.addrs.clone())
+            .unwrap_or_default()
+    }
+
+    /// Each map as last heard from.
+    pub fn status(&self) -> Vec<MapStatus> {
+        let status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        self.addrs
+            .iter()
+            .map(|a| {
+                status.get(a).cloned().unwrap_or(MapStatus {
+                    addr: a.clone(),
+                    ..MapStatus::default()
+                })
+            })
+            .collect()
+    }
+
+    fn set_status(&self, addr: &str, f: impl FnOnce(&mut MapStatus)) {
+        let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        let s = status.entry(addr.to_string()).or_insert_with(|| MapStatus {
+            addr: addr.to_string(),
+            ..MapStatus::default()
+        });
+        f(s);
+    }
+
+    /// A sequence number above every one used before, by this run or an earlier one
+    /// (milliseconds since the epoch, or one more than the last).
+    fn next_seq(&self) -> u64 {
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let mut last = self.last_seq.load(Ordering::Relaxed);
+        loop {
+            let next = ms.max(last + 1);
+            match self
+                .last_seq
+                .compare_exchange(last, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return next,
+                Err(now) => last = now,
+            }
+        }
+    }
+
+    /// Keeps `r` if it verifies, is `id`'s, and is newer than the one held; whether it did.
+    fn take(&self, id: PeerId, r: Record) -> bool {
+        if r.id != id.0 || r.verify(now()).is_err() {
+            return false;
+        }
+        let mut found = self.found.lock().unwrap_or_else(|p| p.into_inner());
+        if found.get(&id).is_some_and(|f| f.seq > r.seq) {
+            return false;
+        }
+        found.insert(
+            id,
+            Found {
+                addrs: r.addrs,
+                seq: r.seq,
+                expires: r.expires,
+            },
+        );
+        true
+    }
+}
+
+impl Node {
+    /// The connection to the map at `at`, dialed from the node's socket if needed.
+    async fn map_link(&self, at: SocketAddr, name: &str) -> Result<Peer, MapError> {
+        let mut links = self.maps.links.lock().await;
+        if let Some(p) = links.get(&at).filter(|p| p.is_open()) {
+            return Ok(p.clone());
+        }
+        let path = self
+            .endpoint
+            .dial_any(at)
+            .await
+            .map_err(|error| MapError::Dial {
+                addr: name.to_string(),
+                error,
+            })?;
+        let peer = Peer::new(path, self.id);
+        links.insert(at, peer.clone());
+        Ok(peer)
+    }
+
+    /// Sends `req` to the map at `at` and reads its answer.
+    async fn ask_map(
+        &self,
+        at: SocketAddr,
+        name: &str,
+        req: &Frame,
+    ) -> Result<(Frame, PeerId), MapError> {
+        let asked = async {
+            let link = self.map_link(at, name).await?;
+            let mut ch = link
+                .open(SERVICE, VERSION)
+                .await
+                .map_err(|error| MapError::Open {
+                    addr: name.to_string(),
+                    error,
+                })?;
+            let channel = |error| MapError::Channel {
+                addr: name.to_string(),
+                error,
+            };
+            ch.write(&req.encode()).await.map_err(channel)?;
+            let answer = ch.read(Frame::decode).await.map_err(channel)?;
+            ch.finish();
+            match answer {
+                Some(Frame::Refused(why)) => Err(MapError::Refused {
+                    addr: name.to_string(),
+                    why,
+                }),
+                Some(f) => Ok((f, link.id())),
+                None => Err(MapError::Refused {
+                    addr: name.to_string(),
+                    why: "no answer".into(),
+                }),
+            }
+        };
+        tokio::time::timeout(ASK_WITHIN, asked)
+            .await
+            .map_err(|_| MapError::TimedOut(name.to_string()))?
+    }
+
+    /// The first address `name` (HOST:PORT) resolves to.
+    async fn resolve_map(name: &str) -> Result<SocketAddr, MapError> {
+        if let Ok(a) = name.parse() {
+            return Ok(a);
+        }
+        tokio::net::lookup_host(name)
+            .await
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or_else(|| MapError::Resolve(name.to_string()))
+    }
+
+    /// Where this node can be reached besides what a map sees: its listening address,
+    /// or every address of the host when it listens on all.
+    fn own_addrs(&self) -> Vec<SocketAddr> {
+        let quic = self.own.quic;
+        if !quic.ip().is_unspecified() {
+            return vec![quic];
+        }
+        crate::interfaces::addresses()
+            .into_iter()
+            .map(|a| a.ip)
+            .filter(|ip| !ip.is_loopback() && !ip.is_unspecified())
+            .filter(|ip| match ip {
+                std::net::IpAddr::V6(v6) => v6.segments()[0] & 0xffc0 != 0xfe80,
+                std::net::IpAddr::V4(_) => true,
+            })
+            .map(|ip| SocketAddr::new(ip, quic.port()))
+            .collect()
+    }
+
+    /// Registers with the map `name`: asks where it sees this node (and, at its other
+    /// address, whether the NAT maps per destination), then publishes a signed record.
+    async fn register_with(&self, name: &str) -> Result<u64, MapError> {
+        let at = Node::resolve_map(name).await?;
+        let (seen, others, map_id) = match self.ask_map(at, name, &Frame::Observe).await? {
+            (Frame::Observed { addr, others }, id) => (addr, others, id),
+            (other, _) => {
+                return Err(MapError::Refused {
+                    addr: name.to_string(),
+                    why: format!("answered {other:?} to Observe"),
+                })
+            }
+        };
+        let nat = match others.first() {
+            Some(second) => match self.ask_map(*second, name, &Frame::Observe).await {
+                Ok((Frame::Observed { addr, .. }, id)) if id == map_id => {
+                    Some(match addr == seen {
+                        true => Nat::EndpointIndependent,
+                        false => Nat::EndpointDependent,
+                    })
+                }
+                Ok(_) => None,
+                Err(e) => {
+                    debug!("{name}'s second address {second}: {e}");
+                    None
+                }
+            },
+            None => None,
+        };
+        let mut addrs = vec![seen];
+        for a in self.own_addrs() {
+            if !addrs.contains(&a) {
+                addrs.push(a);
+            }
+        }
+        addrs.truncate(protocols::map::record::MAX_ADDRS);
+        let mut record = Record {
+            id: self.id.0,
+            seq: self.maps.next_seq(),
+            expires: now() + RECORD_TTL,
+            addrs,
+            signature: [0; 64],
+        };
+        record.signature = self.signer.sign(&record.signed_bytes());
+        let until = match self.ask_map(at, name, &Frame::Register(record)).await? {
+            (Frame::Registered(until), _) => until,
+            (other, _) => {
+                return Err(MapError::Refused {
+                    addr: name.to_string(),
+                    why: format!("answered {other:?} to Register"),
+                })
+            }
+        };
+        if self
+            .maps
+            .status()
+            .iter()
+            .all(|s| s.addr != name || s.registered_until.is_none())
+        {
+            info!("registered with map {name} ({map_id}): it sees this node at {seen}");
+        }
+        self.maps.set_status(name, |s| {
+            s.id = Some(map_id.to_string());
+            s.observed = Some(seen.to_string());
+            s.nat = nat.or(s.nat);
+            s.registered_until = Some(until);
+            s.error = None;
+        });
+        Ok(until)
+    }
+
+    /// Keeps a registration with every map: renewed every two minutes, retried after a
+    /// failure with a backoff of 1 s doubling to 30 s. Returns at once with no maps.
+    pub(super) async fn keep_registered(self: Arc<Self>) {
+        if !self.maps.any() {
+            return;
+        }
+        /// When a map is next due, and how its failures back off.
+        struct Due {
+            renew: Instant,
+            backoff: Backoff,
+            failing: bool,
+        }
+        let mut due: HashMap<String, Due> = HashMap::new();
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tick.tick().await;
+            let now = Instant::now();
+            for name in self.maps.addrs.clone() {
+                let d = due.entry(name.clone()).or_insert_with(|| Due {
+                    renew: now,
+                    backoff: Backoff::new(Duration::from_secs(1), Duration::from_secs(30)),
+                    failing: false,
+                });
+                if now < d.renew || !d.backoff.ready(now) {
+                    continue;
+                }
+                match self.register_with(&name).await {
+                    Ok(_) => {
+                        if d.failing {
+                            info!("registered with map {name} again");
+                        }
+                        d.failing = false;
+                        d.backoff.reset();
+                        d.renew = now + RENEW_EVERY;
+                    }
+                    Err(e) => {
+                        if !d.failing {
+                            warn!("{e}");
+                        }
+                        d.failing = true;
+                        self.maps
+                            .set_status(&name, |s| s.error = Some(e.to_string()));
+                        d.backoff.attempt(now);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Asks every map for `id`'s record; the addresses of the newest that verifies (also
+    /// kept for [`Maps::addrs`]).
+    pub(super) async fn look_up(&self, id: PeerId) -> Vec<SocketAddr> {
+        for name in &self.maps.addrs {
+            let at = match Node::resolve_map(name).await {
+                Ok(a) => a,
+                Err(e) => {
+                    debug!("{e}");
+                    continue;
+                }
+            };
+            match self.ask_map(at, name, &Frame::Lookup(id.0)).await {
+                Ok((Frame::Found(r), _)) => {
+                    let seq = r.seq;
+                    if self.maps.take(id, r) {
+                        info!("found {id} on map {name} (record {seq})");
+                    } else {
+                        warn!("map {name} gave a record for {id} that does not verify or is older");
+                    }
+                }
+                Ok((Frame::NotFound(_), _)) => debug!("{id} is not on map {name}"),
+                Ok((other, _)) => debug!("map {name} answered {other:?} to Lookup"),
+                Err(e) => debug!("{e}"),
+            }
+        }
+        self.maps.addrs(&id)
+    }
+}

@@ -1,0 +1,198 @@
+//! The map: `warp map` keeps nodes' signed records; two nodes that know only each
+//! other's id find each other through it; the map keeps a node's own record only, as
+//! its key signed it, and never lets an older record replace a newer one. On loopback.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use protocols::map::frame::{SERVICE, VERSION};
+use protocols::map::{Frame, Record};
+use support::{free_port, text, TestNode};
+use warp::identity::Identity;
+use warp::transport::{Endpoint, Peer};
+
+/// A `warp map` process on two loopback ports, stopped when dropped.
+struct MapServer {
+    child: Child,
+    /// Its first address.
+    addr: String,
+    /// Its second address.
+    second: SocketAddr,
+    _home: tempfile::TempDir,
+}
+
+impl MapServer {
+    fn start() -> MapServer {
+        let home = tempfile::tempdir().unwrap();
+        let (a, b) = (free_port(), free_port());
+        let (addr, second) = (format!("127.0.0.1:{a}"), format!("127.0.0.1:{b}"));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_warp"))
+            .args(["map", "--listen", &addr, "--listen", &second])
+            .env("WARP_HOME", home.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().expect("the map prints its id").unwrap();
+        assert!(first.starts_with("map "), "{first}");
+        std::thread::spawn(move || lines.for_each(drop));
+        MapServer {
+            child,
+            addr,
+            second: second.parse().unwrap(),
+            _home: home,
+        }
+    }
+}
+
+impl Drop for MapServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn status(node: &TestNode) -> serde_json::Value {
+    serde_json::from_str(&node.ok(&["status", "--json"])).unwrap()
+}
+
+#[test]
+fn nodes_that_know_only_each_others_id_find_each_other_through_a_map() {
+    let mut map = MapServer::start();
+    let a = TestNode::bare(&["--map", &map.addr]);
+    let b = TestNode::bare(&["--map", &map.addr]);
+    for n in [&a, &b] {
+        support::wait_until("registered", Duration::from_secs(20), || {
+            status(n)["maps"][0]["registered_until"].is_u64()
+        });
+        let s = status(n);
+        let m = &s["maps"][0];
+        assert_eq!(m["observed"], n.addr(), "{s}");
+        // The map's second port saw the same mapping: no NAT between them.
+        assert_eq!(m["nat"], "EndpointIndependent", "{s}");
+        assert!(m["error"].is_null(), "{s}");
+    }
+    // No --addr: the book has only the ids.
+    a.ok(&["peers", "add", "bob", &b.id]);
+    b.ok(&["peers", "add", "alice", &a.id]);
+    let out = a.warp(&["ping", "bob", "-c", "1"]);
+    assert!(out.status.success(), "{}\n{}", text(&out), a.log());
+    assert!(
+        text(&out).contains(&format!("via {}", b.addr())),
+        "{}",
+        text(&out)
+    );
+
+    // Ctrl-C stops the map cleanly.
+    let sent = Command::new("kill")
+        .args(["-INT", &map.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let stopped = loop {
+        if let Some(s) = map.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "the map ignored Ctrl-C");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(stopped.success(), "{stopped}");
+}
+
+/// A node's own key, signing a record of `id` (its own, or not).
+fn record(signer: &Identity, id: [u8; 32], seq: u64) -> Record {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut r = Record {
+        id,
+        seq,
+        expires: now + 300,
+        addrs: vec!["192.0.2.1:7470".parse().unwrap()],
+        signature: [0; 64],
+    };
+    r.signature = signer.sign(&r.signed_bytes());
+    r
+}
+
+/// Sends `req` on a new `map` channel of `peer`; the answer.
+async fn ask(peer: &Peer, req: &Frame) -> Frame {
+    let mut ch = peer.open(SERVICE, VERSION).await.unwrap();
+    ch.write(&req.encode()).await.unwrap();
+    ch.read(Frame::decode).await.unwrap().unwrap()
+}
+
+#[test]
+fn a_map_keeps_a_nodes_own_record_as_its_key_signed_it_and_never_an_older_one() {
+    let map = MapServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let key = |name: &str| {
+        std::fs::create_dir_all(dir.path().join(name)).unwrap();
+        Identity::load_or_create(&dir.path().join(name)).unwrap()
+    };
+    let (me, other) = (key("me"), key("other"));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let endpoint =
+            Endpoint::bind("127.0.0.1:0".parse().unwrap(), me.clone(), Vec::new()).unwrap();
+        let path = endpoint.dial_any(map.addr.parse().unwrap()).await.unwrap();
+        let peer = Peer::new(path, me.peer_id());
+        let mine = me.peer_id().0;
+
+        // Another node's record, even signed by that node, is not mine to register.
+        let theirs = record(&other, other.peer_id().0, 1);
+        assert_eq!(
+            ask(&peer, &Frame::Register(theirs)).await,
+            Frame::Refused("a node registers its own record only".into())
+        );
+        // My id, signed by another key.
+        let forged = record(&other, mine, 1);
+        assert_eq!(
+            ask(&peer, &Frame::Register(forged)).await,
+            Frame::Refused("a record not signed by its key".into())
+        );
+        assert_eq!(
+            ask(&peer, &Frame::Lookup(mine)).await,
+            Frame::NotFound(mine)
+        );
+
+        let newer = record(&me, mine, 5);
+        assert!(matches!(
+            ask(&peer, &Frame::Register(newer.clone())).await,
+            Frame::Registered(_)
+        ));
+        // A replayed older record is refused; the newer one stays.
+        let older = record(&me, mine, 4);
+        let Frame::Refused(why) = ask(&peer, &Frame::Register(older)).await else {
+            panic!("an older record was kept");
+        };
+        assert!(why.contains("sequence number 5"), "{why}");
+        assert_eq!(ask(&peer, &Frame::Lookup(mine)).await, Frame::Found(newer));
+
+        // Where it sees me, and its other address to ask from.
+        let Frame::Observed { addr, others } = ask(&peer, &Frame::Observe).await else {
+            panic!("no observation");
+        };
+        assert_eq!(addr, endpoint.local_addr().unwrap());
+        assert_eq!(others, vec![map.second]);
+
+        // A malformed request ends its channel with a reason; the map goes on.
+        let mut ch = peer.open(SERVICE, VERSION).await.unwrap();
+        ch.write(&[0x7f, 0, 0]).await.unwrap();
+        let Some(Frame::Refused(why)) = ch.read(Frame::decode).await.unwrap() else {
+            panic!("no refusal");
+        };
+        assert!(why.contains("unknown map frame code"), "{why}");
+        assert!(matches!(
+            ask(&peer, &Frame::Lookup(mine)).await,
+            Frame::Found(_)
+        ));
+    });
+}
