@@ -277,6 +277,18 @@ fn map_frames() -> Vec<Vec<u8>> {
         Frame::Found(record.clone()),
         Frame::NotFound([4; 32]),
         Frame::Refused("a record not signed by its key".into()),
+        Frame::Claim,
+        Frame::Release(748),
+        Frame::WhoHas(748),
+        Frame::Claimed {
+            nameplate: 748,
+            until: 1_800_000_000,
+        },
+        Frame::Released(748),
+        Frame::Holder {
+            nameplate: 748,
+            id: record.id,
+        },
     ];
     let mut seeds: Vec<Vec<u8>> = frames.iter().map(Frame::encode).collect();
     seeds.push(frames.iter().flat_map(Frame::encode).collect());

@@ -196,3 +196,37 @@ fn a_map_keeps_a_nodes_own_record_as_its_key_signed_it_and_never_an_older_one() 
         ));
     });
 }
+
+#[test]
+fn a_pairing_code_finds_its_sender_through_a_map() {
+    let map = MapServer::start();
+    // No local network: only the map can tell the receiver where the code waits.
+    let a = TestNode::bare(&["--map", &map.addr]);
+    let b = TestNode::bare(&["--map", &map.addr]);
+    let files = tempfile::tempdir().unwrap();
+    let file = files.path().join("notes.txt");
+    std::fs::write(&file, b"through the map").unwrap();
+    let mut share = Command::new(env!("CARGO_BIN_EXE_warp"))
+        .args(["share", file.to_str().unwrap()])
+        .env("WARP_HOME", a.home.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(share.stdout.take().unwrap()).lines();
+    let code = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("code: ").map(str::to_string))
+        .expect("a code is printed");
+    let into = tempfile::tempdir().unwrap();
+    let out = b.warp(&["receive", &code, "--to", into.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}\n{}", text(&out), b.log());
+    assert_eq!(
+        std::fs::read(into.path().join("notes.txt")).unwrap(),
+        b"through the map"
+    );
+    let rest: String = lines.map_while(Result::ok).collect::<Vec<_>>().join("\n");
+    assert!(share.wait().unwrap().success(), "{rest}");
+    assert!(rest.contains("completed"), "{rest}");
+}

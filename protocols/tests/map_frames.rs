@@ -45,6 +45,14 @@ fn frame() -> impl Strategy<Value = Frame> {
         record().prop_map(Frame::Found),
         any::<[u8; 32]>().prop_map(Frame::NotFound),
         "[a-z ]{0,60}".prop_map(Frame::Refused),
+        Just(Frame::Claim),
+        any::<u16>().prop_map(Frame::Release),
+        any::<u16>().prop_map(Frame::WhoHas),
+        (any::<u16>(), any::<u64>())
+            .prop_map(|(nameplate, until)| Frame::Claimed { nameplate, until }),
+        any::<u16>().prop_map(Frame::Released),
+        (any::<u16>(), any::<[u8; 32]>())
+            .prop_map(|(nameplate, id)| Frame::Holder { nameplate, id }),
     ]
 }
 

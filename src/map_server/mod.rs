@@ -5,6 +5,7 @@
 //! node's key is proven by the handshake; records are self-certifying, so a map cannot
 //! forge or alter them. Wire: `docs/map.md`.
 
+mod claims;
 mod records;
 mod serve;
 
@@ -93,6 +94,7 @@ pub async fn run(
     }
     let map = Arc::new(serve::Serving {
         records: Records::new(db.open_tree("records")?),
+        claims: Default::default(),
         listening: bound.clone(),
     });
     info!(

@@ -24,6 +24,8 @@ const IDLE: Duration = Duration::from_secs(60);
 pub struct Serving {
     /// The records.
     pub records: Records,
+    /// The pairing-code numbers held.
+    pub claims: super::claims::Claims,
     /// The addresses the map listens on (for `Observed`).
     pub listening: Vec<SocketAddr>,
 }
@@ -129,10 +131,31 @@ fn answer(map: &Serving, id: PeerId, (local, remote): (SocketAddr, SocketAddr), 
             Ok(None) => Frame::NotFound(key),
             Err(e) => Frame::Refused(format!("the map's database: {e}")),
         },
+        Frame::Claim => match map.claims.claim(id, std::time::Instant::now()) {
+            Ok(nameplate) => Frame::Claimed {
+                nameplate,
+                until: now + super::claims::CLAIM_FOR.as_secs(),
+            },
+            Err(e) => Frame::Refused(e.to_string()),
+        },
+        Frame::Release(n) => {
+            map.claims.release(id, n);
+            Frame::Released(n)
+        }
+        Frame::WhoHas(n) => match map.claims.holder(n, std::time::Instant::now()) {
+            Some(holder) => Frame::Holder {
+                nameplate: n,
+                id: holder.0,
+            },
+            None => Frame::Refused(format!("no node waits with code number {n} on this map")),
+        },
         Frame::Observed { .. }
         | Frame::Registered(_)
         | Frame::Found(_)
         | Frame::NotFound(_)
-        | Frame::Refused(_) => Frame::Refused("that is an answer, not a request".into()),
+        | Frame::Refused(_)
+        | Frame::Claimed { .. }
+        | Frame::Released(_)
+        | Frame::Holder { .. } => Frame::Refused("that is an answer, not a request".into()),
     }
 }

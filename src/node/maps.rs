@@ -396,6 +396,63 @@ impl Node {
         }
     }
 
+    /// A pairing-code number held for this node by the first map that gives one: the
+    /// map's name and the number.
+    pub(super) async fn claim_code_number(&self) -> Result<(String, u16), MapError> {
+        let mut last = None;
+        for name in &self.maps.addrs {
+            let asked = async {
+                let at = Node::resolve_map(name).await?;
+                self.ask_map(at, name, &Frame::Claim).await
+            };
+            match asked.await {
+                Ok((Frame::Claimed { nameplate, .. }, _)) => return Ok((name.clone(), nameplate)),
+                Ok((other, _)) => {
+                    last = Some(MapError::Refused {
+                        addr: name.clone(),
+                        why: format!("answered {other:?} to Claim"),
+                    })
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or(MapError::Resolve("no map".into())))
+    }
+
+    /// Frees the code number `n` on the map `name` (a failure is only logged: the map
+    /// frees it within the hour anyway).
+    pub(super) async fn release_code_number(&self, name: &str, n: u16) {
+        let asked = async {
+            let at = Node::resolve_map(name).await?;
+            self.ask_map(at, name, &Frame::Release(n)).await
+        };
+        if let Err(e) = asked.await {
+            debug!("releasing code number {n}: {e}");
+        }
+    }
+
+    /// The nodes that wait with code number `n` on any map, with where each can be
+    /// reached (from its verified record).
+    pub(super) async fn code_holders(&self, n: u16) -> Vec<(PeerId, Vec<SocketAddr>)> {
+        let mut out: Vec<(PeerId, Vec<SocketAddr>)> = Vec::new();
+        for name in &self.maps.addrs {
+            let asked = async {
+                let at = Node::resolve_map(name).await?;
+                self.ask_map(at, name, &Frame::WhoHas(n)).await
+            };
+            if let Ok((Frame::Holder { id, .. }, _)) = asked.await {
+                let id = PeerId(id);
+                if id != self.id && !out.iter().any(|(h, _)| *h == id) {
+                    let addrs = self.look_up(id).await;
+                    if !addrs.is_empty() {
+                        out.push((id, addrs));
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Asks every map for `id`'s record; the addresses of the newest that verifies (also
     /// kept for [`Maps::addrs`]).
     pub(super) async fn look_up(&self, id: PeerId) -> Vec<SocketAddr> {

@@ -37,11 +37,11 @@ const FIND_WITHIN: Duration = Duration::from_secs(15);
 /// Why `warp receive` got no offer.
 #[derive(Debug, thiserror::Error)]
 pub enum ReceiveError {
-    /// This node does not look on the local network.
-    #[error("this node does not look for others on the local network (it listens on loopback only, or runs with --no-lan / lan = false), so it cannot find the node that printed the code")]
+    /// This node neither looks on the local network nor uses a map.
+    #[error("this node neither looks for others on the local network (it listens on loopback only, or runs with --no-lan / lan = false) nor uses a map (--map), so it cannot find the node that printed the code")]
     NoDiscovery,
     /// No node announces the code's number.
-    #[error("no node waiting with code number {0} was found on the local network within {1} s: is `warp share` still running on the other machine, on this network?")]
+    #[error("no node waiting with code number {0} was found on the local network or the maps within {1} s: is `warp share` still running on the other machine, with the same map or on this network?")]
     NotFound(u16, u64),
     /// The key exchange did not confirm.
     #[error("the code does not match the sender's; a code works once: ask for a new one")]
@@ -188,10 +188,26 @@ async fn unpair_when_done(
 /// The receiving side: finds the node waiting with `code` on the local network, pairs
 /// with it and returns its id and the id of the offer it made.
 pub async fn receive(node: &Arc<Node>, code: &Code) -> Result<(PeerId, String), ReceiveError> {
-    let lan = node.lan.as_ref().ok_or(ReceiveError::NoDiscovery)?;
+    if node.lan.is_none() && !node.maps.any() {
+        return Err(ReceiveError::NoDiscovery);
+    }
     let deadline = Instant::now() + FIND_WITHIN;
+    let mut asked_maps: Option<Instant> = None;
     let found = loop {
-        let found = lan.pairing(code.nameplate);
+        let mut found = node
+            .lan
+            .as_ref()
+            .map(|l| l.pairing(code.nameplate))
+            .unwrap_or_default();
+        // The maps, once a second.
+        if node.maps.any() && asked_maps.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+            asked_maps = Some(Instant::now());
+            for (id, addrs) in node.code_holders(code.nameplate).await {
+                if !found.iter().any(|(f, _)| *f == id) {
+                    found.push((id, addrs));
+                }
+            }
+        }
         if !found.is_empty() {
             break found;
         }

@@ -36,8 +36,14 @@ pub enum PairFailure {
 
 /// Why no code could be opened.
 #[derive(Debug, thiserror::Error)]
-#[error("this node already waits with {MAX_WAITING} pairing codes")]
-pub struct TooMany;
+pub enum OpenError {
+    /// As many codes wait as may.
+    #[error("this node already waits with {MAX_WAITING} pairing codes")]
+    TooMany,
+    /// The number a map handed out is one this node already waits with.
+    #[error("this node already waits with a code numbered {0}")]
+    Taken(u16),
+}
 
 /// A code waiting for the side that types it.
 pub struct Waiting {
@@ -59,21 +65,27 @@ pub struct Pairings {
 }
 
 impl Pairings {
-    /// Opens a new code for `paths`; the receiver hears the outcome.
+    /// Opens a new code for `paths` — numbered `nameplate` when a map handed that
+    /// number out, else a free one picked here; the receiver hears the outcome.
     pub fn open(
         &self,
         paths: Vec<PathBuf>,
         wait: Duration,
-    ) -> Result<(Code, oneshot::Receiver<Outcome>), TooMany> {
+        nameplate: Option<u16>,
+    ) -> Result<(Code, oneshot::Receiver<Outcome>), OpenError> {
         let mut waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
         if waiting.len() >= MAX_WAITING {
-            return Err(TooMany);
+            return Err(OpenError::TooMany);
         }
         let mut rng = rand::rngs::OsRng;
         let code = loop {
-            let c = Code::new(rng.gen_range(0..MAX_NAMEPLATE), rng.gen());
+            let n = nameplate.map_or_else(|| rng.gen_range(0..MAX_NAMEPLATE), |n| n - 1);
+            let c = Code::new(n, rng.gen());
             if !waiting.contains_key(&c.nameplate) {
                 break c;
+            }
+            if let Some(n) = nameplate {
+                return Err(OpenError::Taken(n));
             }
         };
         let (done, outcome) = oneshot::channel();
@@ -147,11 +159,11 @@ mod tests {
         let p = Pairings::default();
         let mut numbers = HashSet::new();
         for _ in 0..MAX_WAITING {
-            let (code, _) = p.open(Vec::new(), Duration::from_secs(1)).unwrap();
+            let (code, _) = p.open(Vec::new(), Duration::from_secs(1), None).unwrap();
             assert!((1..=MAX_NAMEPLATE).contains(&code.nameplate));
             assert!(numbers.insert(code.nameplate));
         }
-        assert!(p.open(Vec::new(), Duration::from_secs(1)).is_err());
+        assert!(p.open(Vec::new(), Duration::from_secs(1), None).is_err());
         let n = *numbers.iter().next().unwrap();
         assert_eq!(p.take(n).unwrap().code.nameplate, n);
         assert!(p.take(n).is_none(), "a code gets one try");

@@ -27,6 +27,12 @@ pub enum Frame {
     Register(Record),
     /// The record of this key, please (`0x03`).
     Lookup([u8; 32]),
+    /// Give me a free pairing-code number, held for me (`0x04`).
+    Claim,
+    /// I no longer wait with this code number (`0x05`).
+    Release(u16),
+    /// Which node waits with this code number? (`0x06`)
+    WhoHas(u16),
     /// The address the map saw the request come from, and the map's other addresses, to
     /// ask from as well: a node whose NAT maps it to another port for each of them is
     /// behind a symmetric NAT (`0x81`).
@@ -44,6 +50,22 @@ pub enum Frame {
     NotFound([u8; 32]),
     /// The request was refused, with a reason (`0x85`).
     Refused(String),
+    /// This code number is held for the asking node until this Unix second (`0x86`).
+    Claimed {
+        /// The number.
+        nameplate: u16,
+        /// Held until.
+        until: u64,
+    },
+    /// The code number is free again (`0x87`).
+    Released(u16),
+    /// The node that waits with this code number (`0x88`).
+    Holder {
+        /// The number.
+        nameplate: u16,
+        /// The node's key.
+        id: [u8; 32],
+    },
 }
 
 /// What is wrong with a frame.
@@ -84,18 +106,35 @@ impl Frame {
             Frame::Observe => 0x01,
             Frame::Register(_) => 0x02,
             Frame::Lookup(_) => 0x03,
+            Frame::Claim => 0x04,
+            Frame::Release(_) => 0x05,
+            Frame::WhoHas(_) => 0x06,
             Frame::Observed { .. } => 0x81,
             Frame::Registered(_) => 0x82,
             Frame::Found(_) => 0x83,
             Frame::NotFound(_) => 0x84,
             Frame::Refused(_) => 0x85,
+            Frame::Claimed { .. } => 0x86,
+            Frame::Released(_) => 0x87,
+            Frame::Holder { .. } => 0x88,
         }
     }
 
     /// The frame's bytes; a reason is cut to fit, other addresses to [`MAX_OTHERS`].
     pub fn encode(&self) -> Vec<u8> {
         let body = match self {
-            Frame::Observe => Vec::new(),
+            Frame::Observe | Frame::Claim => Vec::new(),
+            Frame::Release(n) | Frame::WhoHas(n) | Frame::Released(n) => n.to_be_bytes().to_vec(),
+            Frame::Claimed { nameplate, until } => {
+                let mut b = nameplate.to_be_bytes().to_vec();
+                b.extend_from_slice(&until.to_be_bytes());
+                b
+            }
+            Frame::Holder { nameplate, id } => {
+                let mut b = nameplate.to_be_bytes().to_vec();
+                b.extend_from_slice(id);
+                b
+            }
             Frame::Register(r) | Frame::Found(r) => r.encode(),
             Frame::Lookup(id) | Frame::NotFound(id) => id.to_vec(),
             Frame::Observed { addr: a, others } => {
@@ -131,7 +170,7 @@ impl Frame {
         };
         let code = head[0];
         let len = u16::from_be_bytes([head[1], head[2]]) as usize;
-        if !matches!(code, 0x01..=0x03 | 0x81..=0x85) {
+        if !matches!(code, 0x01..=0x06 | 0x81..=0x88) {
             return Err(FrameError::UnknownCode(code));
         }
         if len > MAX_BODY {
@@ -139,9 +178,12 @@ impl Frame {
         }
         let bad = FrameError::BadLength { code, len };
         let fixed = match code {
-            0x01 => Some(0),
+            0x01 | 0x04 => Some(0),
+            0x05 | 0x06 | 0x87 => Some(2),
             0x03 | 0x84 => Some(32),
             0x82 => Some(8),
+            0x86 => Some(10),
+            0x88 => Some(34),
             _ => None,
         };
         if fixed.is_some_and(|f| f != len) {
@@ -154,6 +196,18 @@ impl Frame {
             0x01 => Frame::Observe,
             0x02 => Frame::Register(Record::decode(body)?),
             0x03 => Frame::Lookup(body.try_into().expect("length checked")),
+            0x04 => Frame::Claim,
+            0x05 => Frame::Release(u16::from_be_bytes([body[0], body[1]])),
+            0x06 => Frame::WhoHas(u16::from_be_bytes([body[0], body[1]])),
+            0x86 => Frame::Claimed {
+                nameplate: u16::from_be_bytes([body[0], body[1]]),
+                until: u64::from_be_bytes(body[2..10].try_into().expect("8 bytes")),
+            },
+            0x87 => Frame::Released(u16::from_be_bytes([body[0], body[1]])),
+            0x88 => Frame::Holder {
+                nameplate: u16::from_be_bytes([body[0], body[1]]),
+                id: body[2..34].try_into().expect("32 bytes"),
+            },
             0x81 => {
                 let (a, mut at) = addr::get(body)?;
                 let n = *body.get(at).ok_or(addr::AddrError::Truncated)? as usize;

@@ -21,7 +21,7 @@ pub const CODE_LIFE: Duration = Duration::from_secs(3600);
 /// [`CODE_LIFE`]; the offer, once made, waits `expires` seconds (a week when `None`) for
 /// a peer that goes away.
 pub async fn share(node: &Arc<Node>, paths: Vec<String>, expires: Option<u64>, tx: &Replies) {
-    if node.lan.is_none() {
+    if node.lan.is_none() && !node.maps.any() {
         let _ = tx.send(Response::fail(
             Fault::Unavailable,
             ReceiveError::NoDiscovery,
@@ -38,28 +38,42 @@ pub async fn share(node: &Arc<Node>, paths: Vec<String>, expires: Option<u64>, t
     }
     let wait = expires.map_or(warpdrive::offer::WAIT_FOR_PEER, Duration::from_secs);
     let events = node.drive().subscribe();
-    let (code, outcome) = match node.pairings.open(paths, wait) {
+    // With maps, a map hands out the number, so that nodes sharing through it never
+    // wait with the same one; the local network is told too.
+    let claimed = match node.maps.any() {
+        false => None,
+        true => match node.claim_code_number().await {
+            Ok(c) => Some(c),
+            Err(e) if node.lan.is_some() => {
+                tracing::warn!(
+                    "no code number from a map ({e}); the code works on the local network only"
+                );
+                None
+            }
+            Err(e) => {
+                let _ = tx.send(Response::fail(Fault::Unavailable, e));
+                return;
+            }
+        },
+    };
+    let (code, outcome) = match node
+        .pairings
+        .open(paths, wait, claimed.as_ref().map(|c| c.1))
+    {
         Ok(c) => c,
         Err(e) => {
+            if let Some((map, n)) = &claimed {
+                node.release_code_number(map, *n).await;
+            }
             let _ = tx.send(Response::fail(Fault::Conflict, e));
             return;
         }
     };
     node.announce_pairs();
-    let outcome = match tx.send(Response::PairCode(code.to_string())) {
-        Err(_) => None,
-        Ok(()) => tokio::select! {
-            o = outcome => Some(o),
-            _ = tx.closed() => None,
-            _ = tokio::time::sleep(CODE_LIFE) => {
-                let _ = tx.send(Response::fail(
-                    Fault::Unavailable,
-                    format!("code {code} expired unused after {} min", CODE_LIFE.as_secs() / 60),
-                ));
-                None
-            }
-        },
-    };
+    let outcome = wait_for_pairing(code, outcome, tx).await;
+    if let Some((map, n)) = &claimed {
+        node.release_code_number(map, *n).await;
+    }
     let Some(outcome) = outcome else {
         node.pairings.close(code.nameplate);
         node.announce_pairs();
@@ -83,6 +97,29 @@ pub async fn share(node: &Arc<Node>, paths: Vec<String>, expires: Option<u64>, t
                 Fault::Unavailable,
                 "the pairing ended without an outcome",
             ));
+        }
+    }
+}
+
+/// Answers the code and waits for its outcome; `None` when the client went away or the
+/// code expired (told).
+async fn wait_for_pairing(
+    code: protocols::pair::Code,
+    outcome: tokio::sync::oneshot::Receiver<crate::node::pair_codes::Outcome>,
+    tx: &Replies,
+) -> Option<Result<crate::node::pair_codes::Outcome, tokio::sync::oneshot::error::RecvError>> {
+    if tx.send(Response::PairCode(code.to_string())).is_err() {
+        return None;
+    }
+    tokio::select! {
+        o = outcome => Some(o),
+        _ = tx.closed() => None,
+        _ = tokio::time::sleep(CODE_LIFE) => {
+            let _ = tx.send(Response::fail(
+                Fault::Unavailable,
+                format!("code {code} expired unused after {} min", CODE_LIFE.as_secs() / 60),
+            ));
+            None
         }
     }
 }
