@@ -5,57 +5,15 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use protocols::map::frame::{SERVICE, VERSION};
 use protocols::map::{Frame, Record};
-use support::{free_port, text, TestNode};
+use support::map::MapServer;
+use support::{text, TestNode};
 use warp::identity::Identity;
 use warp::transport::{Endpoint, Peer};
-
-/// A `warp map` process on two loopback ports, stopped when dropped.
-struct MapServer {
-    child: Child,
-    /// Its first address.
-    addr: String,
-    /// Its second address.
-    second: SocketAddr,
-    _home: tempfile::TempDir,
-}
-
-impl MapServer {
-    fn start() -> MapServer {
-        let home = tempfile::tempdir().unwrap();
-        let (a, b) = (free_port(), free_port());
-        let (addr, second) = (format!("127.0.0.1:{a}"), format!("127.0.0.1:{b}"));
-        let mut child = Command::new(env!("CARGO_BIN_EXE_warp"))
-            .args(["map", "--listen", &addr, "--listen", &second])
-            .env("WARP_HOME", home.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = lines.next().expect("the map prints its id").unwrap();
-        assert!(first.starts_with("map "), "{first}");
-        std::thread::spawn(move || lines.for_each(drop));
-        MapServer {
-            child,
-            addr,
-            second: second.parse().unwrap(),
-            _home: home,
-        }
-    }
-}
-
-impl Drop for MapServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn status(node: &TestNode) -> serde_json::Value {
     serde_json::from_str(&node.ok(&["status", "--json"])).unwrap()

@@ -2,14 +2,17 @@
 //! real `warp node` processes, each with its own data directory and loopback ports, its
 //! log kept in a file, killed when dropped; free ports; polling with a deadline; the
 //! local servers gates lead to ([`servers`]); hostile clients ([`hostile`]); two hosts
-//! joined by two links ([`netns`]) and the paths between nodes on them ([`paths`]); what
+//! joined by two links ([`netns`]) and the paths between nodes on them ([`paths`]); a
+//! map ([`map`]) and hosts behind NAT routers ([`nat`]); what
 //! benchmarks measure ([`measure`]) and compare with ([`sshd`], [`rivals`]).
 
 // Each test and bench uses part of the kit.
 #![allow(dead_code)]
 
 pub mod hostile;
+pub mod map;
 pub mod measure;
+pub mod nat;
 pub mod netns;
 pub mod paths;
 pub mod rivals;
