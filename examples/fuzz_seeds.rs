@@ -285,6 +285,11 @@ fn map_frames() -> Vec<Vec<u8>> {
             until: 1_800_000_000,
         },
         Frame::Released(748),
+        Frame::Watch,
+        Frame::Watching,
+        Frame::Introduce([4; 32]),
+        Frame::Introduced([4; 32]),
+        Frame::Wanted(record.clone()),
         Frame::Holder {
             nameplate: 748,
             id: record.id,

@@ -15,6 +15,20 @@ fn status(node: &TestNode) -> serde_json::Value {
     serde_json::from_str(&node.ok(&["status", "--json"])).unwrap()
 }
 
+/// Pings `alias` from `node` until a probe answers (both sides dial when both know each
+/// other, and the tie-break may close the first connection under a ping), for at most
+/// 20 s; whether one did, and the last output.
+fn ping_until_answered(node: &TestNode, alias: &str) -> (bool, String) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = node.warp(&["ping", alias, "-c", "1"]);
+        if out.status.success() || std::time::Instant::now() > deadline {
+            return (out.status.success(), text(&out));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// Waits until `node` is registered with its map; its map status.
 fn registered(node: &TestNode) -> serde_json::Value {
     support::wait_until("registered with the map", Duration::from_secs(30), || {
@@ -58,13 +72,9 @@ fn a_node_behind_a_nat_reaches_a_public_node_known_by_id_alone() {
     registered(&home);
     home.ok(&["peers", "add", "server", &public.id]);
     public.ok(&["peers", "add", "laptop", &home.id]);
-    let out = home.warp(&["ping", "server", "-c", "1"]);
-    assert!(out.status.success(), "{}\n{}", text(&out), home.log());
-    assert!(
-        text(&out).contains("via 203.0.113.1:7470"),
-        "{}",
-        text(&out)
-    );
+    let (ok, said) = ping_until_answered(&home, "server");
+    assert!(ok, "{said}\n{}", home.log());
+    assert!(said.contains("via 203.0.113.1:7470"), "{said}");
     // The public node sees the connection come from the router's public address.
     let peers: serde_json::Value = serde_json::from_str(&public.ok(&["peers", "--json"])).unwrap();
     let laptop = peers
@@ -77,4 +87,98 @@ fn a_node_behind_a_nat_reaches_a_public_node_known_by_id_alone() {
         format!("{}:7470", net.public_a()),
         "{peers}"
     );
+}
+
+#[test]
+fn two_nodes_behind_cone_nats_reach_each_other_directly_by_id() {
+    let net = Internet::new(Kind::Cone, Kind::Cone);
+    let map = MapServer::in_netns(&net.wan, "203.0.113.1");
+    let a = TestNode::in_netns_with(&net.ha, &["--map", &map.addr]);
+    let b = TestNode::in_netns_with(&net.hb, &["--map", &map.addr]);
+    registered(&a);
+    registered(&b);
+    a.ok(&["peers", "add", "bob", &b.id]);
+    b.ok(&["peers", "add", "alice", &a.id]);
+    // Each router drops what its host did not ask for: only the map's introduction,
+    // which makes bob send towards alice too, opens both.
+    let (ok, said) = ping_until_answered(&a, "bob");
+    assert!(ok, "{said}\n{}\n{}", a.log(), b.log());
+    assert!(
+        said.contains(&format!("via {}:7470", net.public_b())),
+        "{said}"
+    );
+    // And back, on the same direct path.
+    let (ok, said) = ping_until_answered(&b, "alice");
+    assert!(ok, "{said}");
+}
+
+#[test]
+fn a_node_that_would_never_dial_is_reached_behind_its_nat_through_the_maps_introduction() {
+    let net = Internet::new(Kind::Cone, Kind::Cone);
+    let map = MapServer::in_netns(&net.wan, "203.0.113.1");
+    let public = TestNode::in_netns_with(&net.wan, &["--map", &map.addr]);
+    // The laptop does not know the server (nothing makes it dial), but lets unknown keys
+    // offer files; its router drops what it did not ask for.
+    let home = TestNode::in_netns_with(&net.ha, &["--map", &map.addr, "--unknown", "ask"]);
+    registered(&public);
+    registered(&home);
+    public.ok(&["peers", "add", "laptop", &home.id]);
+    let files = tempfile::tempdir().unwrap();
+    let file = files.path().join("hello.txt");
+    std::fs::write(&file, b"hello").unwrap();
+    public.ok(&["share", "laptop", file.to_str().unwrap(), "--no-wait"]);
+    support::wait_until("the offer arrives", Duration::from_secs(30), || {
+        let offers: serde_json::Value =
+            serde_json::from_str(&home.ok(&["offers", "--json"])).unwrap_or_default();
+        offers.as_array().is_some_and(|l| {
+            l.iter()
+                .any(|o| o["incoming"] == true && o["peer"] == public.id)
+        })
+    });
+}
+
+/// Starts `warp share path` against `node` and reads the code it prints.
+fn share_by_code(node: &TestNode, path: &std::path::Path) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_warp"))
+        .args(["share", path.to_str().unwrap()])
+        .env("WARP_HOME", node.home.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let code = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("code: ").map(str::to_string))
+        .expect("a code is printed");
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, code)
+}
+
+#[test]
+fn a_pairing_code_works_between_two_homes_behind_nats() {
+    let net = Internet::new(Kind::Cone, Kind::Cone);
+    let map = MapServer::in_netns(&net.wan, "203.0.113.1");
+    let a = TestNode::in_netns_with(&net.ha, &["--map", &map.addr]);
+    let b = TestNode::in_netns_with(&net.hb, &["--map", &map.addr]);
+    registered(&a);
+    registered(&b);
+    let files = tempfile::tempdir().unwrap();
+    let file = files.path().join("photo.bin");
+    let body: Vec<u8> = (0..500_000u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(&file, &body).unwrap();
+    let (mut sharing, code) = share_by_code(&a, &file);
+    let into = tempfile::tempdir().unwrap();
+    let out = b.warp(&["receive", &code, "--to", into.path().to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}\n{}\n{}",
+        text(&out),
+        a.log(),
+        b.log()
+    );
+    assert_eq!(std::fs::read(into.path().join("photo.bin")).unwrap(), body);
+    assert!(sharing.wait().unwrap().success());
 }

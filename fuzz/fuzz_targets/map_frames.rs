@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
     let mut rest = data;
     while let Ok(Some((frame, n))) = Frame::decode(rest) {
         assert_eq!(frame.encode(), &rest[..n]);
-        if let Frame::Register(r) | Frame::Found(r) = &frame {
+        if let Frame::Register(r) | Frame::Found(r) | Frame::Wanted(r) = &frame {
             // A record that verifies (a seed's) stops verifying when any field changes.
             let at = r.expires.saturating_sub(1);
             if r.verify(at).is_ok() {

@@ -46,6 +46,11 @@ fn frame() -> impl Strategy<Value = Frame> {
         any::<[u8; 32]>().prop_map(Frame::NotFound),
         "[a-z ]{0,60}".prop_map(Frame::Refused),
         Just(Frame::Claim),
+        Just(Frame::Watch),
+        Just(Frame::Watching),
+        any::<[u8; 32]>().prop_map(Frame::Introduce),
+        any::<[u8; 32]>().prop_map(Frame::Introduced),
+        record().prop_map(Frame::Wanted),
         any::<u16>().prop_map(Frame::Release),
         any::<u16>().prop_map(Frame::WhoHas),
         (any::<u16>(), any::<u64>())

@@ -95,6 +95,7 @@ pub async fn run(
     let map = Arc::new(serve::Serving {
         records: Records::new(db.open_tree("records")?),
         claims: Default::default(),
+        watchers: Default::default(),
         listening: bound.clone(),
     });
     info!(

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use protocols::channel::{ChannelOpen, ChannelReply};
 use protocols::map::frame::{SERVICE, VERSION};
-use protocols::map::Frame;
+use protocols::map::{Frame, Record};
+use std::collections::HashMap;
+use tokio::sync::mpsc;
 use tracing::{debug, info};
 
 use super::records::Records;
@@ -28,7 +30,13 @@ pub struct Serving {
     pub claims: super::claims::Claims,
     /// The addresses the map listens on (for `Observed`).
     pub listening: Vec<SocketAddr>,
+    /// The nodes that watch for introductions, each with where to tell it.
+    pub watchers: std::sync::Mutex<HashMap<PeerId, (u64, mpsc::Sender<Record>)>>,
 }
+
+/// Introductions queued for one watching node (more are dropped: the introduced node
+/// asks again when it dials again).
+const WATCH_QUEUE: usize = 16;
 
 /// Unix seconds now.
 pub fn now() -> u64 {
@@ -94,9 +102,52 @@ async fn channel(
         if window.elapsed() >= Duration::from_secs(1) {
             (window, in_window) = (tokio::time::Instant::now(), 0);
         }
+        if frame == Frame::Watch {
+            return watch(&map, id, ch).await;
+        }
         let answer = answer(&map, id, (local, remote), frame);
         ch.write(&answer.encode()).await?;
     }
+}
+
+/// Keeps `ch` as node `id`'s watched channel: each introduction to it is written there
+/// as `Wanted`, until the node closes it or watches on another channel.
+async fn watch(
+    map: &Serving,
+    id: PeerId,
+    mut ch: Channel,
+) -> Result<(), crate::transport::ChannelError> {
+    static TOKENS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let token = TOKENS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let (tx, mut rx) = mpsc::channel(WATCH_QUEUE);
+    map.watchers
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(id, (token, tx));
+    let result = async {
+        ch.write(&Frame::Watching.encode()).await?;
+        let (mut w, mut r) = ch.split();
+        let mut sink = [0u8; 64];
+        loop {
+            tokio::select! {
+                wanted = rx.recv() => match wanted {
+                    Some(record) => w.write_all(&Frame::Wanted(record).encode()).await?,
+                    None => return Ok(()),
+                },
+                // Nothing more is read on a watched channel: its end ends the watch.
+                read = tokio::io::AsyncReadExt::read(&mut r, &mut sink) => match read {
+                    Ok(0) | Err(_) => return Ok(()),
+                    Ok(_) => {}
+                },
+            }
+        }
+    }
+    .await;
+    let mut watchers = map.watchers.lock().unwrap_or_else(|p| p.into_inner());
+    if watchers.get(&id).is_some_and(|(t, _)| *t == token) {
+        watchers.remove(&id);
+    }
+    result
 }
 
 /// The answer to one request from node `id`, seen at `remote` on the map's `local`.
@@ -149,7 +200,25 @@ fn answer(map: &Serving, id: PeerId, (local, remote): (SocketAddr, SocketAddr), 
             },
             None => Frame::Refused(format!("no node waits with code number {n} on this map")),
         },
+        Frame::Introduce(target) => {
+            let Ok(Some(mine)) = map.records.get(&id.0, now) else {
+                return Frame::Refused("register before asking for an introduction".into());
+            };
+            let watchers = map.watchers.lock().unwrap_or_else(|p| p.into_inner());
+            match watchers.get(&PeerId(target)) {
+                Some((_, tx)) => {
+                    let _ = tx.try_send(mine);
+                    Frame::Introduced(target)
+                }
+                None => Frame::Refused("that node does not watch this map".into()),
+            }
+        }
+        // Answered by `watch`.
+        Frame::Watch => Frame::Watching,
         Frame::Observed { .. }
+        | Frame::Wanted(_)
+        | Frame::Watching
+        | Frame::Introduced(_)
         | Frame::Registered(_)
         | Frame::Found(_)
         | Frame::NotFound(_)

@@ -173,6 +173,8 @@ impl Conns {
 
 impl Node {
     /// The connection to `entry`'s peer: the live one, or a new one dialed at its addresses.
+    /// A peer known from a map is first introduced: the map tells it to send towards this
+    /// node, so that its NAT lets this node's packets in.
     pub async fn connect(self: &Arc<Self>, entry: &PeerEntry) -> Result<Peer, ConnectError> {
         let id = entry
             .peer_id()
@@ -193,6 +195,9 @@ impl Node {
         }
         if self.addrs(entry).is_empty() && self.maps.any() {
             self.look_up(id).await;
+        }
+        if entry.addrs.is_empty() && !self.maps.addrs(&id).is_empty() {
+            self.introduce(id).await;
         }
         let mut last = None;
         let plan = self.plan(entry);

@@ -347,17 +347,92 @@ impl Node {
         Ok(until)
     }
 
+    /// Asks every map to tell `id` that this node wants to reach it, so that `id` sends
+    /// towards this node at the same time and each NAT lets the other's packets in.
+    pub(super) async fn introduce(&self, id: PeerId) {
+        for name in &self.maps.addrs {
+            let asked = async {
+                let at = Node::resolve_map(name).await?;
+                self.ask_map(at, name, &Frame::Introduce(id.0)).await
+            };
+            match asked.await {
+                Ok((Frame::Introduced(_), _)) => debug!("map {name} told {id} to reach us too"),
+                Ok((other, _)) => debug!("map {name} answered {other:?} to Introduce"),
+                Err(e) => debug!("introducing to {id}: {e}"),
+            }
+        }
+    }
+
+    /// Watches the map `name` for nodes that want to reach this one, and reaches towards
+    /// each that may connect anyway (a peer in the book that is not blocked; a key not in
+    /// the book under `unknown = ask`, or while a pairing code waits); returns
+    /// when the channel ends.
+    async fn watch_map(self: Arc<Self>, name: String) -> Result<(), MapError> {
+        let at = Node::resolve_map(&name).await?;
+        let link = self.map_link(at, &name).await?;
+        let mut ch = link
+            .open(SERVICE, VERSION)
+            .await
+            .map_err(|error| MapError::Open {
+                addr: name.clone(),
+                error,
+            })?;
+        let channel = |error| MapError::Channel {
+            addr: name.clone(),
+            error,
+        };
+        ch.write(&Frame::Watch.encode()).await.map_err(channel)?;
+        loop {
+            match ch.read(Frame::decode).await.map_err(channel)? {
+                Some(Frame::Watching) => debug!("watching map {name} for introductions"),
+                Some(Frame::Wanted(record)) => self.clone().wanted(record),
+                Some(other) => debug!("map {name} sent {other:?} on the watched channel"),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// A node introduced by a map wants to reach this one: if it may, its record is kept
+    /// and this node sends a few punches to each of its addresses (at once, after 100 ms
+    /// and after 400 ms), so that this side's NAT lets its dial in. This node does not
+    /// dial itself: one connection, no tie-break.
+    fn wanted(self: Arc<Self>, record: Record) {
+        let id = PeerId(record.id);
+        let may = match self.book.get(&id) {
+            Some(e) => e.policy != crate::store::Policy::Block,
+            None => self.unknown() == crate::store::Unknown::Ask || self.pairings.any_waiting(),
+        };
+        if id == self.id || !may || !self.maps.take(id, record) {
+            debug!("introduction from {id} ignored");
+            return;
+        }
+        let addrs = self.maps.addrs(&id);
+        info!(
+            "{} wants to reach this node: opening the way towards {addrs:?}",
+            self.label(&id)
+        );
+        tokio::spawn(async move {
+            for wait in [0, 100, 300] {
+                tokio::time::sleep(Duration::from_millis(wait)).await;
+                for a in &addrs {
+                    self.endpoint.punch(*a);
+                }
+            }
+        });
+    }
+
     /// Keeps a registration with every map: renewed every two minutes, retried after a
     /// failure with a backoff of 1 s doubling to 30 s. Returns at once with no maps.
     pub(super) async fn keep_registered(self: Arc<Self>) {
         if !self.maps.any() {
             return;
         }
-        /// When a map is next due, and how its failures back off.
+        /// When a map is next due, how its failures back off, and its watch.
         struct Due {
             renew: Instant,
             backoff: Backoff,
             failing: bool,
+            watch: Option<tokio::task::JoinHandle<()>>,
         }
         let mut due: HashMap<String, Due> = HashMap::new();
         let mut tick = tokio::time::interval(Duration::from_millis(250));
@@ -369,6 +444,7 @@ impl Node {
                     renew: now,
                     backoff: Backoff::new(Duration::from_secs(1), Duration::from_secs(30)),
                     failing: false,
+                    watch: None,
                 });
                 if now < d.renew || !d.backoff.ready(now) {
                     continue;
@@ -381,6 +457,14 @@ impl Node {
                         d.failing = false;
                         d.backoff.reset();
                         d.renew = now + RENEW_EVERY;
+                        if d.watch.as_ref().is_none_or(|w| w.is_finished()) {
+                            let (node, name) = (self.clone(), name.clone());
+                            d.watch = Some(tokio::spawn(async move {
+                                if let Err(e) = node.watch_map(name).await {
+                                    debug!("{e}");
+                                }
+                            }));
+                        }
                     }
                     Err(e) => {
                         if !d.failing {

@@ -4,7 +4,6 @@
 //! runs the other side. Each side checks the other's confirmation, which binds the code
 //! to both node ids as the tunnel authenticated them. Frames: `docs/pairing.md`.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -220,8 +219,8 @@ pub async fn receive(node: &Arc<Node>, code: &Code) -> Result<(PeerId, String), 
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let mut last = None;
-    for (id, addrs) in found {
-        match pair_with(node, code, id, &addrs).await {
+    for (id, _) in found {
+        match pair_with(node, code, id).await {
             // Another node with the same number that no longer waits with it.
             Err(ReceiveError::Refused(r)) => last = Some(ReceiveError::Refused(r)),
             other => return other.map(|offer| (id, offer)),
@@ -233,17 +232,15 @@ pub async fn receive(node: &Arc<Node>, code: &Code) -> Result<(PeerId, String), 
     )))
 }
 
-/// Pairs with the node `id` at `addrs` by `code`; the offer's id.
-async fn pair_with(
-    node: &Arc<Node>,
-    code: &Code,
-    id: PeerId,
-    addrs: &[SocketAddr],
-) -> Result<String, ReceiveError> {
+/// Pairs with the node `id` (found on the local network or a map) by `code`; the
+/// offer's id.
+async fn pair_with(node: &Arc<Node>, code: &Code, id: PeerId) -> Result<String, ReceiveError> {
+    // No addresses of its own: those the local network and the maps gave are used (and a
+    // map then introduces this node to the sender, whose NAT lets it in).
     let entry = PeerEntry {
         alias: id.to_string(),
         id: id.to_string(),
-        addrs: addrs.iter().map(SocketAddr::to_string).collect(),
+        addrs: Vec::new(),
         policy: Policy::Ask,
     };
     let mut ch =

@@ -152,6 +152,9 @@ pub struct Endpoint {
     local: SocketAddr,
     /// What impairs datagrams sent, for the sockets made later.
     impair: Vec<ImpairSpec>,
+    /// The listening socket, to send the datagrams that open a NAT's mapping (punches)
+    /// from the port peers reach.
+    punch: Arc<std::net::UdpSocket>,
     /// Sockets kept to one interface each (and to IPv6 or not), made at the first dial
     /// through it; they only dial.
     via: Arc<std::sync::Mutex<std::collections::HashMap<(String, bool), quinn::Endpoint>>>,
@@ -175,6 +178,10 @@ impl Endpoint {
             addr: listen,
             source,
         })?;
+        let punch = Arc::new(socket.try_clone().map_err(|source| BindError::Socket {
+            addr: listen,
+            source,
+        })?);
         let runtime: Arc<dyn quinn::Runtime> = Arc::new(quinn::TokioRuntime);
         let mut udp = runtime
             .wrap_udp_socket(socket)
@@ -202,8 +209,18 @@ impl Endpoint {
             transport,
             local,
             impair,
+            punch,
             via: Default::default(),
         })
+    }
+
+    /// Sends one byte to `to` from the listening socket: not QUIC (a QUIC endpoint drops
+    /// it unread), only so that a NAT in front of this node maps the socket towards `to`
+    /// and lets `to`'s packets in. Not impaired; a failure is ignored (it is a hint).
+    pub fn punch(&self, to: SocketAddr) {
+        if let Err(e) = self.punch.send_to(&[0], to) {
+            tracing::debug!("punch towards {to}: {e}");
+        }
     }
 
     /// The dialing endpoint kept to interface `name`, for peers at IPv6 addresses or not.

@@ -33,6 +33,11 @@ pub enum Frame {
     Release(u16),
     /// Which node waits with this code number? (`0x06`)
     WhoHas(u16),
+    /// Keep this channel: tell me on it who wants to reach me (`0x07`).
+    Watch,
+    /// Tell this node that I want to reach it, so it sends towards me too and our NATs
+    /// let each other's packets in (`0x08`).
+    Introduce([u8; 32]),
     /// The address the map saw the request come from, and the map's other addresses, to
     /// ask from as well: a node whose NAT maps it to another port for each of them is
     /// behind a symmetric NAT (`0x81`).
@@ -66,6 +71,12 @@ pub enum Frame {
         /// The node's key.
         id: [u8; 32],
     },
+    /// On a watched channel: this node (its record) wants to reach you (`0x89`).
+    Wanted(Record),
+    /// The channel is watched (`0x8a`).
+    Watching,
+    /// The node was told (`0x8b`).
+    Introduced([u8; 32]),
 }
 
 /// What is wrong with a frame.
@@ -109,6 +120,8 @@ impl Frame {
             Frame::Claim => 0x04,
             Frame::Release(_) => 0x05,
             Frame::WhoHas(_) => 0x06,
+            Frame::Watch => 0x07,
+            Frame::Introduce(_) => 0x08,
             Frame::Observed { .. } => 0x81,
             Frame::Registered(_) => 0x82,
             Frame::Found(_) => 0x83,
@@ -117,13 +130,16 @@ impl Frame {
             Frame::Claimed { .. } => 0x86,
             Frame::Released(_) => 0x87,
             Frame::Holder { .. } => 0x88,
+            Frame::Wanted(_) => 0x89,
+            Frame::Watching => 0x8a,
+            Frame::Introduced(_) => 0x8b,
         }
     }
 
     /// The frame's bytes; a reason is cut to fit, other addresses to [`MAX_OTHERS`].
     pub fn encode(&self) -> Vec<u8> {
         let body = match self {
-            Frame::Observe | Frame::Claim => Vec::new(),
+            Frame::Observe | Frame::Claim | Frame::Watch | Frame::Watching => Vec::new(),
             Frame::Release(n) | Frame::WhoHas(n) | Frame::Released(n) => n.to_be_bytes().to_vec(),
             Frame::Claimed { nameplate, until } => {
                 let mut b = nameplate.to_be_bytes().to_vec();
@@ -135,8 +151,11 @@ impl Frame {
                 b.extend_from_slice(id);
                 b
             }
-            Frame::Register(r) | Frame::Found(r) => r.encode(),
-            Frame::Lookup(id) | Frame::NotFound(id) => id.to_vec(),
+            Frame::Register(r) | Frame::Found(r) | Frame::Wanted(r) => r.encode(),
+            Frame::Lookup(id)
+            | Frame::NotFound(id)
+            | Frame::Introduce(id)
+            | Frame::Introduced(id) => id.to_vec(),
             Frame::Observed { addr: a, others } => {
                 let mut b = Vec::new();
                 addr::put(&mut b, a);
@@ -170,7 +189,7 @@ impl Frame {
         };
         let code = head[0];
         let len = u16::from_be_bytes([head[1], head[2]]) as usize;
-        if !matches!(code, 0x01..=0x06 | 0x81..=0x88) {
+        if !matches!(code, 0x01..=0x08 | 0x81..=0x8b) {
             return Err(FrameError::UnknownCode(code));
         }
         if len > MAX_BODY {
@@ -178,9 +197,9 @@ impl Frame {
         }
         let bad = FrameError::BadLength { code, len };
         let fixed = match code {
-            0x01 | 0x04 => Some(0),
+            0x01 | 0x04 | 0x07 | 0x8a => Some(0),
             0x05 | 0x06 | 0x87 => Some(2),
-            0x03 | 0x84 => Some(32),
+            0x03 | 0x08 | 0x84 | 0x8b => Some(32),
             0x82 => Some(8),
             0x86 => Some(10),
             0x88 => Some(34),
@@ -197,6 +216,11 @@ impl Frame {
             0x02 => Frame::Register(Record::decode(body)?),
             0x03 => Frame::Lookup(body.try_into().expect("length checked")),
             0x04 => Frame::Claim,
+            0x07 => Frame::Watch,
+            0x08 => Frame::Introduce(body.try_into().expect("length checked")),
+            0x89 => Frame::Wanted(Record::decode(body)?),
+            0x8a => Frame::Watching,
+            0x8b => Frame::Introduced(body.try_into().expect("length checked")),
             0x05 => Frame::Release(u16::from_be_bytes([body[0], body[1]])),
             0x06 => Frame::WhoHas(u16::from_be_bytes([body[0], body[1]])),
             0x86 => Frame::Claimed {
