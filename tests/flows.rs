@@ -15,12 +15,26 @@ use support::{free_port, http, text, TestNode};
 /// Nodes that all know each other as `n0`, `n1`, ...
 fn mesh(n: usize) -> Vec<TestNode> {
     let nodes: Vec<TestNode> = (0..n).map(|_| TestNode::start()).collect();
+    // Only the lower-numbered node of each pair dials (the other knows its id alone), so
+    // no connection is replaced by the simultaneous-dial tie-break under a flow's first
+    // datagrams; every pair is connected before the flows start.
     for (i, a) in nodes.iter().enumerate() {
         for (j, b) in nodes.iter().enumerate() {
-            if i != j {
+            if i < j {
                 a.add_peer(&format!("n{j}"), b);
+            } else if i > j {
+                a.ok(&["peers", "add", &format!("n{j}"), &b.id]);
             }
         }
+    }
+    for node in &nodes {
+        support::wait_until("every peer connected", Duration::from_secs(20), || {
+            let peers: serde_json::Value =
+                serde_json::from_str(&node.ok(&["peers", "--json"])).unwrap_or_default();
+            peers
+                .as_array()
+                .is_some_and(|l| l.len() == n - 1 && l.iter().all(|p| p["connected"] == true))
+        });
     }
     nodes
 }
