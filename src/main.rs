@@ -101,10 +101,7 @@ fn main() -> ExitCode {
                         ws_public: opts.ws_public || file.ws_public.unwrap_or(false),
                         unknown: opts.unknown,
                         lan: !opts.no_lan && file.lan.unwrap_or(true),
-                        maps: match opts.maps.is_empty() {
-                            true => file.map.clone(),
-                            false => opts.maps,
-                        },
+                        maps: opts.maps,
                     },
                 ))
                 .map_err(|e| e.to_string())?;

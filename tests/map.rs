@@ -188,3 +188,22 @@ fn a_pairing_code_finds_its_sender_through_a_map() {
     assert!(share.wait().unwrap().success(), "{rest}");
     assert!(rest.contains("completed"), "{rest}");
 }
+
+#[test]
+fn maps_in_the_configuration_file_are_applied_on_save() {
+    let map = MapServer::start();
+    let node = TestNode::bare(&[]);
+    assert_eq!(status(&node)["maps"], serde_json::json!([]));
+    let config = node.home.path().join("warp.toml");
+    std::fs::write(&config, format!("[node]\nmap = [\"{}\"]\n", map.addr)).unwrap();
+    support::wait_until("registered after the save", Duration::from_secs(20), || {
+        status(&node)["maps"][0]["registered_until"].is_u64()
+    });
+    assert_eq!(status(&node)["maps"][0]["addr"], map.addr);
+    std::fs::write(&config, "[node]\nmap = []\n").unwrap();
+    support::wait_until(
+        "no map after the next save",
+        Duration::from_secs(20),
+        || status(&node)["maps"] == serde_json::json!([]),
+    );
+}

@@ -52,7 +52,7 @@ pub async fn ensure(dir: &Path) -> Result<Option<OneOff>, OneOffError> {
         api: None,
         unknown: None,
         lan: file.lan.unwrap_or(true),
-        maps: file.map,
+        maps: Vec::new(),
     };
     let (stop, stopped) = oneshot::channel::<()>();
     let shutdown = async move {

@@ -50,6 +50,7 @@ pub async fn watch(node: Arc<Node>, path: PathBuf) {
 
 async fn apply(node: &Arc<Node>, cfg: NodeConfig) {
     *node.unknown_file.write().unwrap_or_else(|p| p.into_inner()) = cfg.unknown;
+    node.maps.set_file(cfg.node.map.clone());
     if node.unknown() == crate::store::Unknown::Block {
         node.close_strangers();
     }

@@ -84,7 +84,10 @@ struct Found {
 /// The maps and what they said.
 #[derive(Default)]
 pub struct Maps {
-    addrs: Vec<String>,
+    /// `--map`: wins over the file's when given.
+    flags: Vec<String>,
+    /// `map = [...]` in `warp.toml`, as last applied.
+    file: Mutex<Vec<String>>,
     links: tokio::sync::Mutex<HashMap<SocketAddr, Peer>>,
     status: Mutex<HashMap<String, MapStatus>>,
     found: Mutex<HashMap<PeerId, Found>>,
@@ -99,17 +102,31 @@ fn now() -> u64 {
 }
 
 impl Maps {
-    /// The maps at `addrs` (HOST:PORT each).
-    pub fn new(addrs: Vec<String>) -> Maps {
+    /// The maps given on the command line (HOST:PORT each); the configuration file's
+    /// come with [`Maps::set_file`].
+    pub fn new(flags: Vec<String>) -> Maps {
         Maps {
-            addrs,
+            flags,
             ..Maps::default()
         }
     }
 
-    /// Whether any map is configured.
+    /// The configuration file's maps (used when none is given on the command line).
+    pub fn set_file(&self, maps: Vec<String>) {
+        *self.file.lock().unwrap_or_else(|p| p.into_inner()) = maps;
+    }
+
+    /// The maps in use: the command line's, else the file's.
+    pub fn list(&self) -> Vec<String> {
+        match self.flags.is_empty() {
+            false => self.flags.clone(),
+            true => self.file.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        }
+    }
+
+    /// Whether any map is in use.
     pub fn any(&self) -> bool {
-        !self.addrs.is_empty()
+        !self.list().is_empty()
     }
 
     /// Where `id` can be reached, from the newest live record read.
@@ -125,7 +142,7 @@ impl Maps {
     /// Each map as last heard from.
     pub fn status(&self) -> Vec<MapStatus> {
         let status = self.status.lock().unwrap_or_else(|p| p.into_inner());
-        self.addrs
+        self.list()
             .iter()
             .map(|a| {
                 status.get(a).cloned().unwrap_or(MapStatus {
@@ -350,7 +367,7 @@ impl Node {
     /// Asks every map to tell `id` that this node wants to reach it, so that `id` sends
     /// towards this node at the same time and each NAT lets the other's packets in.
     pub(super) async fn introduce(&self, id: PeerId) {
-        for name in &self.maps.addrs {
+        for name in &self.maps.list() {
             let asked = async {
                 let at = Node::resolve_map(name).await?;
                 self.ask_map(at, name, &Frame::Introduce(id.0)).await
@@ -422,11 +439,9 @@ impl Node {
     }
 
     /// Keeps a registration with every map: renewed every two minutes, retried after a
-    /// failure with a backoff of 1 s doubling to 30 s. Returns at once with no maps.
+    /// failure with a backoff of 1 s doubling to 30 s. Maps added to or removed from the
+    /// configuration file are picked up (a removed map's watch ends).
     pub(super) async fn keep_registered(self: Arc<Self>) {
-        if !self.maps.any() {
-            return;
-        }
         /// When a map is next due, how its failures back off, and its watch.
         struct Due {
             renew: Instant,
@@ -439,7 +454,17 @@ impl Node {
         loop {
             tick.tick().await;
             let now = Instant::now();
-            for name in self.maps.addrs.clone() {
+            let maps = self.maps.list();
+            due.retain(|name, d| {
+                let kept = maps.contains(name);
+                if !kept {
+                    if let Some(w) = d.watch.take() {
+                        w.abort();
+                    }
+                }
+                kept
+            });
+            for name in maps {
                 let d = due.entry(name.clone()).or_insert_with(|| Due {
                     renew: now,
                     backoff: Backoff::new(Duration::from_secs(1), Duration::from_secs(30)),
@@ -484,7 +509,7 @@ impl Node {
     /// map's name and the number.
     pub(super) async fn claim_code_number(&self) -> Result<(String, u16), MapError> {
         let mut last = None;
-        for name in &self.maps.addrs {
+        for name in &self.maps.list() {
             let asked = async {
                 let at = Node::resolve_map(name).await?;
                 self.ask_map(at, name, &Frame::Claim).await
@@ -519,7 +544,7 @@ impl Node {
     /// reached (from its verified record).
     pub(super) async fn code_holders(&self, n: u16) -> Vec<(PeerId, Vec<SocketAddr>)> {
         let mut out: Vec<(PeerId, Vec<SocketAddr>)> = Vec::new();
-        for name in &self.maps.addrs {
+        for name in &self.maps.list() {
             let asked = async {
                 let at = Node::resolve_map(name).await?;
                 self.ask_map(at, name, &Frame::WhoHas(n)).await
@@ -540,7 +565,7 @@ impl Node {
     /// Asks every map for `id`'s record; the addresses of the newest that verifies (also
     /// kept for [`Maps::addrs`]).
     pub(super) async fn look_up(&self, id: PeerId) -> Vec<SocketAddr> {
-        for name in &self.maps.addrs {
+        for name in &self.maps.list() {
             let at = match Node::resolve_map(name).await {
                 Ok(a) => a,
                 Err(e) => {

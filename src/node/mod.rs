@@ -82,7 +82,9 @@ pub struct NodeOptions {
     /// Announce the node and find peers on the local network (mDNS), unless it listens
     /// on loopback only.
     pub lan: bool,
-    /// Maps (HOST:PORT) to register with and to ask for peers that have no address.
+    /// Maps (HOST:PORT) to register with and to ask for peers that have no address, from
+    /// the command line (they win over `map = [...]` in the configuration file, which is
+    /// applied at start and on every save).
     pub maps: Vec<String>,
 }
 
