@@ -29,6 +29,22 @@ fn ping_until_answered(node: &TestNode, alias: &str) -> (bool, String) {
     }
 }
 
+/// Two homes behind routers of kinds `a` and `b`, and a map on the public network.
+fn internet(a: Kind, b: Kind) -> (Internet, MapServer) {
+    let net = Internet::new(a, b);
+    let map = MapServer::in_netns(&net.wan, "203.0.113.1");
+    (net, map)
+}
+
+/// A node in namespace `ns` that uses `map` (with `extra` arguments), once registered.
+fn node_on(map: &MapServer, ns: &str, extra: &[&str]) -> TestNode {
+    let mut args = vec!["--map", map.addr.as_str()];
+    args.extend_from_slice(extra);
+    let node = TestNode::in_netns_with(ns, &args);
+    registered(&node);
+    node
+}
+
 /// Waits until `node` is registered with its map; its map status.
 fn registered(node: &TestNode) -> serde_json::Value {
     support::wait_until("registered with the map", Duration::from_secs(30), || {
@@ -39,10 +55,9 @@ fn registered(node: &TestNode) -> serde_json::Value {
 
 #[test]
 fn a_node_behind_a_nat_learns_its_public_address_and_how_the_nat_maps() {
-    let net = Internet::new(Kind::Cone, Kind::Symmetric);
-    let map = MapServer::in_netns(&net.wan, "203.0.113.1");
-    let a = TestNode::in_netns_with(&net.ha, &["--map", &map.addr]);
-    let b = TestNode::in_netns_with(&net.hb, &["--map", &map.addr]);
+    let (net, map) = internet(Kind::Cone, Kind::Symmetric);
+    let a = node_on(&map, &net.ha, &[]);
+    let b = node_on(&map, &net.hb, &[]);
 
     let seen = registered(&a);
     // A cone router keeps the port: the map sees the router's address and the node's port.
@@ -64,12 +79,9 @@ fn a_node_behind_a_nat_learns_its_public_address_and_how_the_nat_maps() {
 
 #[test]
 fn a_node_behind_a_nat_reaches_a_public_node_known_by_id_alone() {
-    let net = Internet::new(Kind::Cone, Kind::Cone);
-    let map = MapServer::in_netns(&net.wan, "203.0.113.1");
-    let public = TestNode::in_netns_with(&net.wan, &["--map", &map.addr]);
-    let home = TestNode::in_netns_with(&net.ha, &["--map", &map.addr]);
-    registered(&public);
-    registered(&home);
+    let (net, map) = internet(Kind::Cone, Kind::Cone);
+    let public = node_on(&map, &net.wan, &[]);
+    let home = node_on(&map, &net.ha, &[]);
     home.ok(&["peers", "add", "server", &public.id]);
     public.ok(&["peers", "add", "laptop", &home.id]);
     let (ok, said) = ping_until_answered(&home, "server");
@@ -91,12 +103,9 @@ fn a_node_behind_a_nat_reaches_a_public_node_known_by_id_alone() {
 
 #[test]
 fn two_nodes_behind_cone_nats_reach_each_other_directly_by_id() {
-    let net = Internet::new(Kind::Cone, Kind::Cone);
-    let map = MapServer::in_netns(&net.wan, "203.0.113.1");
-    let a = TestNode::in_netns_with(&net.ha, &["--map", &map.addr]);
-    let b = TestNode::in_netns_with(&net.hb, &["--map", &map.addr]);
-    registered(&a);
-    registered(&b);
+    let (net, map) = internet(Kind::Cone, Kind::Cone);
+    let a = node_on(&map, &net.ha, &[]);
+    let b = node_on(&map, &net.hb, &[]);
     a.ok(&["peers", "add", "bob", &b.id]);
     b.ok(&["peers", "add", "alice", &a.id]);
     // Each router drops what its host did not ask for: only the map's introduction,
@@ -114,14 +123,11 @@ fn two_nodes_behind_cone_nats_reach_each_other_directly_by_id() {
 
 #[test]
 fn a_node_that_would_never_dial_is_reached_behind_its_nat_through_the_maps_introduction() {
-    let net = Internet::new(Kind::Cone, Kind::Cone);
-    let map = MapServer::in_netns(&net.wan, "203.0.113.1");
-    let public = TestNode::in_netns_with(&net.wan, &["--map", &map.addr]);
+    let (net, map) = internet(Kind::Cone, Kind::Cone);
+    let public = node_on(&map, &net.wan, &[]);
     // The laptop does not know the server (nothing makes it dial), but lets unknown keys
     // offer files; its router drops what it did not ask for.
-    let home = TestNode::in_netns_with(&net.ha, &["--map", &map.addr, "--unknown", "ask"]);
-    registered(&public);
-    registered(&home);
+    let home = node_on(&map, &net.ha, &["--unknown", "ask"]);
     public.ok(&["peers", "add", "laptop", &home.id]);
     let files = tempfile::tempdir().unwrap();
     let file = files.path().join("hello.txt");
@@ -159,12 +165,9 @@ fn share_by_code(node: &TestNode, path: &std::path::Path) -> (std::process::Chil
 
 #[test]
 fn a_pairing_code_works_between_two_homes_behind_nats() {
-    let net = Internet::new(Kind::Cone, Kind::Cone);
-    let map = MapServer::in_netns(&net.wan, "203.0.113.1");
-    let a = TestNode::in_netns_with(&net.ha, &["--map", &map.addr]);
-    let b = TestNode::in_netns_with(&net.hb, &["--map", &map.addr]);
-    registered(&a);
-    registered(&b);
+    let (net, map) = internet(Kind::Cone, Kind::Cone);
+    let a = node_on(&map, &net.ha, &[]);
+    let b = node_on(&map, &net.hb, &[]);
     let files = tempfile::tempdir().unwrap();
     let file = files.path().join("photo.bin");
     let body: Vec<u8> = (0..500_000u32).map(|i| (i % 253) as u8).collect();

@@ -23,5 +23,6 @@ pub mod map;
 pub mod pair;
 pub mod ping;
 pub mod sink;
+pub mod text;
 pub mod warp;
 pub mod warpdrive;

@@ -18,23 +18,8 @@ pub async fn run(dir: &Path, args: MapArgs) -> Result<ExitCode, String> {
         println!("map {id} listening on {bound:?}");
         println!("nodes use it with: warp node --map {first}");
     };
-    map_server::run(&data, &listen, ready, stopped())
+    map_server::run(&data, &listen, ready, crate::node::shutdown_signal())
         .await
         .map_err(|e| e.to_string())?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Ctrl-C or SIGTERM.
-async fn stopped() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
 }

@@ -167,13 +167,7 @@ impl Frame {
                 b
             }
             Frame::Registered(until) => until.to_be_bytes().to_vec(),
-            Frame::Refused(reason) => {
-                let mut end = reason.len().min(MAX_BODY);
-                while !reason.is_char_boundary(end) {
-                    end -= 1;
-                }
-                reason.as_bytes()[..end].to_vec()
-            }
+            Frame::Refused(reason) => crate::text::cut(reason, MAX_BODY),
         };
         let mut out = vec![self.code()];
         out.extend_from_slice(&(body.len() as u16).to_be_bytes());
@@ -253,11 +247,7 @@ impl Frame {
             0x82 => Frame::Registered(u64::from_be_bytes(body.try_into().expect("8 bytes"))),
             0x83 => Frame::Found(Record::decode(body)?),
             0x84 => Frame::NotFound(body.try_into().expect("length checked")),
-            _ => Frame::Refused(
-                std::str::from_utf8(body)
-                    .map_err(|_| FrameError::NotUtf8)?
-                    .to_string(),
-            ),
+            _ => Frame::Refused(crate::text::read(body).ok_or(FrameError::NotUtf8)?),
         };
         Ok(Some((frame, HEADER_LEN + len)))
     }

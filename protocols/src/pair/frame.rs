@@ -63,8 +63,8 @@ impl Frame {
                 (1, b)
             }
             Frame::Confirm(tag) => (2, tag.to_vec()),
-            Frame::Refused(reason) => (3, cut(reason, MAX_BODY)),
-            Frame::Offered(id) => (4, cut(id, MAX_OFFER_ID)),
+            Frame::Refused(reason) => (3, crate::text::cut(reason, MAX_BODY)),
+            Frame::Offered(id) => (4, crate::text::cut(id, MAX_OFFER_ID)),
         };
         let mut out = vec![code];
         out.extend_from_slice(&(body.len() as u16).to_be_bytes());
@@ -103,24 +103,9 @@ impl Frame {
                 msg: body[2..].to_vec(),
             },
             2 => Frame::Confirm(body.try_into().expect("length checked")),
-            3 => Frame::Refused(text(body)?),
-            _ => Frame::Offered(text(body)?),
+            3 => Frame::Refused(crate::text::read(body).ok_or(FrameError::NotUtf8)?),
+            _ => Frame::Offered(crate::text::read(body).ok_or(FrameError::NotUtf8)?),
         };
         Ok(Some((frame, HEADER_LEN + len)))
     }
-}
-
-/// At most `max` bytes of `s`, cut at a character boundary.
-fn cut(s: &str, max: usize) -> Vec<u8> {
-    let mut end = s.len().min(max);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s.as_bytes()[..end].to_vec()
-}
-
-fn text(body: &[u8]) -> Result<String, FrameError> {
-    std::str::from_utf8(body)
-        .map(str::to_string)
-        .map_err(|_| FrameError::NotUtf8)
 }
