@@ -117,9 +117,8 @@ fn main() {
     {
         let db = sled::open(map_dir.join("map.sled")).unwrap();
         let records = warp::map_server::Records::new(db.open_tree("records").unwrap());
-        let t = now();
         for k in &keys {
-            records.keep(&record(k, 1), t).unwrap();
+            records.keep(&record(k, 1), now()).unwrap();
         }
         assert_eq!(records.len(), NODES);
         db.flush().unwrap();

@@ -2,6 +2,8 @@
 //! verified before it is kept and dropped once expired. Records are self-certifying, so
 //! this store need not be trusted: a reader verifies every record it is given.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use protocols::map::{Record, RecordError};
 
 /// Most records one map keeps.
@@ -32,12 +34,15 @@ pub enum KeepError {
 /// The records of one map.
 pub struct Records {
     tree: sled::Tree,
+    /// How many the tree holds (sled counts by walking the tree).
+    count: AtomicUsize,
 }
 
 impl Records {
-    /// The records in `tree`.
+    /// The records in `tree` (counted once, here).
     pub fn new(tree: sled::Tree) -> Records {
-        Records { tree }
+        let count = AtomicUsize::new(tree.len());
+        Records { tree, count }
     }
 
     /// Keeps `r` if it verifies at `now` and is newer than the one held; its expiry.
@@ -52,10 +57,12 @@ impl Records {
                 })
             }
             Some(_) => {}
-            None if self.tree.len() >= MAX_RECORDS => return Err(KeepError::Full),
+            None if self.len() >= MAX_RECORDS => return Err(KeepError::Full),
             None => {}
         }
-        self.tree.insert(r.id, r.encode())?;
+        if self.tree.insert(r.id, r.encode())?.is_none() {
+            self.count.fetch_add(1, Ordering::Relaxed);
+        }
         Ok(r.expires)
     }
 
@@ -72,8 +79,10 @@ impl Records {
         let mut gone = 0;
         for item in self.tree.iter() {
             let (k, v) = item?;
-            if Record::decode(&v).map_or(true, |r| r.expires <= now) {
-                self.tree.remove(k)?;
+            if Record::decode(&v).map_or(true, |r| r.expires <= now)
+                && self.tree.remove(k)?.is_some()
+            {
+                self.count.fetch_sub(1, Ordering::Relaxed);
                 gone += 1;
             }
         }
@@ -82,12 +91,12 @@ impl Records {
 
     /// How many records are held.
     pub fn len(&self) -> usize {
-        self.tree.len()
+        self.count.load(Ordering::Relaxed)
     }
 
     /// Whether none is.
     pub fn is_empty(&self) -> bool {
-        self.tree.is_empty()
+        self.len() == 0
     }
 }
 
