@@ -100,7 +100,7 @@ fn positional_node_and_lane_are_accepted() {
 #[test]
 fn the_spec_bad_frames_are_rejected() {
     type Check = fn(&EnvelopeError) -> bool;
-    let cases: [(&str, Check); 6] = [
+    let cases: [(&str, Check); 7] = [
         ("{}", |e| matches!(e, EnvelopeError::Recon(_))),
         (
             "@unknown(node: \"/node\", lane: name)@body {a: 1}",
@@ -119,6 +119,20 @@ fn the_spec_bad_frames_are_rejected() {
         ("@linked@body {a: 1}", |e| {
             matches!(e, EnvelopeError::MissingHeader { header: "node", .. })
         }),
+        // A priority that overflows to infinity could never be written back (fuzz).
+        (
+            "@sync(node: \"/unit/1\", lane: info, prio: 000387582001E684212447)",
+            |e| {
+                matches!(
+                    e,
+                    EnvelopeError::BadHeader {
+                        header: "prio",
+                        expected: "a finite number",
+                        ..
+                    }
+                )
+            },
+        ),
     ];
     for (frame, expected) in cases {
         let e = Envelope::decode(frame).unwrap_err();

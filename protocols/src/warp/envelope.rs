@@ -159,10 +159,16 @@ fn text(tag: &'static str, header: &'static str, v: &Value) -> Result<recon::Tex
     }
 }
 
+/// A finite number: a priority or rate that overflows to infinity (or is NaN) is refused,
+/// since no envelope could carry it back.
 fn number(tag: &'static str, header: &'static str, v: &Value) -> Result<f64, EnvelopeError> {
-    match v {
-        Value::Float(_) | Value::Int(_) | Value::UInt(_) => Ok(v.as_f64().unwrap_or(0.0)),
-        _ => Err(bad(tag, header, "a number")),
+    let n = match v {
+        Value::Float(_) | Value::Int(_) | Value::UInt(_) => v.as_f64().unwrap_or(0.0),
+        _ => return Err(bad(tag, header, "a number")),
+    };
+    match n.is_finite() {
+        true => Ok(n),
+        false => Err(bad(tag, header, "a finite number")),
     }
 }
 
