@@ -222,6 +222,23 @@ impl Node {
         Ok(peer)
     }
 
+    /// A new `map` channel to the map at `at` (named `name`), and the connection under it.
+    async fn map_channel(
+        &self,
+        at: SocketAddr,
+        name: &str,
+    ) -> Result<(Peer, crate::transport::Channel), MapError> {
+        let link = self.map_link(at, name).await?;
+        let ch = link
+            .open(SERVICE, VERSION)
+            .await
+            .map_err(|error| MapError::Open {
+                addr: name.to_string(),
+                error,
+            })?;
+        Ok((link, ch))
+    }
+
     /// Sends `req` to the map at `at` and reads its answer.
     async fn ask_map(
         &self,
@@ -230,14 +247,7 @@ impl Node {
         req: &Frame,
     ) -> Result<(Frame, PeerId), MapError> {
         let asked = async {
-            let link = self.map_link(at, name).await?;
-            let mut ch = link
-                .open(SERVICE, VERSION)
-                .await
-                .map_err(|error| MapError::Open {
-                    addr: name.to_string(),
-                    error,
-                })?;
+            let (link, mut ch) = self.map_channel(at, name).await?;
             let channel = |error| MapError::Channel {
                 addr: name.to_string(),
                 error,
@@ -386,14 +396,7 @@ impl Node {
     /// when the channel ends.
     async fn watch_map(self: Arc<Self>, name: String) -> Result<(), MapError> {
         let at = Node::resolve_map(&name).await?;
-        let link = self.map_link(at, &name).await?;
-        let mut ch = link
-            .open(SERVICE, VERSION)
-            .await
-            .map_err(|error| MapError::Open {
-                addr: name.clone(),
-                error,
-            })?;
+        let (_link, mut ch) = self.map_channel(at, &name).await?;
         let channel = |error| MapError::Channel {
             addr: name.clone(),
             error,

@@ -21,6 +21,7 @@ mod maps;
 mod own;
 mod pair;
 mod pair_codes;
+mod pair_step;
 mod peers;
 mod ping;
 mod renames;

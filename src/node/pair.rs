@@ -14,6 +14,7 @@ use tracing::{info, warn};
 
 use super::conns::ReachError;
 use super::pair_codes::PairFailure;
+use super::pair_step::{StepError, STEP_WITHIN};
 use super::service_error::ServiceError;
 use super::Node;
 use crate::bond_mode::Mode;
@@ -26,8 +27,6 @@ pub const SERVICE: &str = "pair";
 /// Its version.
 pub const VERSION: u16 = 1;
 
-/// How long each step may wait for the other side.
-const STEP_WITHIN: Duration = Duration::from_secs(30);
 /// The refusal of a confirmation that does not match.
 const MISMATCH: &str = "the code does not match";
 /// How long the receiver looks for the node that printed the code.
@@ -48,9 +47,12 @@ pub enum ReceiveError {
     /// The sender refused.
     #[error("the sender refused: {0}")]
     Refused(String),
-    /// The sender went away or broke the protocol.
+    /// The sender broke the protocol.
     #[error("the pairing broke off: {0}")]
     Broken(String),
+    /// A step got no answer.
+    #[error("the pairing broke off: {0}")]
+    Step(#[from] StepError),
     /// The sender could not be reached.
     #[error(transparent)]
     Reach(#[from] ReachError),
@@ -60,11 +62,10 @@ pub enum ReceiveError {
 }
 
 /// Reads the next frame within [`STEP_WITHIN`]; `None` when the channel ended.
-async fn next(ch: &mut Channel) -> Result<Option<Frame>, String> {
+async fn next(ch: &mut Channel) -> Result<Option<Frame>, StepError> {
     match tokio::time::timeout(STEP_WITHIN, ch.read(Frame::decode)).await {
-        Ok(Ok(f)) => Ok(f),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!("no answer within {} s", STEP_WITHIN.as_secs())),
+        Ok(f) => Ok(f?),
+        Err(_) => Err(StepError::TimedOut),
     }
 }
 
@@ -150,7 +151,7 @@ async fn confirm(
     ch.write(&out)
         .await
         .map_err(|e| PairFailure::Broken(e.to_string()))?;
-    match next(ch).await.map_err(PairFailure::Broken)? {
+    match next(ch).await? {
         Some(Frame::Confirm(t)) if x.confirm(&t).is_ok() => Ok(()),
         Some(Frame::Confirm(_)) => {
             let _ = ch.write(&Frame::Refused(MISMATCH.into()).encode()).await;
@@ -258,14 +259,14 @@ async fn pair_with(node: &Arc<Node>, code: &Code, id: PeerId) -> Result<String, 
         msg: mine,
     };
     ch.write(&pake.encode()).await?;
-    let tag = match next(&mut ch).await.map_err(ReceiveError::Broken)? {
+    let tag = match next(&mut ch).await? {
         Some(Frame::Pake { msg, .. }) => x
             .take_pake(&msg)
             .map_err(|e| ReceiveError::Broken(e.to_string()))?,
         Some(Frame::Refused(r)) => return Err(ReceiveError::Refused(r)),
         other => return Err(ReceiveError::Broken(format!("unexpected {other:?}"))),
     };
-    match next(&mut ch).await.map_err(ReceiveError::Broken)? {
+    match next(&mut ch).await? {
         Some(Frame::Confirm(t)) if x.confirm(&t).is_ok() => {}
         Some(Frame::Confirm(_)) => {
             let refusal = Frame::Refused(MISMATCH.into());
@@ -297,7 +298,7 @@ async fn pair_with(node: &Arc<Node>, code: &Code, id: PeerId) -> Result<String, 
         }
         Err(e) => {
             node.pairings.unpair(&id);
-            Err(ReceiveError::Broken(e))
+            Err(ReceiveError::Step(e))
         }
     }
 }

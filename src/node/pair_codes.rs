@@ -26,9 +26,12 @@ pub enum PairFailure {
     /// The other side's key exchange did not confirm: it typed another code.
     #[error("someone tried a code that does not match; this code is spent: `warp share` again gives a new one")]
     WrongCode,
-    /// The other side refused or went away during the pairing.
+    /// The other side refused or broke the protocol.
     #[error("the other side broke off the pairing: {0}")]
     Broken(String),
+    /// A step got no answer.
+    #[error("the other side broke off the pairing: {0}")]
+    Step(#[from] super::pair_step::StepError),
     /// The offer could not be made.
     #[error("making the offer: {0}")]
     Share(#[from] warpdrive::ShareError),
