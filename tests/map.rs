@@ -40,6 +40,16 @@ fn nodes_that_know_only_each_others_id_find_each_other_through_a_map() {
     b.ok(&["peers", "add", "alice", &a.id]);
     let out = a.warp(&["ping", "bob", "-c", "1"]);
     assert!(out.status.success(), "{}\n{}", text(&out), a.log());
+    // The map relays at once; the direct path, once up, takes the traffic.
+    support::wait_until("a direct path up", Duration::from_secs(20), || {
+        let peers: serde_json::Value =
+            serde_json::from_str(&a.ok(&["peers", "--json"])).unwrap_or_default();
+        peers[0]["paths"].as_array().is_some_and(|l| {
+            l.iter()
+                .any(|p| p["kind"] == "direct" && p["state"] == "up")
+        })
+    });
+    let out = a.warp(&["ping", "bob", "-c", "1"]);
     assert!(
         text(&out).contains(&format!("via {}", b.addr())),
         "{}",
@@ -206,4 +216,84 @@ fn maps_in_the_configuration_file_are_applied_on_save() {
         Duration::from_secs(20),
         || status(&node)["maps"] == serde_json::json!([]),
     );
+}
+
+/// Whether anything comes back to `sock` within half a second.
+fn answered(sock: &std::net::UdpSocket) -> bool {
+    sock.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut buf = [0u8; 2048];
+    sock.recv_from(&mut buf).is_ok()
+}
+
+#[test]
+fn the_maps_relay_forwards_only_for_keys_that_asked_and_answers_strangers_nothing() {
+    use protocols::map::relay::{Datagram, TOKEN_LEN};
+    let map = MapServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let key = |name: &str| {
+        std::fs::create_dir_all(dir.path().join(name)).unwrap();
+        Identity::load_or_create(&dir.path().join(name)).unwrap()
+    };
+    let (me, other) = (key("me"), key("other"));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let at: std::net::SocketAddr = map.addr.parse().unwrap();
+    let token = rt.block_on(async {
+        let connect = |id: &Identity| {
+            let e = Endpoint::bind("127.0.0.1:0".parse().unwrap(), id.clone(), Vec::new()).unwrap();
+            let id = id.peer_id();
+            async move { Peer::new(e.dial_any(at).await.unwrap(), id) }
+        };
+        let (mine, theirs) = (connect(&me).await, connect(&other).await);
+        // The other node never asks for me: the map refuses after its wait.
+        let Frame::Refused(why) = ask(&mine, &Frame::Relay(other.peer_id().0)).await else {
+            panic!("relayed to a node that did not ask");
+        };
+        assert!(why.contains("did not ask"), "{why}");
+        // Both ask: both are granted, each with its own token.
+        let (to_other, to_me) = (
+            Frame::Relay(other.peer_id().0),
+            Frame::Relay(me.peer_id().0),
+        );
+        let (a, b) = tokio::join!(ask(&mine, &to_other), ask(&theirs, &to_me));
+        let (
+            Frame::Relaying {
+                peer: pa,
+                token: ta,
+            },
+            Frame::Relaying {
+                peer: pb,
+                token: tb,
+            },
+        ) = (a, b)
+        else {
+            panic!("not granted");
+        };
+        assert_eq!((pa, pb), (other.peer_id().0, me.peer_id().0));
+        assert_ne!(ta, tb);
+        ta
+    });
+    let send = |token: &[u8; TOKEN_LEN]| {
+        let mut d = Vec::new();
+        Datagram::Send {
+            token,
+            to: &other.peer_id().0,
+            packet: &[0x40; 1200],
+        }
+        .encode_into(&mut d);
+        d
+    };
+    // A stranger with a token the map never gave, and one with my token from another
+    // address: no byte comes back to either.
+    for t in [[7u8; TOKEN_LEN], token] {
+        let stranger = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        stranger.send_to(&send(&t), at).unwrap();
+        assert!(!answered(&stranger), "the relay answered a stranger");
+    }
+    // Nor to one-byte punches or short headers.
+    let stranger = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for d in [&[0u8][..], &[0, 1, 2, 3], &[0, 2, 0, 0]] {
+        stranger.send_to(d, at).unwrap();
+    }
+    assert!(!answered(&stranger), "the relay answered a short datagram");
 }

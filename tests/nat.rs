@@ -86,6 +86,13 @@ fn a_node_behind_a_nat_reaches_a_public_node_known_by_id_alone() {
     public.ok(&["peers", "add", "laptop", &home.id]);
     let (ok, said) = ping_until_answered(&home, "server");
     assert!(ok, "{said}\n{}", home.log());
+    // Relayed at once, direct as soon as the dial is answered.
+    support::wait_until("a direct path up", Duration::from_secs(20), || {
+        paths(&home, "server")
+            .iter()
+            .any(|p| p["kind"] == "direct" && p["state"] == "up")
+    });
+    let said = home.ok(&["ping", "server", "-c", "1"]);
     assert!(said.contains("via 203.0.113.1:7470"), "{said}");
     // The public node sees the connection come from the router's public address.
     let peers: serde_json::Value = serde_json::from_str(&public.ok(&["peers", "--json"])).unwrap();
@@ -108,10 +115,22 @@ fn two_nodes_behind_cone_nats_reach_each_other_directly_by_id() {
     let b = node_on(&map, &net.hb, &[]);
     a.ok(&["peers", "add", "bob", &b.id]);
     b.ok(&["peers", "add", "alice", &a.id]);
-    // Each router drops what its host did not ask for: only the map's introduction,
-    // which makes bob send towards alice too, opens both.
+    // The map relays at once. Each router drops what its host did not ask for: only
+    // the map's introduction, which makes bob send towards alice too, opens both for a
+    // direct path, which then carries the traffic, the relay standing by.
     let (ok, said) = ping_until_answered(&a, "bob");
     assert!(ok, "{said}\n{}\n{}", a.log(), b.log());
+    support::wait_until(
+        "a direct path up beside the relay",
+        Duration::from_secs(20),
+        || {
+            paths(&a, "bob")
+                .iter()
+                .any(|p| p["kind"] == "direct" && p["state"] == "up")
+        },
+    );
+    assert_eq!(path_kinds(&a, "bob"), ["direct", "relay"]);
+    let said = a.ok(&["ping", "bob", "-c", "1"]);
     assert!(
         said.contains(&format!("via {}:7470", net.public_b())),
         "{said}"
@@ -184,4 +203,44 @@ fn a_pairing_code_works_between_two_homes_behind_nats() {
     );
     assert_eq!(std::fs::read(into.path().join("photo.bin")).unwrap(), body);
     assert!(sharing.wait().unwrap().success());
+}
+
+/// The kinds of `node`'s paths to the peer `alias` (`direct`, `relay`), best first.
+fn path_kinds(node: &TestNode, alias: &str) -> Vec<String> {
+    paths(node, alias)
+        .iter()
+        .filter_map(|p| p["kind"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// `node`'s paths to the peer `alias`, best first.
+fn paths(node: &TestNode, alias: &str) -> Vec<serde_json::Value> {
+    let peers: serde_json::Value = serde_json::from_str(&node.ok(&["peers", "--json"])).unwrap();
+    peers
+        .as_array()
+        .and_then(|l| l.iter().find(|p| p["entry"]["alias"] == alias))
+        .and_then(|p| p["paths"].as_array())
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[test]
+fn two_nodes_behind_symmetric_nats_reach_each_other_through_the_maps_relay() {
+    let (net, map) = internet(Kind::Symmetric, Kind::Symmetric);
+    let a = node_on(&map, &net.ha, &[]);
+    let b = node_on(&map, &net.hb, &[]);
+    a.ok(&["peers", "add", "bob", &b.id]);
+    b.ok(&["peers", "add", "alice", &a.id]);
+    // No direct path can open between two routers that pick a new port per destination:
+    // the map forwards the peers' QUIC.
+    let (ok, said) = ping_until_answered(&a, "bob");
+    assert!(ok, "{said}\n{}\n{}", a.log(), b.log());
+    assert!(said.contains(&format!("via {}", map.addr)), "{said}");
+    assert_eq!(path_kinds(&a, "bob"), ["relay"]);
+    assert_eq!(path_kinds(&b, "alice"), ["relay"]);
+    // Bytes, not only pings, and the answer back.
+    let out = a.ok(&["speed", "bob", "--bytes", "2000000"]);
+    assert!(out.contains("SHA-256 verified"), "{out}");
+    let (ok, said) = ping_until_answered(&b, "alice");
+    assert!(ok, "{said}");
 }

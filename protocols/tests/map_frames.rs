@@ -8,6 +8,7 @@ use ed25519_dalek::{Signer, SigningKey};
 use proptest::prelude::*;
 use protocols::map::frame::{FrameError, MAX_BODY};
 use protocols::map::record::{MAX_ADDRS, MAX_TTL};
+use protocols::map::relay::{self, Datagram};
 use protocols::map::{Frame, Record, RecordError};
 
 fn sock() -> impl Strategy<Value = SocketAddr> {
@@ -58,6 +59,9 @@ fn frame() -> impl Strategy<Value = Frame> {
         any::<u16>().prop_map(Frame::Released),
         (any::<u16>(), any::<[u8; 32]>())
             .prop_map(|(nameplate, id)| Frame::Holder { nameplate, id }),
+        any::<[u8; 32]>().prop_map(Frame::Relay),
+        (any::<[u8; 32]>(), any::<[u8; 16]>())
+            .prop_map(|(peer, token)| Frame::Relaying { peer, token }),
     ]
 }
 
@@ -98,6 +102,25 @@ proptest! {
     fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
         let _ = Frame::decode(&bytes);
         let _ = Record::decode(&bytes);
+        let _ = Datagram::decode(&bytes);
+    }
+
+    #[test]
+    fn relay_datagrams_round_trip_and_a_send_forwards_as_from(
+        token in any::<[u8; 16]>(),
+        (to, from) in any::<([u8; 32], [u8; 32])>(),
+        packet in prop::collection::vec(any::<u8>(), 1..1500),
+    ) {
+        let mut b = Vec::new();
+        let send = Datagram::Send { token: &token, to: &to, packet: &packet };
+        send.encode_into(&mut b);
+        prop_assert_eq!(Datagram::decode(&b), Ok(send));
+        let out = relay::rewrite_send_as_from(&mut b, &from).to_vec();
+        prop_assert_eq!(Datagram::decode(&out), Ok(Datagram::From { from: &from, packet: &packet }));
+        // No QUIC packet (fixed bit set) reads as a relay datagram.
+        let mut quic = packet.clone();
+        quic[0] |= 0x40;
+        prop_assert_eq!(Datagram::decode(&quic), Err(relay::DatagramError::NotRelay));
     }
 
     #[test]

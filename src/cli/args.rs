@@ -397,6 +397,9 @@ pub struct MapArgs {
     /// directory].
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// The most each node may send through the map's relay, in Mbit/s (0: no limit).
+    #[arg(long = "relay-rate", value_name = "MBIT", default_value_t = 1000)]
+    pub relay_rate: u64,
 }
 
 /// Options of `warp receive`.

@@ -18,8 +18,14 @@ pub async fn run(dir: &Path, args: MapArgs) -> Result<ExitCode, String> {
         println!("map {id} listening on {bound:?}");
         println!("nodes use it with: warp node --map {first}");
     };
-    map_server::run(&data, &listen, ready, crate::node::shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())?;
+    let relay_rate = args.relay_rate.saturating_mul(1_000_000 / 8);
+    map_server::run(
+        &data,
+        (&listen, relay_rate),
+        ready,
+        crate::node::shutdown_signal(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -7,6 +7,7 @@
 
 mod claims;
 mod records;
+pub mod relay;
 mod serve;
 
 use std::net::SocketAddr;
@@ -55,11 +56,12 @@ pub enum MapError {
     },
 }
 
-/// Runs a map on `listen` with its key and records under `dir` until `shutdown` ends;
-/// `ready` hears the map's id and bound addresses once it listens.
+/// Runs a map on `listen` with its key and records under `dir` until `shutdown` ends,
+/// relaying at most `relay_rate` bytes per second for each node (0: no limit); `ready`
+/// hears the map's id and bound addresses once it listens.
 pub async fn run(
     dir: &Path,
-    listen: &[SocketAddr],
+    (listen, relay_rate): (&[SocketAddr], u64),
     ready: impl FnOnce(&str, &[SocketAddr]),
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), MapError> {
@@ -82,8 +84,9 @@ pub async fn run(
     let db = sled::open(dir.join("map.sled"))?;
     let mut endpoints = Vec::new();
     let mut bound = Vec::new();
+    let relay = Arc::new(relay::Relay::new(relay_rate));
     for addr in listen {
-        let e = Endpoint::bind(*addr, identity.clone(), Vec::new()).map_err(|source| {
+        let e = Endpoint::bind_map(*addr, identity.clone(), relay.clone()).map_err(|source| {
             MapError::Bind {
                 addr: *addr,
                 source,
@@ -97,6 +100,7 @@ pub async fn run(
         claims: Default::default(),
         watchers: Default::default(),
         listening: bound.clone(),
+        relay,
     });
     info!(
         "map {id} on {bound:?}, data in {}: {} records held",

@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, info};
 
 use super::records::Records;
+use super::relay::Relay;
 use crate::identity::PeerId;
 use crate::transport::{Channel, Peer};
 
@@ -32,7 +33,12 @@ pub struct Serving {
     pub listening: Vec<SocketAddr>,
     /// The nodes that watch for introductions, each with where to tell it.
     pub watchers: std::sync::Mutex<HashMap<PeerId, (u64, mpsc::Sender<Record>)>>,
+    /// Which nodes are relayed to which.
+    pub relay: Arc<Relay>,
 }
+
+/// How long a `Relay` request waits for the other node to ask too.
+const RELAY_WAIT: Duration = Duration::from_secs(3);
 
 /// Introductions queued for one watching node (more are dropped: the introduced node
 /// asks again when it dials again).
@@ -45,8 +51,16 @@ pub fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Serves the channels `peer` opens until its connection ends.
+/// Serves the channels `peer` opens until its connection ends; then the map relays for
+/// it no more.
 pub async fn connection(map: Arc<Serving>, peer: Peer) {
+    serve_channels(map.clone(), &peer).await;
+    if let Some(p) = peer.paths().first() {
+        map.relay.forget(peer.id(), p.remote);
+    }
+}
+
+async fn serve_channels(map: Arc<Serving>, peer: &Peer) {
     while let Some(ch) = peer.accept().await {
         let map = map.clone();
         let id = peer.id();
@@ -105,6 +119,11 @@ async fn channel(
         if frame == Frame::Watch {
             return watch(&map, id, ch).await;
         }
+        if let Frame::Relay(peer) = frame {
+            let answer = relay(&map, id, remote, PeerId(peer)).await;
+            ch.write(&answer.encode()).await?;
+            continue;
+        }
         let answer = answer(&map, id, (local, remote), frame);
         ch.write(&answer.encode()).await?;
     }
@@ -148,6 +167,41 @@ async fn watch(
         watchers.remove(&id);
     }
     result
+}
+
+/// Node `id` (its connection from `remote`) asks to be relayed to `peer`: `peer` is told
+/// (as by `Introduce`), and the answer waits until it asks for `id` too.
+async fn relay(map: &Serving, id: PeerId, remote: SocketAddr, peer: PeerId) -> Frame {
+    let token = match map.relay.ask(id, remote, peer) {
+        Ok((token, _)) => token,
+        Err(e) => return Frame::Refused(e.to_string()),
+    };
+    introduce(map, id, peer.0);
+    match map.relay.wait_for(id, peer, RELAY_WAIT).await {
+        true => Frame::Relaying {
+            peer: peer.0,
+            token,
+        },
+        false => Frame::Refused(format!(
+            "{peer} did not ask to be relayed to this node within {} s",
+            RELAY_WAIT.as_secs()
+        )),
+    }
+}
+
+/// Tells `target`, if it watches, that node `id` wants to reach it.
+fn introduce(map: &Serving, id: PeerId, target: [u8; 32]) -> Frame {
+    let Ok(Some(mine)) = map.records.get(&id.0, now()) else {
+        return Frame::Refused("register before asking for an introduction".into());
+    };
+    let watchers = map.watchers.lock().unwrap_or_else(|p| p.into_inner());
+    match watchers.get(&PeerId(target)) {
+        Some((_, tx)) => {
+            let _ = tx.try_send(mine);
+            Frame::Introduced(target)
+        }
+        None => Frame::Refused("that node does not watch this map".into()),
+    }
 }
 
 /// The answer to one request from node `id`, seen at `remote` on the map's `local`.
@@ -200,25 +254,15 @@ fn answer(map: &Serving, id: PeerId, (local, remote): (SocketAddr, SocketAddr), 
             },
             None => Frame::Refused(format!("no node waits with code number {n} on this map")),
         },
-        Frame::Introduce(target) => {
-            let Ok(Some(mine)) = map.records.get(&id.0, now) else {
-                return Frame::Refused("register before asking for an introduction".into());
-            };
-            let watchers = map.watchers.lock().unwrap_or_else(|p| p.into_inner());
-            match watchers.get(&PeerId(target)) {
-                Some((_, tx)) => {
-                    let _ = tx.try_send(mine);
-                    Frame::Introduced(target)
-                }
-                None => Frame::Refused("that node does not watch this map".into()),
-            }
-        }
-        // Answered by `watch`.
+        Frame::Introduce(target) => introduce(map, id, target),
+        // Answered by `watch` and `relay`.
         Frame::Watch => Frame::Watching,
+        Frame::Relay(_) => Frame::Refused("a relay request is answered apart".into()),
         Frame::Observed { .. }
         | Frame::Wanted(_)
         | Frame::Watching
         | Frame::Introduced(_)
+        | Frame::Relaying { .. }
         | Frame::Registered(_)
         | Frame::Found(_)
         | Frame::NotFound(_)

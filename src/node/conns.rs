@@ -196,8 +196,8 @@ impl Node {
         if self.addrs(entry).is_empty() && self.maps.any() {
             self.look_up(id).await;
         }
-        if entry.addrs.is_empty() && !self.maps.addrs(&id).is_empty() {
-            self.introduce(id).await;
+        if entry.addrs.is_empty() && self.maps.any() {
+            return self.connect_through_maps(entry, id).await;
         }
         let mut last = None;
         let plan = self.plan(entry);
@@ -220,6 +220,74 @@ impl Node {
                     }
                     last = Some((addr.clone(), error));
                 }
+            }
+        }
+        match last {
+            Some((addr, error)) => {
+                let e = ConnectError::Unreachable {
+                    alias: entry.alias.clone(),
+                    addr,
+                    error,
+                };
+                self.conns.set_down(id, Some(e.to_string()));
+                Err(e)
+            }
+            None => Err(ConnectError::NoAddress {
+                alias: entry.alias.clone(),
+                id: entry.id.clone(),
+            }),
+        }
+    }
+
+    /// Connects to a peer known by its key alone (and what the maps say), relay first
+    /// and direct at the same time: every map that relays is asked to, which also tells
+    /// the peer to open its NAT towards this node; once the peer has asked too (or after
+    /// a second), the addresses its record gives are dialed as well. The first path up
+    /// is returned; the other, when it comes, becomes another path of the peer (a direct
+    /// path takes the traffic from the relay).
+    async fn connect_through_maps(
+        self: &Arc<Self>,
+        entry: &PeerEntry,
+        id: PeerId,
+    ) -> Result<Peer, ConnectError> {
+        type Attempt = Result<Peer, Option<(String, DialError)>>;
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Attempt>(2);
+        let (asked_tx, asked) = tokio::sync::oneshot::channel::<()>();
+        let dial_all = move |node: Arc<Node>, plan: Vec<(String, Option<String>)>| async move {
+            let mut last = None;
+            for (addr, via) in plan {
+                match node.endpoint.dial(id, &addr, via.as_deref()).await {
+                    Ok(path) => return Ok(node.register(path)),
+                    Err(error) => last = Some((addr, error)),
+                }
+            }
+            Err(last)
+        };
+        {
+            let (node, tx) = (self.clone(), tx.clone());
+            tokio::spawn(async move {
+                let relayed = node.relay_through_maps(id).await;
+                let _ = asked_tx.send(());
+                let plan = relayed.iter().map(|a| (a.to_string(), None)).collect();
+                let _ = tx.send(dial_all(node, plan).await).await;
+            });
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), asked).await;
+        {
+            let (node, plan) = (self.clone(), self.plan(entry));
+            tokio::spawn(async move {
+                let _ = tx.send(dial_all(node, plan).await).await;
+            });
+        }
+        let mut last = None;
+        while let Some(attempt) = rx.recv().await {
+            match attempt {
+                Ok(peer) => {
+                    self.clone().more_paths(entry.clone());
+                    return Ok(peer);
+                }
+                Err(Some(e)) => last = Some(e),
+                Err(None) => {}
             }
         }
         match last {
@@ -329,13 +397,47 @@ impl Node {
     }
 
     /// Dials, in the background, each path of `entry` (see [`Node::plan`]) that its peer
-    /// lacks: each answer becomes another path.
+    /// lacks: each answer becomes another path. A peer known from a map and reached only
+    /// through its relay is introduced again first, so that its NAT lets the dial in.
     fn more_paths(self: Arc<Self>, entry: PeerEntry) {
         let Some(id) = entry.peer_id() else { return };
         let Some(peer) = self.conns.get(&id) else {
             return;
         };
-        for (addr, via) in self.plan(&entry) {
+        let relayed_only = peer
+            .paths()
+            .iter()
+            .all(|p| p.kind == crate::transport::PathKind::Relay);
+        if entry.addrs.is_empty() && self.maps.any() && relayed_only {
+            let key = (id, String::from("introduction"), None);
+            {
+                let mut dialing = self
+                    .conns
+                    .dialing_paths
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                if !dialing.insert(key.clone()) {
+                    return;
+                }
+            }
+            tokio::spawn(async move {
+                self.introduce(id).await;
+                self.clone().dial_missing(&entry, id, &peer);
+                let mut dialing = self
+                    .conns
+                    .dialing_paths
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                dialing.remove(&key);
+            });
+            return;
+        }
+        self.dial_missing(&entry, id, &peer);
+    }
+
+    /// Dials each path of `entry` that `peer` lacks, each in its own task.
+    fn dial_missing(self: Arc<Self>, entry: &PeerEntry, id: PeerId, peer: &Peer) {
+        for (addr, via) in self.plan(entry) {
             if peer.reaches(&addr, via.as_deref()) {
                 continue;
             }

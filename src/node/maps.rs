@@ -405,18 +405,19 @@ impl Node {
         loop {
             match ch.read(Frame::decode).await.map_err(channel)? {
                 Some(Frame::Watching) => debug!("watching map {name} for introductions"),
-                Some(Frame::Wanted(record)) => self.clone().wanted(record),
+                Some(Frame::Wanted(record)) => self.clone().wanted(record, &name),
                 Some(other) => debug!("map {name} sent {other:?} on the watched channel"),
                 None => return Ok(()),
             }
         }
     }
 
-    /// A node introduced by a map wants to reach this one: if it may, its record is kept
-    /// and this node sends a few punches to each of its addresses (at once, after 100 ms
-    /// and after 400 ms), so that this side's NAT lets its dial in. This node does not
-    /// dial itself: one connection, no tie-break.
-    fn wanted(self: Arc<Self>, record: Record) {
+    /// A node introduced by map `map` wants to reach this one: if it may, its record is
+    /// kept, this node sends a few punches to each of its addresses (at once, after
+    /// 100 ms and after 400 ms), so that this side's NAT lets its dial in, and asks the
+    /// map to relay between the two. This node does not dial itself: one connection, no
+    /// tie-break.
+    fn wanted(self: Arc<Self>, record: Record, map: &str) {
         let id = PeerId(record.id);
         let may = match self.book.get(&id) {
             Some(e) => e.policy != crate::store::Policy::Block,
@@ -431,14 +432,57 @@ impl Node {
             "{} wants to reach this node: opening the way towards {addrs:?}",
             self.label(&id)
         );
+        let node = self.clone();
         tokio::spawn(async move {
             for wait in [0, 100, 300] {
                 tokio::time::sleep(Duration::from_millis(wait)).await;
                 for a in &addrs {
-                    self.endpoint.punch(*a);
+                    node.endpoint.punch(*a);
                 }
             }
         });
+        let map = map.to_string();
+        tokio::spawn(async move {
+            if let Err(e) = self.relay_through(&map, id).await {
+                debug!("relay to {id}: {e}");
+            }
+        });
+    }
+
+    /// Asks the map `name` to relay between this node and `id`; once `id` asked too
+    /// (the map waits up to 3 s for it), the made-up address `id` is dialed at through
+    /// that map.
+    async fn relay_through(&self, name: &str, id: PeerId) -> Result<SocketAddr, MapError> {
+        let at = Node::resolve_map(name).await?;
+        match self.ask_map(at, name, &Frame::Relay(id.0)).await? {
+            (Frame::Relaying { peer, token }, _) if peer == id.0 => {
+                Ok(self.endpoint.relay_route(at, id, token))
+            }
+            (other, _) => Err(MapError::Refused {
+                addr: name.to_string(),
+                why: format!("answered {other:?} to Relay"),
+            }),
+        }
+    }
+
+    /// Asks every map to relay between this node and `id` (each also tells `id` that
+    /// this node wants to reach it, so it opens its NAT towards this node): the made-up
+    /// addresses to dial `id` at, one per map that relays.
+    pub(super) async fn relay_through_maps(&self, id: PeerId) -> Vec<SocketAddr> {
+        let asks = self.maps.list().into_iter().map(|name| async move {
+            match self.relay_through(&name, id).await {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    debug!("relay to {id}: {e}");
+                    None
+                }
+            }
+        });
+        futures_util::future::join_all(asks)
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
     }
 
     /// Keeps a registration with every map: renewed every two minutes, retried after a

@@ -11,9 +11,13 @@ use tracing::warn;
 use super::close::{Close, Closed};
 use super::impair::ImpairSpec;
 use super::path::Path;
+use super::relay::map_socket::MapSocket;
+use super::relay::node_socket::NodeSocket;
+use super::relay::{Intercept, Route, Routes};
 use super::tls;
 use super::tls_error::{CertError, SetupError};
 use crate::identity::{Identity, PeerId};
+use protocols::map::relay::TOKEN_LEN;
 
 /// Channels a peer lets us open at once (`max_concurrent_bidi_streams`).
 pub const STREAMS: u32 = 1024;
@@ -158,6 +162,16 @@ pub struct Endpoint {
     /// Sockets kept to one interface each (and to IPv6 or not), made at the first dial
     /// through it; they only dial.
     via: Arc<std::sync::Mutex<std::collections::HashMap<(String, bool), quinn::Endpoint>>>,
+    /// Peers reached through a map, by their made-up addresses.
+    routes: Arc<Routes>,
+}
+
+/// quinn's endpoint settings for every warp socket: QUIC's fixed bit is never greased,
+/// so that a datagram whose first byte is 0 is a relay datagram, never QUIC.
+fn endpoint_config() -> quinn::EndpointConfig {
+    let mut c = quinn::EndpointConfig::default();
+    c.grease_quic_bit(false);
+    c
 }
 
 impl Endpoint {
@@ -167,6 +181,32 @@ impl Endpoint {
         listen: SocketAddr,
         identity: Identity,
         impair: Vec<ImpairSpec>,
+    ) -> Result<Endpoint, BindError> {
+        let routes = Arc::new(Routes::default());
+        let wrap = {
+            let routes = routes.clone();
+            move |udp| NodeSocket::new(udp, routes) as Arc<dyn quinn::AsyncUdpSocket>
+        };
+        Endpoint::bind_with(listen, identity, impair, routes, wrap)
+    }
+
+    /// Binds `listen` for a map: relay datagrams that reach it go to `intercept`, the rest
+    /// is QUIC as for [`Endpoint::bind`].
+    pub fn bind_map(
+        listen: SocketAddr,
+        identity: Identity,
+        intercept: Arc<dyn Intercept>,
+    ) -> Result<Endpoint, BindError> {
+        let wrap = move |udp| MapSocket::new(udp, intercept) as Arc<dyn quinn::AsyncUdpSocket>;
+        Endpoint::bind_with(listen, identity, Vec::new(), Default::default(), wrap)
+    }
+
+    fn bind_with(
+        listen: SocketAddr,
+        identity: Identity,
+        impair: Vec<ImpairSpec>,
+        routes: Arc<Routes>,
+        wrap: impl FnOnce(Arc<dyn quinn::AsyncUdpSocket>) -> Arc<dyn quinn::AsyncUdpSocket>,
     ) -> Result<Endpoint, BindError> {
         let tls = tls::server_config(&identity)?;
         let quic = quinn::crypto::rustls::QuicServerConfig::try_from(tls)
@@ -195,8 +235,9 @@ impl Endpoint {
             }
             udp = super::impair::socket::ImpairedSocket::new(udp, impair.clone());
         }
+        let udp = wrap(udp);
         let endpoint = quinn::Endpoint::new_with_abstract_socket(
-            quinn::EndpointConfig::default(),
+            endpoint_config(),
             Some(server),
             udp,
             runtime,
@@ -211,6 +252,7 @@ impl Endpoint {
             impair,
             punch,
             via: Default::default(),
+            routes,
         })
     }
 
@@ -245,16 +287,23 @@ impl Endpoint {
         if !self.impair.is_empty() {
             udp = super::impair::socket::ImpairedSocket::new(udp, self.impair.clone());
         }
-        let endpoint = quinn::Endpoint::new_with_abstract_socket(
-            quinn::EndpointConfig::default(),
-            None,
-            udp,
-            runtime,
-        )
-        .map_err(failed)?;
+        let endpoint =
+            quinn::Endpoint::new_with_abstract_socket(endpoint_config(), None, udp, runtime)
+                .map_err(failed)?;
         let local = endpoint.local_addr().map_err(failed)?;
         via.insert((name.to_string(), v6), endpoint.clone());
         Ok((endpoint, local))
+    }
+
+    /// Reaches `peer` through the map at `map` (which gave this node `token`): the
+    /// address to dial it at, made up for it; datagrams the map forwards from `peer` are
+    /// taken from then on.
+    pub fn relay_route(&self, map: SocketAddr, peer: PeerId, token: [u8; TOKEN_LEN]) -> SocketAddr {
+        self.routes.add(Route {
+            map,
+            peer: peer.0,
+            token,
+        })
     }
 
     /// The address bound.
@@ -313,6 +362,7 @@ impl Endpoint {
                 self.identity.peer_id(),
                 (Some(addr.to_string()), via.map(str::to_string)),
                 bound,
+                self.routes.get(target).map(|r| r.map),
             )),
         }
     }
@@ -345,6 +395,7 @@ impl Endpoint {
                     self.identity.peer_id(),
                     (Some(addr.to_string()), None),
                     self.local,
+                    None,
                 ))
             }
         }
@@ -353,6 +404,7 @@ impl Endpoint {
     /// The next caller; `None` once the endpoint is closed.
     pub async fn accept(&self) -> Option<Incoming> {
         self.endpoint.accept().await.map(|i| Incoming {
+            relay: self.routes.get(i.remote_address()).map(|r| r.map),
             incoming: i,
             local: self.local,
         })
@@ -381,6 +433,8 @@ impl Endpoint {
 pub struct Incoming {
     incoming: quinn::Incoming,
     local: SocketAddr,
+    /// The map it comes through, when relayed.
+    relay: Option<SocketAddr>,
 }
 
 /// Why an incoming connection was not taken.
@@ -395,9 +449,9 @@ pub enum AcceptError {
 }
 
 impl Incoming {
-    /// Where the caller is.
+    /// Where the caller is (for a relayed caller, the map it comes through).
     pub fn remote(&self) -> SocketAddr {
-        self.incoming.remote_address()
+        self.relay.unwrap_or(self.incoming.remote_address())
     }
 
     /// Completes the handshake: a path to the caller, whose key it proved.
@@ -407,7 +461,14 @@ impl Incoming {
             .await
             .map_err(|e| AcceptError::Handshake(Closed::from_quinn(&e)))?;
         match peer_of(&conn) {
-            Ok(id) => Ok(Path::new(conn, id, id, (None, None), self.local)),
+            Ok(id) => Ok(Path::new(
+                conn,
+                id,
+                id,
+                (None, None),
+                self.local,
+                self.relay,
+            )),
             Err(e) => {
                 conn.close(0u32.into(), e.to_string().as_bytes());
                 Err(AcceptError::NoKey(e))

@@ -13,6 +13,7 @@ pub mod impair;
 pub mod path;
 pub mod paths;
 pub mod peer;
+pub mod relay;
 pub mod tls;
 pub mod tls_error;
 
@@ -21,4 +22,5 @@ pub use close::{Close, Closed};
 pub use endpoint::{AcceptError, BindError, DialError, Endpoint, Incoming};
 pub use path::Path;
 pub use peer::{AddError, PathInfo, PathKind, PathState, Peer};
+pub use relay::Intercept;
 pub use tls_error::{CertError, SetupError};

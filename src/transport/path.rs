@@ -18,6 +18,8 @@ pub struct Path {
     via: Option<String>,
     /// This node's address on the path.
     local: SocketAddr,
+    /// The map that relays it, if it is relayed.
+    relay: Option<SocketAddr>,
 }
 
 /// This node's address towards `remote` when the socket is bound to `bound` (and kept
@@ -63,10 +65,11 @@ impl Path {
         dialer: PeerId,
         (dialed, via): (Option<String>, Option<String>),
         bound: SocketAddr,
+        relay: Option<SocketAddr>,
     ) -> Path {
         let local = local_towards(
             (bound, via.as_deref()),
-            conn.remote_address(),
+            relay.unwrap_or(conn.remote_address()),
             conn.local_ip(),
         );
         Path {
@@ -76,7 +79,13 @@ impl Path {
             dialed,
             via,
             local,
+            relay,
         }
+    }
+
+    /// The map that relays this path; `None` for a direct one.
+    pub fn relay(&self) -> Option<SocketAddr> {
+        self.relay
     }
 
     /// The peer's id (its key, proved in the handshake).
@@ -99,7 +108,8 @@ impl Path {
         self.local
     }
 
-    /// The peer's address on the path.
+    /// The peer's address on the path (made up, in `240.0.0.0/4`, for a relayed path:
+    /// see [`Path::relay`]).
     pub fn remote(&self) -> SocketAddr {
         self.conn.remote_address()
     }

@@ -26,12 +26,15 @@ const LOOK_EVERY: Duration = Duration::from_millis(50);
 pub enum PathKind {
     /// Straight to the peer's address.
     Direct,
+    /// Through a map that forwards the packets.
+    Relay,
 }
 
 impl std::fmt::Display for PathKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             PathKind::Direct => "direct",
+            PathKind::Relay => "relay",
         })
     }
 }
@@ -41,7 +44,7 @@ impl std::fmt::Display for PathKind {
 pub struct PathInfo {
     /// This node's address on this path.
     pub local: SocketAddr,
-    /// The peer's address on this path.
+    /// The peer's address on this path (for a relayed path, the map's).
     pub remote: SocketAddr,
     /// How it reaches the peer.
     pub kind: PathKind,
@@ -295,19 +298,29 @@ impl PathTable {
     }
 
     /// The paths, best first: up ones by round trip, then those not heard from yet,
-    /// then the dead.
+    /// then the dead. A relayed path is a stand-by: while a direct path is up, channels
+    /// see it as down (what it held goes again on the direct one), and it takes over
+    /// when no direct path is up.
     pub fn views(&self) -> Vec<PathView> {
-        let mut views: Vec<PathView> = self
-            .slots()
+        let slots = self.slots();
+        let direct_up = slots
+            .list
+            .iter()
+            .any(|s| s.path.relay().is_none() && s.health.state() == PathState::Up);
+        let mut views: Vec<PathView> = slots
             .list
             .iter()
             .map(|s| PathView {
                 id: s.id,
-                state: s.health.state(),
+                state: match s.path.relay() {
+                    Some(_) if direct_up => PathState::Down,
+                    _ => s.health.state(),
+                },
                 rtt: s.path.conn.rtt(),
                 conn: s.path.conn.clone(),
             })
             .collect();
+        drop(slots);
         let rank = |s: PathState| match s {
             PathState::Up => 0,
             PathState::Probing => 1,
@@ -317,31 +330,51 @@ impl PathTable {
         views
     }
 
-    /// What each path is, for people.
+    /// Whether some path is relayed (its channels are then bonded, so that they can
+    /// move to a direct path when one comes).
+    pub fn any_relayed(&self) -> bool {
+        self.slots().list.iter().any(|s| s.path.relay().is_some())
+    }
+
+    /// What each path is, for people: the one channels use first, first.
     pub fn infos(&self) -> Vec<PathInfo> {
-        self.slots()
+        let order: Vec<PathId> = self.views().iter().map(|v| v.id).collect();
+        let mut slots: Vec<(usize, PathInfo)> = self
+            .slots()
             .list
             .iter()
             .map(|s| {
+                let rank = order
+                    .iter()
+                    .position(|id| *id == s.id)
+                    .unwrap_or(usize::MAX);
                 let stats = s.path.conn.stats();
                 let (sent, lost) = (stats.path.sent_packets, stats.path.lost_packets);
-                PathInfo {
-                    local: s.path.local(),
-                    remote: s.path.remote(),
-                    kind: PathKind::Direct,
-                    state: s.health.state(),
-                    rtt: s.path.conn.rtt(),
-                    tx_bytes: stats.udp_tx.bytes,
-                    rx_bytes: stats.udp_rx.bytes,
-                    send_rate: s.send_rate,
-                    loss: if sent == 0 {
-                        0.0
-                    } else {
-                        lost as f64 / sent as f64
+                (
+                    rank,
+                    PathInfo {
+                        local: s.path.local(),
+                        remote: s.path.relay().unwrap_or(s.path.remote()),
+                        kind: match s.path.relay() {
+                            Some(_) => PathKind::Relay,
+                            None => PathKind::Direct,
+                        },
+                        state: s.health.state(),
+                        rtt: s.path.conn.rtt(),
+                        tx_bytes: stats.udp_tx.bytes,
+                        rx_bytes: stats.udp_rx.bytes,
+                        send_rate: s.send_rate,
+                        loss: if sent == 0 {
+                            0.0
+                        } else {
+                            lost as f64 / sent as f64
+                        },
                     },
-                }
+                )
             })
-            .collect()
+            .collect();
+        slots.sort_by_key(|(rank, _)| *rank);
+        slots.into_iter().map(|(_, info)| info).collect()
     }
 
     /// Whether some path goes to `addr` (as written in a peer book) through `via`.

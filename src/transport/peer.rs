@@ -141,7 +141,7 @@ impl Peer {
         let Some(best) = views.first() else {
             return Err(ChannelError::Lost(table.closed().unwrap_or(Closed::Locally)).into());
         };
-        if views.len() == 1 {
+        if views.len() == 1 && !table.any_relayed() {
             let (send, recv) = best.conn.open_bi().await.map_err(|e| lost(&e))?;
             return Ok(Channel::new(send, recv, Vec::new()));
         }

@@ -18,16 +18,23 @@ pub struct MapServer {
 impl MapServer {
     /// A map on two free loopback ports.
     pub fn start() -> MapServer {
+        MapServer::start_with(&[])
+    }
+
+    /// [`MapServer::start`] with `extra` arguments to `warp map`.
+    pub fn start_with(extra: &[&str]) -> MapServer {
         let (a, b) = (super::free_port(), super::free_port());
-        MapServer::launch(None, &format!("127.0.0.1:{a}"), &format!("127.0.0.1:{b}"))
+        let (a, b) = (format!("127.0.0.1:{a}"), format!("127.0.0.1:{b}"));
+        MapServer::launch(None, (&a, &b), extra)
     }
 
     /// A map in namespace `ns` on ports 7475 and 7476 of `ip`.
     pub fn in_netns(ns: &str, ip: &str) -> MapServer {
-        MapServer::launch(Some(ns), &format!("{ip}:7475"), &format!("{ip}:7476"))
+        let (a, b) = (format!("{ip}:7475"), format!("{ip}:7476"));
+        MapServer::launch(Some(ns), (&a, &b), &[])
     }
 
-    fn launch(ns: Option<&str>, addr: &str, second: &str) -> MapServer {
+    fn launch(ns: Option<&str>, (addr, second): (&str, &str), extra: &[&str]) -> MapServer {
         let home = tempfile::tempdir().unwrap();
         let mut cmd = match ns {
             None => Command::new(env!("CARGO_BIN_EXE_warp")),
@@ -39,6 +46,7 @@ impl MapServer {
         };
         let mut child = cmd
             .args(["map", "--listen", addr, "--listen", second])
+            .args(extra)
             .env("WARP_HOME", home.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -38,6 +38,9 @@ pub enum Frame {
     /// Tell this node that I want to reach it, so it sends towards me too and our NATs
     /// let each other's packets in (`0x08`).
     Introduce([u8; 32]),
+    /// Forward QUIC packets between me and this node (`0x09`): granted once that node
+    /// asks for me too (see [`relay`](super::relay)).
+    Relay([u8; 32]),
     /// The address the map saw the request come from, and the map's other addresses, to
     /// ask from as well: a node whose NAT maps it to another port for each of them is
     /// behind a symmetric NAT (`0x81`).
@@ -77,6 +80,14 @@ pub enum Frame {
     Watching,
     /// The node was told (`0x8b`).
     Introduced([u8; 32]),
+    /// Both nodes asked: the map forwards relay datagrams between them that carry this
+    /// token, sent from the address this request came from (`0x8c`).
+    Relaying {
+        /// The other node.
+        peer: [u8; 32],
+        /// The asking node's secret for relay datagrams.
+        token: [u8; super::relay::TOKEN_LEN],
+    },
 }
 
 /// What is wrong with a frame.
@@ -122,6 +133,7 @@ impl Frame {
             Frame::WhoHas(_) => 0x06,
             Frame::Watch => 0x07,
             Frame::Introduce(_) => 0x08,
+            Frame::Relay(_) => 0x09,
             Frame::Observed { .. } => 0x81,
             Frame::Registered(_) => 0x82,
             Frame::Found(_) => 0x83,
@@ -133,6 +145,7 @@ impl Frame {
             Frame::Wanted(_) => 0x89,
             Frame::Watching => 0x8a,
             Frame::Introduced(_) => 0x8b,
+            Frame::Relaying { .. } => 0x8c,
         }
     }
 
@@ -155,7 +168,9 @@ impl Frame {
             Frame::Lookup(id)
             | Frame::NotFound(id)
             | Frame::Introduce(id)
-            | Frame::Introduced(id) => id.to_vec(),
+            | Frame::Introduced(id)
+            | Frame::Relay(id) => id.to_vec(),
+            Frame::Relaying { peer, token } => [&peer[..], &token[..]].concat(),
             Frame::Observed { addr: a, others } => {
                 let mut b = Vec::new();
                 addr::put(&mut b, a);
@@ -183,7 +198,7 @@ impl Frame {
         };
         let code = head[0];
         let len = u16::from_be_bytes([head[1], head[2]]) as usize;
-        if !matches!(code, 0x01..=0x08 | 0x81..=0x8b) {
+        if !matches!(code, 0x01..=0x09 | 0x81..=0x8c) {
             return Err(FrameError::UnknownCode(code));
         }
         if len > MAX_BODY {
@@ -193,7 +208,8 @@ impl Frame {
         let fixed = match code {
             0x01 | 0x04 | 0x07 | 0x8a => Some(0),
             0x05 | 0x06 | 0x87 => Some(2),
-            0x03 | 0x08 | 0x84 | 0x8b => Some(32),
+            0x03 | 0x08 | 0x09 | 0x84 | 0x8b => Some(32),
+            0x8c => Some(32 + super::relay::TOKEN_LEN),
             0x82 => Some(8),
             0x86 => Some(10),
             0x88 => Some(34),
@@ -212,6 +228,11 @@ impl Frame {
             0x04 => Frame::Claim,
             0x07 => Frame::Watch,
             0x08 => Frame::Introduce(body.try_into().expect("length checked")),
+            0x09 => Frame::Relay(body.try_into().expect("length checked")),
+            0x8c => Frame::Relaying {
+                peer: body[..32].try_into().expect("32 bytes"),
+                token: body[32..].try_into().expect("length checked"),
+            },
             0x89 => Frame::Wanted(Record::decode(body)?),
             0x8a => Frame::Watching,
             0x8b => Frame::Introduced(body.try_into().expect("length checked")),
