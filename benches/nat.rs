@@ -2,12 +2,12 @@
 //! namespaces (made and removed here; needs root, `ip` and `nft`), a map on the public
 //! network, every node knowing its peer by id alone. For each pair of places, from the
 //! moment the pinging node is told its peer's id (both registered with the map, the peer
-//! knowing it already), the time until `warp ping PEER -c 1` first answers (a ping that fails is tried again at once, for at most 20 s), and
-//! whether the answer came over a direct path (the peer's public address). Three rounds
-//! each, each on a fresh network; the median and the worst.
+//! knowing it already), the time until `warp ping PEER -c 1` first answers (a ping that
+//! fails is tried again at once, for at most 20 s) and the path it took (the map's relay
+//! or a direct path), then the time until a direct path is up (for at most 20 s more).
+//! Three rounds each, each on a fresh network; the median and the worst.
 //!
-//! `cargo bench --bench nat` prints a Markdown table. No relay exists yet, so pairs that
-//! need one are reported as not reached.
+//! `cargo bench --bench nat` prints a Markdown table.
 
 use std::time::{Duration, Instant};
 
@@ -45,9 +45,28 @@ fn registered(node: &TestNode) {
     });
 }
 
-/// One round: the time to the first answer from `to` to a ping from `from`, and the
-/// address it came through (`None`: no answer within 20 s).
-fn round(from: Place, to: Place) -> Option<(Duration, String)> {
+/// Whether `node` has a direct path up to its peer.
+fn direct_up(node: &TestNode) -> bool {
+    let peers: serde_json::Value =
+        serde_json::from_str(&node.ok(&["peers", "--json"])).unwrap_or_default();
+    peers[0]["paths"].as_array().is_some_and(|l| {
+        l.iter()
+            .any(|p| p["kind"] == "direct" && p["state"] == "up")
+    })
+}
+
+/// What one round saw.
+struct Round {
+    /// Until the first answer.
+    first: Duration,
+    /// Whether it came through the relay.
+    relayed: bool,
+    /// Until a direct path was up, if one came within 20 s.
+    direct: Option<Duration>,
+}
+
+/// One round: from `from` to `to` (`None`: no answer within 20 s).
+fn round(from: Place, to: Place) -> Option<Round> {
     let kind = |p: Place| match p {
         Place::Behind(k) => k,
         Place::Public => Kind::Cone,
@@ -71,14 +90,23 @@ fn round(from: Place, to: Place) -> Option<(Duration, String)> {
     loop {
         let out = a.warp(&["ping", "b", "-c", "1"]);
         if out.status.success() {
-            let said = text(&out);
-            let via = said
-                .split("via ")
-                .nth(1)
-                .and_then(|s| s.split(':').next())
-                .unwrap_or_default()
-                .to_string();
-            return Some((started.elapsed(), via));
+            let first = started.elapsed();
+            let relayed = text(&out).contains(&format!("via {}", map.addr));
+            let until = Instant::now() + Duration::from_secs(20);
+            let direct = loop {
+                if direct_up(&a) {
+                    break Some(started.elapsed());
+                }
+                if Instant::now() > until {
+                    break None;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            };
+            return Some(Round {
+                first,
+                relayed,
+                direct,
+            });
         }
         if Instant::now() > deadline {
             return None;
@@ -99,31 +127,33 @@ fn main() {
             Place::Behind(Kind::Symmetric),
         ),
     ];
-    println!("| from → to | first answer, median / worst of {ROUNDS} | through |");
-    println!("|---|---|---|");
-    for (from, to) in pairs {
-        let mut times = Vec::new();
-        let mut via = String::new();
-        let mut missed = 0;
-        for _ in 0..ROUNDS {
-            match round(from, to) {
-                Some((t, v)) => {
-                    times.push(t);
-                    via = v;
-                }
-                None => missed += 1,
-            }
-        }
+    println!(
+        "| from → to | first answer, median / worst of {ROUNDS} | first answer through | direct path up, median / worst |"
+    );
+    println!("|---|---|---|---|");
+    let cell = |mut times: Vec<Duration>, of: usize| {
         times.sort();
-        let cell = match (times.get(times.len() / 2), times.last()) {
-            (Some(m), Some(w)) => format!("{} / {} ms", m.as_millis(), w.as_millis()),
-            _ => "not reached within 20 s".to_string(),
+        let missed = match of - times.len() {
+            0 => String::new(),
+            m => format!(" ({m} of {of} never)"),
         };
-        let through = match (via.as_str(), missed) {
-            ("", _) => "— (needs the relay)".to_string(),
-            (v, 0) => format!("direct, {v}"),
-            (v, m) => format!("direct, {v}; {m} of {ROUNDS} rounds not reached"),
-        };
-        println!("| {} → {} | {cell} | {through} |", from.name(), to.name());
+        match (times.get(times.len() / 2), times.last()) {
+            (Some(m), Some(w)) => format!("{} / {} ms{missed}", m.as_millis(), w.as_millis()),
+            _ => "never within 20 s".to_string(),
+        }
+    };
+    for (from, to) in pairs {
+        let rounds: Vec<Round> = (0..ROUNDS).filter_map(|_| round(from, to)).collect();
+        let firsts = rounds.iter().map(|r| r.first).collect();
+        let relayed = rounds.iter().filter(|r| r.relayed).count();
+        let directs = rounds.iter().filter_map(|r| r.direct).collect();
+        println!(
+            "| {} → {} | {} | relay {relayed}, direct {} | {} |",
+            from.name(),
+            to.name(),
+            cell(firsts, ROUNDS),
+            rounds.len() - relayed,
+            cell(directs, ROUNDS),
+        );
     }
 }
