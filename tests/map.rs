@@ -97,15 +97,17 @@ async fn ask(peer: &Peer, req: &Frame) -> Frame {
     ch.read(Frame::decode).await.unwrap().unwrap()
 }
 
+/// A key kept in `dir`/`name`.
+fn key(dir: &tempfile::TempDir, name: &str) -> Identity {
+    std::fs::create_dir_all(dir.path().join(name)).unwrap();
+    Identity::load_or_create(&dir.path().join(name)).unwrap()
+}
+
 #[test]
 fn a_map_keeps_a_nodes_own_record_as_its_key_signed_it_and_never_an_older_one() {
     let map = MapServer::start();
     let dir = tempfile::tempdir().unwrap();
-    let key = |name: &str| {
-        std::fs::create_dir_all(dir.path().join(name)).unwrap();
-        Identity::load_or_create(&dir.path().join(name)).unwrap()
-    };
-    let (me, other) = (key("me"), key("other"));
+    let (me, other) = (key(&dir, "me"), key(&dir, "other"));
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let endpoint =
@@ -231,11 +233,7 @@ fn the_maps_relay_forwards_only_for_keys_that_asked_and_answers_strangers_nothin
     use protocols::map::relay::{Datagram, TOKEN_LEN};
     let map = MapServer::start();
     let dir = tempfile::tempdir().unwrap();
-    let key = |name: &str| {
-        std::fs::create_dir_all(dir.path().join(name)).unwrap();
-        Identity::load_or_create(&dir.path().join(name)).unwrap()
-    };
-    let (me, other) = (key("me"), key("other"));
+    let (me, other) = (key(&dir, "me"), key(&dir, "other"));
     let rt = tokio::runtime::Runtime::new().unwrap();
     let at: std::net::SocketAddr = map.addr.parse().unwrap();
     let token = rt.block_on(async {

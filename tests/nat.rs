@@ -45,6 +45,16 @@ fn node_on(map: &MapServer, ns: &str, extra: &[&str]) -> TestNode {
     node
 }
 
+/// Alice behind router a and Bob behind router b, registered with `map`, each with the
+/// other in its book by id alone.
+fn alice_and_bob(net: &Internet, map: &MapServer) -> (TestNode, TestNode) {
+    let a = node_on(map, &net.ha, &[]);
+    let b = node_on(map, &net.hb, &[]);
+    a.ok(&["peers", "add", "bob", &b.id]);
+    b.ok(&["peers", "add", "alice", &a.id]);
+    (a, b)
+}
+
 /// Waits until `node` is registered with its map; its map status.
 fn registered(node: &TestNode) -> serde_json::Value {
     support::wait_until("registered with the map", Duration::from_secs(30), || {
@@ -111,10 +121,7 @@ fn a_node_behind_a_nat_reaches_a_public_node_known_by_id_alone() {
 #[test]
 fn two_nodes_behind_cone_nats_reach_each_other_directly_by_id() {
     let (net, map) = internet(Kind::Cone, Kind::Cone);
-    let a = node_on(&map, &net.ha, &[]);
-    let b = node_on(&map, &net.hb, &[]);
-    a.ok(&["peers", "add", "bob", &b.id]);
-    b.ok(&["peers", "add", "alice", &a.id]);
+    let (a, b) = alice_and_bob(&net, &map);
     // The map relays at once. Each router drops what its host did not ask for: only
     // the map's introduction, which makes bob send towards alice too, opens both for a
     // direct path, which then carries the traffic, the relay standing by.
@@ -124,9 +131,11 @@ fn two_nodes_behind_cone_nats_reach_each_other_directly_by_id() {
         "a direct path up beside the relay",
         Duration::from_secs(20),
         || {
-            paths(&a, "bob")
+            let paths = paths(&a, "bob");
+            paths
                 .iter()
                 .any(|p| p["kind"] == "direct" && p["state"] == "up")
+                && paths.iter().any(|p| p["kind"] == "relay")
         },
     );
     assert_eq!(path_kinds(&a, "bob"), ["direct", "relay"]);
@@ -227,10 +236,7 @@ fn paths(node: &TestNode, alias: &str) -> Vec<serde_json::Value> {
 #[test]
 fn two_nodes_behind_symmetric_nats_reach_each_other_through_the_maps_relay() {
     let (net, map) = internet(Kind::Symmetric, Kind::Symmetric);
-    let a = node_on(&map, &net.ha, &[]);
-    let b = node_on(&map, &net.hb, &[]);
-    a.ok(&["peers", "add", "bob", &b.id]);
-    b.ok(&["peers", "add", "alice", &a.id]);
+    let (a, b) = alice_and_bob(&net, &map);
     // No direct path can open between two routers that pick a new port per destination:
     // the map forwards the peers' QUIC.
     let (ok, said) = ping_until_answered(&a, "bob");
@@ -243,4 +249,94 @@ fn two_nodes_behind_symmetric_nats_reach_each_other_through_the_maps_relay() {
     assert!(out.contains("SHA-256 verified"), "{out}");
     let (ok, said) = ping_until_answered(&b, "alice");
     assert!(ok, "{said}");
+}
+
+/// Bytes sent on `node`'s path of `kind` to `alias`.
+fn sent_on(node: &TestNode, alias: &str, kind: &str) -> u64 {
+    paths(node, alias)
+        .iter()
+        .find(|p| p["kind"] == kind)
+        .and_then(|p| p["tx_bytes"].as_u64())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_transfer_goes_on_over_the_relay_when_the_direct_path_is_cut_and_comes_back() {
+    let (net, map) = internet(Kind::Cone, Kind::Cone);
+    let (a, _b) = alice_and_bob(&net, &map);
+    let (ok, said) = ping_until_answered(&a, "bob");
+    assert!(ok, "{said}");
+    let direct_up = || {
+        paths(&a, "bob")
+            .iter()
+            .any(|p| p["kind"] == "direct" && p["state"] == "up")
+    };
+    support::wait_until("a direct path up", Duration::from_secs(20), direct_up);
+    // 400 MiB, SHA-256 checked at the end: every byte, once, in order.
+    let mut speed = a.spawn_warp(&["speed", "bob", "--bytes", "400M", "--json"]);
+    support::wait_until("bytes on the direct path", Duration::from_secs(20), || {
+        sent_on(&a, "bob", "direct") > 20_000_000
+    });
+    let relayed_before = sent_on(&a, "bob", "relay");
+    net.cut_between_homes();
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(s) = speed.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the transfer stalled after the cut\n{}",
+            a.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let out = speed.wait_with_output().unwrap();
+    let said = text(&out);
+    assert!(status.success(), "{said}\n{}", a.log());
+    let doc: serde_json::Value = serde_json::from_str(said.trim()).expect("speed --json");
+    assert_eq!(doc["verified"], true, "{doc}");
+    assert_eq!(doc["bytes"], 400u64 << 20, "{doc}");
+    // The rest went through the map.
+    assert!(
+        sent_on(&a, "bob", "relay") > relayed_before + 10_000_000,
+        "{:?}",
+        paths(&a, "bob")
+    );
+    // Once the cut is mended, a direct path comes back and takes the traffic again.
+    net.mend_between_homes();
+    support::wait_until("a direct path up again", Duration::from_secs(30), direct_up);
+    assert_eq!(path_kinds(&a, "bob")[0], "direct");
+}
+
+/// Alice behind a router of kind `a`, Bob behind one of kind `b`: relayed at once, then
+/// a direct path up, which carries the pings.
+fn relayed_then_direct(a: Kind, b: Kind) {
+    let (net, map) = internet(a, b);
+    let (alice, bob) = alice_and_bob(&net, &map);
+    let (ok, said) = ping_until_answered(&alice, "bob");
+    assert!(ok, "{said}");
+    support::wait_until("a direct path up", Duration::from_secs(30), || {
+        paths(&alice, "bob")
+            .iter()
+            .any(|p| p["kind"] == "direct" && p["state"] == "up")
+    });
+    assert_eq!(path_kinds(&alice, "bob")[0], "direct");
+    let said = alice.ok(&["ping", "bob", "-c", "1"]);
+    assert!(
+        said.contains(&format!("via {}:", net.public_b())),
+        "{said}\n{}\n{}",
+        alice.log(),
+        bob.log()
+    );
+}
+
+#[test]
+fn a_cone_nat_reaches_a_symmetric_nat_directly_by_probing_its_ports() {
+    relayed_then_direct(Kind::Cone, Kind::Symmetric);
+}
+
+#[test]
+fn a_symmetric_nat_reaches_a_cone_nat_directly_by_opening_many_ports() {
+    relayed_then_direct(Kind::Symmetric, Kind::Cone);
 }

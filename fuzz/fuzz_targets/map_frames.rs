@@ -1,5 +1,6 @@
 //! Map input from anyone: any bytes decode to `map` frames or an error, never a panic,
-//! any bytes are a relay datagram that re-encodes to them or an error,
+//! any bytes are a relay datagram that re-encodes to them or an error (and likewise a
+//! traverse hello),
 //! and every frame re-encodes to the bytes it came from; any record decodes or not, and
 //! verifying it (at any time) never panics, and a record that verifies stops verifying
 //! when a field changes.
@@ -7,6 +8,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use protocols::map::relay::Datagram;
+use protocols::map::traverse::Hello;
 use protocols::map::{Frame, Record};
 
 fuzz_target!(|data: &[u8]| {
@@ -29,6 +31,10 @@ fuzz_target!(|data: &[u8]| {
         let mut again = Vec::new();
         d.encode_into(&mut again);
         assert_eq!(again, data);
+    }
+    // A traverse hello: any bytes read as one (re-encoding to the bytes it took) or not.
+    if let Ok(Some((h, n))) = Hello::decode(data) {
+        assert_eq!(h.encode(), &data[..n]);
     }
     if let Ok(r) = Record::decode(data) {
         assert_eq!(r.encode(), data);

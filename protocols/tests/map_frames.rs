@@ -9,6 +9,7 @@ use proptest::prelude::*;
 use protocols::map::frame::{FrameError, MAX_BODY};
 use protocols::map::record::{MAX_ADDRS, MAX_TTL};
 use protocols::map::relay::{self, Datagram};
+use protocols::map::traverse::{Hello, NatKind};
 use protocols::map::{Frame, Record, RecordError};
 
 fn sock() -> impl Strategy<Value = SocketAddr> {
@@ -103,6 +104,20 @@ proptest! {
         let _ = Frame::decode(&bytes);
         let _ = Record::decode(&bytes);
         let _ = Datagram::decode(&bytes);
+        let _ = Hello::decode(&bytes);
+    }
+
+    #[test]
+    fn hellos_round_trip_and_wait_for_their_end(
+        nat in prop_oneof![Just(NatKind::Unknown), Just(NatKind::Independent), Just(NatKind::Dependent)],
+        addrs in prop::collection::vec(sock(), 0..=8),
+        cut in 0usize..200,
+    ) {
+        let h = Hello { nat, addrs };
+        let b = h.encode();
+        prop_assert_eq!(Hello::decode(&b), Ok(Some((h, b.len()))));
+        let cut = cut.min(b.len() - 1);
+        prop_assert_eq!(Hello::decode(&b[..cut]), Ok(None));
     }
 
     #[test]

@@ -101,6 +101,9 @@ pub struct Conns {
     dialing: Mutex<HashMap<PeerId, Arc<tokio::sync::Mutex<()>>>>,
     /// Addresses (and interfaces) being dialed for another path to a connected peer.
     dialing_paths: Mutex<std::collections::HashSet<(PeerId, String, Option<String>)>>,
+    /// Rounds of introduction, dials and traversal run for peers reached only through
+    /// a relay, since they last had a direct path.
+    rounds: Mutex<HashMap<PeerId, u32>>,
     /// Gate channels open to each peer, at most [`GATE_CHANNELS`].
     pub gate_slots: PeerSlots<GATE_CHANNELS>,
     /// Warpdrive channels each peer has open to us, at most [`DRIVE_CHANNELS`].
@@ -109,6 +112,10 @@ pub struct Conns {
     /// connection to them is made (the background reconnect keeps trying).
     down: Mutex<HashMap<PeerId, String>>,
 }
+
+/// How often a peer reached only through a relay is tried directly again, after the
+/// first three rounds.
+const RETRY_EVERY: Duration = Duration::from_secs(10);
 
 /// Warpdrive channels one peer may have open to this node at once (each offer and each
 /// download takes one while it runs).
@@ -162,6 +169,19 @@ impl Conns {
             Some(w) => down.insert(peer, w),
             None => down.remove(&peer),
         };
+    }
+
+    /// Marks attempt `what` (an address dialed, through an interface or not; or a step
+    /// such as an introduction) to `peer` as under way; false when it already is.
+    pub fn begin(&self, peer: PeerId, what: &str, via: Option<&str>) -> bool {
+        let mut dialing = self.dialing_paths.lock().unwrap_or_else(|p| p.into_inner());
+        dialing.insert((peer, what.to_string(), via.map(str::to_string)))
+    }
+
+    /// Attempt `what` to `peer` ended.
+    pub fn end(&self, peer: PeerId, what: &str, via: Option<&str>) {
+        let mut dialing = self.dialing_paths.lock().unwrap_or_else(|p| p.into_inner());
+        dialing.remove(&(peer, what.to_string(), via.map(str::to_string)));
     }
 
     /// The live connection to `peer`, if any.
@@ -222,21 +242,7 @@ impl Node {
                 }
             }
         }
-        match last {
-            Some((addr, error)) => {
-                let e = ConnectError::Unreachable {
-                    alias: entry.alias.clone(),
-                    addr,
-                    error,
-                };
-                self.conns.set_down(id, Some(e.to_string()));
-                Err(e)
-            }
-            None => Err(ConnectError::NoAddress {
-                alias: entry.alias.clone(),
-                id: entry.id.clone(),
-            }),
-        }
+        Err(self.failed(entry, id, last))
     }
 
     /// Connects to a peer known by its key alone (and what the maps say), relay first
@@ -284,12 +290,24 @@ impl Node {
             match attempt {
                 Ok(peer) => {
                     self.clone().more_paths(entry.clone());
+                    self.traverse_soon(peer.clone(), Duration::from_secs(1));
                     return Ok(peer);
                 }
                 Err(Some(e)) => last = Some(e),
                 Err(None) => {}
             }
         }
+        Err(self.failed(entry, id, last))
+    }
+
+    /// Why connecting to `entry` failed, from the last dial's failure (none: nothing to
+    /// dial); a dial that was answered wrongly marks the peer down with it.
+    fn failed(
+        &self,
+        entry: &PeerEntry,
+        id: PeerId,
+        last: Option<(String, DialError)>,
+    ) -> ConnectError {
         match last {
             Some((addr, error)) => {
                 let e = ConnectError::Unreachable {
@@ -298,12 +316,12 @@ impl Node {
                     error,
                 };
                 self.conns.set_down(id, Some(e.to_string()));
-                Err(e)
+                e
             }
-            None => Err(ConnectError::NoAddress {
+            None => ConnectError::NoAddress {
                 alias: entry.alias.clone(),
                 id: entry.id.clone(),
-            }),
+            },
         }
     }
 
@@ -408,31 +426,31 @@ impl Node {
             .paths()
             .iter()
             .all(|p| p.kind == crate::transport::PathKind::Relay);
-        if entry.addrs.is_empty() && self.maps.any() && relayed_only {
-            let key = (id, String::from("introduction"), None);
-            {
-                let mut dialing = self
-                    .conns
-                    .dialing_paths
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner());
-                if !dialing.insert(key.clone()) {
-                    return;
-                }
-            }
-            tokio::spawn(async move {
-                self.introduce(id).await;
-                self.clone().dial_missing(&entry, id, &peer);
-                let mut dialing = self
-                    .conns
-                    .dialing_paths
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner());
-                dialing.remove(&key);
-            });
+        let mut rounds = self.conns.rounds.lock().unwrap_or_else(|p| p.into_inner());
+        if !(entry.addrs.is_empty() && self.maps.any() && relayed_only) {
+            rounds.remove(&id);
+            drop(rounds);
+            return self.dial_missing(&entry, id, &peer);
+        }
+        if !self.conns.begin(id, "introduction", None) {
             return;
         }
-        self.dial_missing(&entry, id, &peer);
+        let round = rounds.entry(id).or_default();
+        *round += 1;
+        // Seed 003: a failed round is tried twice again at once, then every 10 s.
+        let pause = match *round {
+            1..=2 => Duration::ZERO,
+            _ => RETRY_EVERY,
+        };
+        drop(rounds);
+        tokio::spawn(async move {
+            let started = tokio::time::Instant::now();
+            self.introduce(id).await;
+            self.clone().dial_missing(&entry, id, &peer);
+            self.traverse_soon(peer.clone(), Duration::from_secs(1));
+            tokio::time::sleep_until(started + pause).await;
+            self.conns.end(id, "introduction", None);
+        });
     }
 
     /// Dials each path of `entry` that `peer` lacks, each in its own task.
@@ -441,16 +459,8 @@ impl Node {
             if peer.reaches(&addr, via.as_deref()) {
                 continue;
             }
-            let key = (id, addr.clone(), via.clone());
-            {
-                let mut dialing = self
-                    .conns
-                    .dialing_paths
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner());
-                if !dialing.insert(key.clone()) {
-                    continue;
-                }
+            if !self.conns.begin(id, &addr, via.as_deref()) {
+                continue;
             }
             let node = self.clone();
             let alias = entry.alias.clone();
@@ -465,12 +475,7 @@ impl Node {
                     }
                     Err(e) => tracing::debug!("{alias} at {addr}: {e}"),
                 }
-                let mut dialing = node
-                    .conns
-                    .dialing_paths
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner());
-                dialing.remove(&key);
+                node.conns.end(id, &addr, via.as_deref());
             });
         }
     }
@@ -501,7 +506,7 @@ impl Node {
     /// Records a new connection as a path of its peer, or as the first path of a peer
     /// not connected before. When both sides dialed the same addresses, the connection
     /// dialed by the smaller peer id is kept on both sides.
-    fn register(self: &Arc<Self>, path: Path) -> Peer {
+    pub(super) fn register(self: &Arc<Self>, path: Path) -> Peer {
         let id = path.peer();
         self.conns.set_down(id, None);
         let kept = {

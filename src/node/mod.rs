@@ -30,6 +30,7 @@ mod service_error;
 mod services;
 mod sink;
 mod start_error;
+mod traverse;
 mod udp_gates;
 
 use std::net::SocketAddr;
@@ -494,6 +495,7 @@ impl Node {
             services::Service::DgramCheck => gates::serve_check(self, peer, ch, &name, true).await,
             services::Service::Flow => flows::serve(self, peer, ch, &name).await,
             services::Service::Pair => pair::serve(self, peer, ch).await,
+            services::Service::Traverse => traverse::serve(self, peer, ch).await,
         }
     }
 }

@@ -26,6 +26,8 @@ pub enum Service {
     Flow,
     /// Pairing by code (`pair`).
     Pair,
+    /// Opening a direct path through two NATs, over a relay (`traverse`).
+    Traverse,
 }
 
 /// How a service is named on the wire.
@@ -38,7 +40,7 @@ enum Naming {
 
 impl Service {
     /// Every service.
-    pub const ALL: [Service; 9] = [
+    pub const ALL: [Service; 10] = [
         Service::Ping,
         Service::Sink,
         Service::Drive,
@@ -48,6 +50,7 @@ impl Service {
         Service::DgramCheck,
         Service::Flow,
         Service::Pair,
+        Service::Traverse,
     ];
 
     fn naming(self) -> Naming {
@@ -61,6 +64,7 @@ impl Service {
             Service::DgramCheck => Naming::Prefix("dgram-check/"),
             Service::Flow => Naming::Prefix("flow/"),
             Service::Pair => Naming::Exact(super::pair::SERVICE),
+            Service::Traverse => Naming::Exact(protocols::map::traverse::SERVICE),
         }
     }
 
@@ -75,15 +79,16 @@ impl Service {
             Service::GateCheck | Service::DgramCheck => super::gates::CHECK_VERSION,
             Service::Flow => super::flows::VERSION,
             Service::Pair => super::pair::VERSION,
+            Service::Traverse => protocols::map::traverse::VERSION,
         }
     }
 
     /// Whether a key not in the book may open it when unknown keys are let in
     /// (`unknown = ask`): it may offer files (which wait for the user), use a gate exposed
     /// `--public`, send into a flow that names it, or pair by a code; the service itself
-    /// checks those. Nothing else.
+    /// checks those. Nothing else (no probes, no traversal sockets for strangers).
     pub fn strangers_may(self) -> bool {
-        !matches!(self, Service::Ping | Service::Sink)
+        !matches!(self, Service::Ping | Service::Sink | Service::Traverse)
     }
 
     /// Whether a key not in the book may open it when unknown keys are blocked: only to
@@ -141,6 +146,7 @@ mod tests {
         );
         assert_eq!(Service::lookup("flow/cam"), Some((Service::Flow, "cam")));
         assert_eq!(Service::lookup("pair"), Some((Service::Pair, "")));
+        assert_eq!(Service::lookup("traverse"), Some((Service::Traverse, "")));
         // Blocked strangers may pair, and fetch only once paired.
         assert!(Service::Pair.blocked_strangers_may(false));
         assert!(!Service::Drive.blocked_strangers_may(false));
@@ -158,11 +164,11 @@ mod tests {
     }
 
     #[test]
-    fn only_ping_and_sink_are_closed_to_strangers() {
+    fn only_ping_sink_and_traverse_are_closed_to_strangers() {
         let closed: Vec<_> = Service::ALL
             .into_iter()
             .filter(|s| !s.strangers_may())
             .collect();
-        assert_eq!(closed, [Service::Ping, Service::Sink]);
+        assert_eq!(closed, [Service::Ping, Service::Sink, Service::Traverse]);
     }
 }

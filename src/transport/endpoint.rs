@@ -164,6 +164,8 @@ pub struct Endpoint {
     via: Arc<std::sync::Mutex<std::collections::HashMap<(String, bool), quinn::Endpoint>>>,
     /// Peers reached through a map, by their made-up addresses.
     routes: Arc<Routes>,
+    /// Endpoints on sockets a NAT traversal opened, each dialing one peer.
+    opened: Arc<std::sync::Mutex<Vec<quinn::Endpoint>>>,
 }
 
 /// quinn's endpoint settings for every warp socket: QUIC's fixed bit is never greased,
@@ -253,6 +255,7 @@ impl Endpoint {
             punch,
             via: Default::default(),
             routes,
+            opened: Default::default(),
         })
     }
 
@@ -334,12 +337,7 @@ impl Endpoint {
                     .ok_or_else(|| resolve("no address".into()))?
             }
         };
-        let presented = tls::Presented::default();
-        let tls = tls::client_config(&self.identity, Some(id), presented.clone())?;
-        let quic = quinn::crypto::rustls::QuicClientConfig::try_from(tls)
-            .map_err(|e| SetupError::Quic(e.to_string()))?;
-        let mut cfg = quinn::ClientConfig::new(Arc::new(quic));
-        cfg.transport_config(self.transport.clone());
+        let (cfg, presented) = self.client_config(Some(id))?;
         let (endpoint, bound) = match via {
             Some(name) => self.through(name, target.is_ipv6())?,
             None => (self.endpoint.clone(), self.local),
@@ -367,15 +365,77 @@ impl Endpoint {
         }
     }
 
-    /// Connects from the node's own socket to whatever key answers at `addr` (a map, known
-    /// by its address only); the path names the key the server proved.
-    pub async fn dial_any(&self, addr: SocketAddr) -> Result<Path, DialError> {
+    /// Connects to `id` at `target` from `socket` (one a NAT traversal opened towards
+    /// the peer, whose NAT mapping is the one that lets the peer in): a dial-only
+    /// endpoint is made on it and kept while the node runs.
+    pub async fn dial_from(
+        &self,
+        socket: std::net::UdpSocket,
+        id: PeerId,
+        target: SocketAddr,
+    ) -> Result<Path, DialError> {
+        let failed = |source| DialError::Interface {
+            name: "a traversal socket".into(),
+            source,
+        };
+        let runtime: Arc<dyn quinn::Runtime> = Arc::new(quinn::TokioRuntime);
+        let mut udp = runtime.wrap_udp_socket(socket).map_err(failed)?;
+        if !self.impair.is_empty() {
+            udp = super::impair::socket::ImpairedSocket::new(udp, self.impair.clone());
+        }
+        let endpoint =
+            quinn::Endpoint::new_with_abstract_socket(endpoint_config(), None, udp, runtime)
+                .map_err(failed)?;
+        let bound = endpoint.local_addr().map_err(failed)?;
+        {
+            let mut opened = self.opened.lock().unwrap_or_else(|p| p.into_inner());
+            opened.retain(|e| e.open_connections() > 0);
+            opened.push(endpoint.clone());
+        }
+        let cfg = self.client_config(Some(id))?;
+        let presented = cfg.1;
+        let connecting = endpoint
+            .connect_with(cfg.0, target, "warp")
+            .map_err(|e| SetupError::Quic(e.to_string()))?;
+        match tokio::time::timeout(DIAL_TIMEOUT, connecting).await {
+            Err(_) => Err(DialError::TimedOut),
+            Ok(Err(e)) => match presented.get() {
+                Some(got) => Err(DialError::WrongKey {
+                    presented: *got,
+                    expected: id,
+                }),
+                None => Err(DialError::Closed(Closed::from_quinn(&e))),
+            },
+            Ok(Ok(conn)) => Ok(Path::new(
+                conn,
+                id,
+                self.identity.peer_id(),
+                (Some(target.to_string()), None),
+                bound,
+                None,
+            )),
+        }
+    }
+
+    /// The QUIC client settings for a dial expecting key `id` (any key: `None`), and
+    /// where the key the server proved is kept.
+    fn client_config(
+        &self,
+        id: Option<PeerId>,
+    ) -> Result<(quinn::ClientConfig, tls::Presented), SetupError> {
         let presented = tls::Presented::default();
-        let tls = tls::client_config(&self.identity, None, presented.clone())?;
+        let tls = tls::client_config(&self.identity, id, presented.clone())?;
         let quic = quinn::crypto::rustls::QuicClientConfig::try_from(tls)
             .map_err(|e| SetupError::Quic(e.to_string()))?;
         let mut cfg = quinn::ClientConfig::new(Arc::new(quic));
         cfg.transport_config(self.transport.clone());
+        Ok((cfg, presented))
+    }
+
+    /// Connects from the node's own socket to whatever key answers at `addr` (a map, known
+    /// by its address only); the path names the key the server proved.
+    pub async fn dial_any(&self, addr: SocketAddr) -> Result<Path, DialError> {
+        let (cfg, presented) = self.client_config(None)?;
         let connecting = self
             .endpoint
             .connect_with(cfg, addr, "warp")
@@ -415,7 +475,8 @@ impl Endpoint {
     pub async fn close(&self, why: Close, grace: Duration) {
         let via: Vec<quinn::Endpoint> = {
             let via = self.via.lock().unwrap_or_else(|p| p.into_inner());
-            via.values().cloned().collect()
+            let opened = self.opened.lock().unwrap_or_else(|p| p.into_inner());
+            via.values().chain(opened.iter()).cloned().collect()
         };
         for e in via.iter().chain([&self.endpoint]) {
             e.close(why.code().into(), why.reason().as_bytes());

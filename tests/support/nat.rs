@@ -184,6 +184,26 @@ impl Internet {
     pub fn public_b(&self) -> &'static str {
         "203.0.113.3"
     }
+
+    /// Router a drops everything between it and router b (the map stays reachable):
+    /// a direct path between the two homes is cut.
+    pub fn cut_between_homes(&self) {
+        let rules = format!(
+            "table inet cut {{\n  chain forward {{\n    type filter hook forward priority -10;\n    ip daddr {b} drop\n    ip saddr {b} drop\n  }}\n}}\n",
+            b = self.public_b()
+        );
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), rules).unwrap();
+        exec(
+            &self.routers[0],
+            &["nft", "-f", file.path().to_str().unwrap()],
+        );
+    }
+
+    /// Undoes [`Internet::cut_between_homes`].
+    pub fn mend_between_homes(&self) {
+        exec(&self.routers[0], &["nft", "delete", "table", "inet", "cut"]);
+    }
 }
 
 impl Drop for Internet {
