@@ -115,6 +115,58 @@ fn round(from: Place, to: Place) -> Option<Round> {
     }
 }
 
+/// One cut: cone/cone with a direct path up and the relay beside it; pings every 20 ms
+/// for 4 s, the direct path cut by router a after 1 s. The longest round trip of a ping
+/// (a ping sent into the cut is answered once the relay carries it: its round trip is
+/// the stall), how many got no answer within 2 s, and how long after the cut is mended a
+/// direct path is up again.
+fn cut_round() -> (Duration, usize, Option<Duration>) {
+    let net = Internet::new(Kind::Cone, Kind::Cone);
+    let map = MapServer::in_netns(&net.wan, "203.0.113.1");
+    let a = TestNode::in_netns_with(&net.ha, &["--map", &map.addr]);
+    let b = TestNode::in_netns_with(&net.hb, &["--map", &map.addr]);
+    registered(&a);
+    registered(&b);
+    b.ok(&["peers", "add", "a", &a.id]);
+    a.ok(&["peers", "add", "b", &b.id]);
+    support::wait_until("direct and relay", Duration::from_secs(30), || {
+        let _ = a.warp(&["ping", "b", "-c", "1"]);
+        let peers: serde_json::Value =
+            serde_json::from_str(&a.ok(&["peers", "--json"])).unwrap_or_default();
+        let kinds: Vec<&str> = peers[0]["paths"]
+            .as_array()
+            .map(|l| l.iter().filter_map(|p| p["kind"].as_str()).collect())
+            .unwrap_or_default();
+        direct_up(&a) && kinds.contains(&"relay")
+    });
+    let ping = a.spawn_warp(&["ping", "b", "-i", "0.02", "-c", "200", "--json"]);
+    std::thread::sleep(Duration::from_secs(1));
+    net.cut_between_homes();
+    let out = ping.wait_with_output().unwrap();
+    let (mut longest, mut lost) = (Duration::ZERO, 0);
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
+        if v["lost"] == true {
+            lost += 1;
+        }
+        if let Some(us) = v["rtt_us"].as_u64() {
+            longest = longest.max(Duration::from_micros(us));
+        }
+    }
+    net.mend_between_homes();
+    let mended = Instant::now();
+    let back = loop {
+        if direct_up(&a) {
+            break Some(mended.elapsed());
+        }
+        if mended.elapsed() > Duration::from_secs(30) {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (longest, lost, back)
+}
+
 fn main() {
     let pairs = [
         (Place::Behind(Kind::Cone), Place::Public),
@@ -154,6 +206,19 @@ fn main() {
             cell(firsts, ROUNDS),
             rounds.len() - relayed,
             cell(directs, ROUNDS),
+        );
+    }
+    println!();
+    println!("| direct path cut under pings every 20 ms (cone/cone) | longest round trip | pings lost | direct again after the mend |");
+    println!("|---|---|---|---|");
+    for round in 1..=ROUNDS {
+        let (longest, lost, back) = cut_round();
+        let back = back.map_or("not within 30 s".to_string(), |d| {
+            format!("{} ms", d.as_millis())
+        });
+        println!(
+            "| round {round} | {} ms | {lost} of 200 | {back} |",
+            longest.as_millis()
         );
     }
 }

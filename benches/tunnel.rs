@@ -193,7 +193,13 @@ struct PlainQuinn {
 fn endpoint(server: Option<quinn::ServerConfig>) -> quinn::Endpoint {
     let socket = warp::transport::endpoint::bind_udp("127.0.0.1:0".parse().unwrap()).unwrap();
     let runtime: Arc<dyn quinn::Runtime> = Arc::new(quinn::TokioRuntime);
-    quinn::Endpoint::new(quinn::EndpointConfig::default(), server, socket, runtime).unwrap()
+    quinn::Endpoint::new(
+        warp::transport::endpoint::endpoint_config(),
+        server,
+        socket,
+        runtime,
+    )
+    .unwrap()
 }
 
 impl PlainQuinn {

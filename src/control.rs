@@ -347,6 +347,9 @@ pub struct MapStatus {
     pub registered_until: Option<u64>,
     /// The last failure, if the last try failed.
     pub error: Option<String>,
+    /// Whether the map is reached over TCP, UDP to it being blocked.
+    #[serde(default)]
+    pub tcp: bool,
 }
 
 /// A line of the node's answer.

@@ -340,3 +340,24 @@ fn a_cone_nat_reaches_a_symmetric_nat_directly_by_probing_its_ports() {
 fn a_symmetric_nat_reaches_a_cone_nat_directly_by_opening_many_ports() {
     relayed_then_direct(Kind::Symmetric, Kind::Cone);
 }
+
+#[test]
+fn a_node_whose_udp_to_the_map_is_blocked_registers_and_is_relayed_over_tcp() {
+    let net = Internet::new(Kind::Cone, Kind::Cone);
+    net.block_udp_to_the_map_from_a();
+    let map = MapServer::in_netns(&net.wan, "203.0.113.1");
+    let (a, b) = alice_and_bob(&net, &map);
+    let seen = registered(&a);
+    assert_eq!(seen["tcp"], true, "{seen}");
+    assert!(seen["observed"].is_null(), "{seen}");
+    assert_eq!(registered(&b)["tcp"], false);
+    // Either side reaches the other, through the relay (alice's record has no public
+    // address to punch towards).
+    let (ok, said) = ping_until_answered(&a, "bob");
+    assert!(ok, "{said}\n{}\n{}", a.log(), b.log());
+    assert!(said.contains(&format!("via {}", map.addr)), "{said}");
+    let (ok, said) = ping_until_answered(&b, "alice");
+    assert!(ok, "{said}");
+    let out = a.ok(&["speed", "bob", "--bytes", "2000000"]);
+    assert!(out.contains("SHA-256 verified"), "{out}");
+}

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use ed25519_dalek::{Signer, SigningKey};
 use proptest::prelude::*;
+use protocols::map::carried;
 use protocols::map::frame::{FrameError, MAX_BODY};
 use protocols::map::record::{MAX_ADDRS, MAX_TTL};
 use protocols::map::relay::{self, Datagram};
@@ -105,6 +106,25 @@ proptest! {
         let _ = Record::decode(&bytes);
         let _ = Datagram::decode(&bytes);
         let _ = Hello::decode(&bytes);
+        let _ = carried::get(&bytes);
+    }
+
+    #[test]
+    fn carried_datagrams_round_trip_in_a_stream(
+        datagrams in prop::collection::vec(prop::collection::vec(any::<u8>(), 1..2000), 1..6),
+    ) {
+        let mut stream = Vec::new();
+        for d in &datagrams {
+            carried::put(&mut stream, d);
+        }
+        let mut back = Vec::new();
+        let mut at = 0;
+        while let Some((d, n)) = carried::get(&stream[at..]).unwrap() {
+            back.push(d.to_vec());
+            at += n;
+        }
+        prop_assert_eq!(at, stream.len());
+        prop_assert_eq!(back, datagrams);
     }
 
     #[test]

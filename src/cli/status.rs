@@ -47,6 +47,9 @@ fn print(s: &NodeStatus) {
     for m in &s.maps {
         let state = match (&m.observed, &m.error) {
             (_, Some(e)) => format!("failing: {e}"),
+            (_, None) if m.tcp => {
+                "registered over TCP (UDP to it is blocked), reached through its relay".into()
+            }
             (Some(seen), None) => {
                 let nat = match m.nat {
                     Some(crate::control::Nat::EndpointIndependent) => {

@@ -18,6 +18,7 @@ use std::time::Duration;
 use tracing::{info, warn};
 
 use crate::identity::Identity;
+use crate::transport::relay::tcp::Carriage;
 use crate::transport::{BindError, Endpoint, Peer};
 
 pub use records::{KeepError, Records, MAX_RECORDS};
@@ -85,14 +86,21 @@ pub async fn run(
     let mut endpoints = Vec::new();
     let mut bound = Vec::new();
     let relay = Arc::new(relay::Relay::new(relay_rate));
+    let mut tasks = Vec::new();
     for addr in listen {
-        let e = Endpoint::bind_map(*addr, identity.clone(), relay.clone()).map_err(|source| {
-            MapError::Bind {
+        let carriage = Carriage::new();
+        let e = Endpoint::bind_map(*addr, identity.clone(), relay.clone(), carriage.clone())
+            .map_err(|source| MapError::Bind {
                 addr: *addr,
                 source,
-            }
-        })?;
-        bound.push(e.local_addr().map_err(file(Path::new("QUIC socket")))?);
+            })?;
+        let at = e.local_addr().map_err(file(Path::new("QUIC socket")))?;
+        // Nodes whose UDP is blocked come by TCP to the same address and port.
+        match tokio::net::TcpListener::bind(at).await {
+            Ok(l) => tasks.push(tokio::spawn(carriage.accept(l))),
+            Err(e) => warn!("no TCP for nodes whose UDP is blocked, on {at}: {e}"),
+        }
+        bound.push(at);
         endpoints.push(e);
     }
     let map = Arc::new(serve::Serving {
@@ -108,7 +116,6 @@ pub async fn run(
         map.records.len()
     );
     ready(&id.to_string(), &bound);
-    let mut tasks = Vec::new();
     for e in &endpoints {
         let (e, map) = (e.clone(), map.clone());
         tasks.push(tokio::spawn(async move {

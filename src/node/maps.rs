@@ -28,6 +28,8 @@ use crate::transport::{ChannelError, DialError, OpenError, Peer};
 const RECORD_TTL: u64 = 600;
 /// How often a registration is renewed.
 const RENEW_EVERY: Duration = Duration::from_secs(120);
+/// How long a TCP connection to a map may take, when UDP to it is blocked.
+const TCP_WITHIN: Duration = Duration::from_secs(3);
 /// How long one request to a map may take.
 const ASK_WITHIN: Duration = Duration::from_secs(5);
 
@@ -209,14 +211,23 @@ impl Node {
         if let Some(p) = links.get(&at).filter(|p| p.is_open()) {
             return Ok(p.clone());
         }
-        let path = self
-            .endpoint
-            .dial_any(at)
-            .await
-            .map_err(|error| MapError::Dial {
-                addr: name.to_string(),
-                error,
-            })?;
+        let dial_error = |error| MapError::Dial {
+            addr: name.to_string(),
+            error,
+        };
+        let path = match self.endpoint.dial_any(at).await {
+            Ok(path) => path,
+            // No answer by UDP: the last resort is TCP to the same address and port.
+            Err(DialError::TimedOut) if !self.endpoint.carried(at) => {
+                if let Err(e) = self.endpoint.carry_over_tcp(at, TCP_WITHIN).await {
+                    debug!("map {name} over TCP: {e}");
+                    return Err(dial_error(DialError::TimedOut));
+                }
+                info!("map {name} does not answer by UDP: reaching it over TCP");
+                self.endpoint.dial_any(at).await.map_err(dial_error)?
+            }
+            Err(e) => return Err(dial_error(e)),
+        };
         let peer = Peer::new(path, self.id);
         links.insert(at, peer.clone());
         Ok(peer)
@@ -316,7 +327,10 @@ impl Node {
                 })
             }
         };
-        let nat = match others.first() {
+        // A map reached over TCP sees a made-up address: not one to publish, and no NAT
+        // to measure.
+        let tcp = crate::transport::relay::is_reserved(seen);
+        let nat = match others.first().filter(|_| !tcp) {
             Some(second) => match self.ask_map(*second, name, &Frame::Observe).await {
                 Ok((Frame::Observed { addr, .. }, id)) if id == map_id => {
                     Some(match addr == seen {
@@ -332,7 +346,7 @@ impl Node {
             },
             None => None,
         };
-        let mut addrs = vec![seen];
+        let mut addrs: Vec<SocketAddr> = (!tcp).then_some(seen).into_iter().collect();
         for a in self.own_addrs() {
             if !addrs.contains(&a) {
                 addrs.push(a);
@@ -366,7 +380,8 @@ impl Node {
         }
         self.maps.set_status(name, |s| {
             s.id = Some(map_id.to_string());
-            s.observed = Some(seen.to_string());
+            s.observed = (!tcp).then(|| seen.to_string());
+            s.tcp = tcp;
             s.nat = nat.or(s.nat);
             s.registered_until = Some(until);
             s.error = None;

@@ -13,6 +13,7 @@ use super::impair::ImpairSpec;
 use super::path::Path;
 use super::relay::map_socket::MapSocket;
 use super::relay::node_socket::NodeSocket;
+use super::relay::tcp::Carriage;
 use super::relay::{Intercept, Route, Routes};
 use super::tls;
 use super::tls_error::{CertError, SetupError};
@@ -164,15 +165,23 @@ pub struct Endpoint {
     via: Arc<std::sync::Mutex<std::collections::HashMap<(String, bool), quinn::Endpoint>>>,
     /// Peers reached through a map, by their made-up addresses.
     routes: Arc<Routes>,
+    /// Maps reached over TCP.
+    carriage: Arc<Carriage>,
     /// Endpoints on sockets a NAT traversal opened, each dialing one peer.
     opened: Arc<std::sync::Mutex<Vec<quinn::Endpoint>>>,
 }
 
 /// quinn's endpoint settings for every warp socket: QUIC's fixed bit is never greased,
-/// so that a datagram whose first byte is 0 is a relay datagram, never QUIC.
-fn endpoint_config() -> quinn::EndpointConfig {
+/// so that a datagram whose first byte is 0 is a relay datagram, never QUIC; peers may
+/// send datagrams up to the MTU ceiling. Public so that benchmarks of plain quinn run
+/// with the same settings.
+pub fn endpoint_config() -> quinn::EndpointConfig {
     let mut c = quinn::EndpointConfig::default();
     c.grease_quic_bit(false);
+    // Peers may send datagrams up to the MTU ceiling (quinn's default, 1472, would hold
+    // path MTU discovery at Ethernet's size even where the path carries more).
+    c.max_udp_payload_size(MTU_CEILING)
+        .expect("16 384 is a valid UDP payload size");
     c
 }
 
@@ -184,30 +193,36 @@ impl Endpoint {
         identity: Identity,
         impair: Vec<ImpairSpec>,
     ) -> Result<Endpoint, BindError> {
-        let routes = Arc::new(Routes::default());
+        let (routes, carriage) = (Arc::new(Routes::default()), Carriage::new());
         let wrap = {
-            let routes = routes.clone();
-            move |udp| NodeSocket::new(udp, routes) as Arc<dyn quinn::AsyncUdpSocket>
+            let (routes, carriage) = (routes.clone(), carriage.clone());
+            move |udp| NodeSocket::new(udp, routes, carriage) as Arc<dyn quinn::AsyncUdpSocket>
         };
-        Endpoint::bind_with(listen, identity, impair, routes, wrap)
+        Endpoint::bind_with(listen, identity, impair, (routes, carriage), wrap)
     }
 
     /// Binds `listen` for a map: relay datagrams that reach it go to `intercept`, the rest
-    /// is QUIC as for [`Endpoint::bind`].
+    /// is QUIC as for [`Endpoint::bind`]; datagrams that come over the TCP connections of
+    /// `carriage` are taken as well.
     pub fn bind_map(
         listen: SocketAddr,
         identity: Identity,
         intercept: Arc<dyn Intercept>,
+        carriage: Arc<Carriage>,
     ) -> Result<Endpoint, BindError> {
-        let wrap = move |udp| MapSocket::new(udp, intercept) as Arc<dyn quinn::AsyncUdpSocket>;
-        Endpoint::bind_with(listen, identity, Vec::new(), Default::default(), wrap)
+        let wrap = {
+            let carriage = carriage.clone();
+            move |udp| MapSocket::new(udp, intercept, carriage) as Arc<dyn quinn::AsyncUdpSocket>
+        };
+        let routes = Arc::new(Routes::default());
+        Endpoint::bind_with(listen, identity, Vec::new(), (routes, carriage), wrap)
     }
 
     fn bind_with(
         listen: SocketAddr,
         identity: Identity,
         impair: Vec<ImpairSpec>,
-        routes: Arc<Routes>,
+        (routes, carriage): (Arc<Routes>, Arc<Carriage>),
         wrap: impl FnOnce(Arc<dyn quinn::AsyncUdpSocket>) -> Arc<dyn quinn::AsyncUdpSocket>,
     ) -> Result<Endpoint, BindError> {
         let tls = tls::server_config(&identity)?;
@@ -255,6 +270,7 @@ impl Endpoint {
             punch,
             via: Default::default(),
             routes,
+            carriage,
             opened: Default::default(),
         })
     }
@@ -290,6 +306,8 @@ impl Endpoint {
         if !self.impair.is_empty() {
             udp = super::impair::socket::ImpairedSocket::new(udp, self.impair.clone());
         }
+        // No relays through this socket; wrapped for the read size it asks quinn for.
+        let udp = NodeSocket::new(udp, Default::default(), Carriage::new());
         let endpoint =
             quinn::Endpoint::new_with_abstract_socket(endpoint_config(), None, udp, runtime)
                 .map_err(failed)?;
@@ -307,6 +325,18 @@ impl Endpoint {
             peer: peer.0,
             token,
         })
+    }
+
+    /// Sends what this node sends to `map` over TCP from now on (UDP to it being
+    /// blocked), once a TCP connection to the same address and port is made (within
+    /// `within`); until that connection ends.
+    pub async fn carry_over_tcp(&self, map: SocketAddr, within: Duration) -> std::io::Result<()> {
+        self.carriage.connect(map, within).await
+    }
+
+    /// Whether what this node sends to `map` goes over TCP.
+    pub fn carried(&self, map: SocketAddr) -> bool {
+        self.carriage.carries(map)
     }
 
     /// The address bound.
@@ -383,6 +413,8 @@ impl Endpoint {
         if !self.impair.is_empty() {
             udp = super::impair::socket::ImpairedSocket::new(udp, self.impair.clone());
         }
+        // No relays through this socket; wrapped for the read size it asks quinn for.
+        let udp = NodeSocket::new(udp, Default::default(), Carriage::new());
         let endpoint =
             quinn::Endpoint::new_with_abstract_socket(endpoint_config(), None, udp, runtime)
                 .map_err(failed)?;

@@ -200,6 +200,18 @@ impl Internet {
         );
     }
 
+    /// Router a drops every UDP datagram to the public network's host (203.0.113.1, the
+    /// map): host a reaches it by TCP only.
+    pub fn block_udp_to_the_map_from_a(&self) {
+        let rules = "table inet noudp {\n  chain forward {\n    type filter hook forward priority -10;\n    ip daddr 203.0.113.1 meta l4proto udp drop\n  }\n}\n";
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), rules).unwrap();
+        exec(
+            &self.routers[0],
+            &["nft", "-f", file.path().to_str().unwrap()],
+        );
+    }
+
     /// Undoes [`Internet::cut_between_homes`].
     pub fn mend_between_homes(&self) {
         exec(&self.routers[0], &["nft", "delete", "table", "inet", "cut"]);

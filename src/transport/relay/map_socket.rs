@@ -13,12 +13,15 @@ use protocols::map::relay;
 use quinn::udp::{RecvMeta, Transmit};
 use quinn::{AsyncUdpSocket, UdpPoller};
 
+use super::tcp::Carriage;
 use super::{canonical, in_family, segments, Intercept};
 
 /// A map's socket.
 pub struct MapSocket {
     inner: Arc<dyn AsyncUdpSocket>,
     intercept: Arc<dyn Intercept>,
+    /// Nodes whose datagrams come over TCP.
+    carriage: Arc<Carriage>,
     v6: bool,
 }
 
@@ -29,12 +32,18 @@ impl fmt::Debug for MapSocket {
 }
 
 impl MapSocket {
-    /// Wraps `inner`, handing relay datagrams to `intercept`.
-    pub fn new(inner: Arc<dyn AsyncUdpSocket>, intercept: Arc<dyn Intercept>) -> Arc<MapSocket> {
+    /// Wraps `inner`, handing relay datagrams to `intercept`, and taking datagrams from
+    /// the TCP connections of `carriage` as well.
+    pub fn new(
+        inner: Arc<dyn AsyncUdpSocket>,
+        intercept: Arc<dyn Intercept>,
+        carriage: Arc<Carriage>,
+    ) -> Arc<MapSocket> {
         let v6 = inner.local_addr().is_ok_and(|a| a.is_ipv6());
         Arc::new(MapSocket {
             inner,
             intercept,
+            carriage,
             v6,
         })
     }
@@ -65,8 +74,47 @@ impl MapSocket {
         meta.stride = stride.unwrap_or(meta.stride);
     }
 
+    /// Datagrams that came over TCP: relay ones go to the intercept, the others to
+    /// quinn, one per buffer, until the buffers are full or none is left (then the
+    /// waker is registered); how many went to quinn.
+    fn take_carried(
+        &self,
+        cx: &mut Context,
+        bufs: &mut [IoSliceMut<'_>],
+        meta: &mut [RecvMeta],
+    ) -> usize {
+        let mut n = 0;
+        while n < bufs.len().min(meta.len()) {
+            let Poll::Ready(Some((from, mut bytes))) = self.carriage.poll_inbound(cx) else {
+                break;
+            };
+            if relay::is_relay(&bytes) {
+                if let Some((to, part)) = self.intercept.datagram(from, &mut bytes) {
+                    self.send(to, &bytes[part.clone()], part.len());
+                }
+                continue;
+            }
+            if bytes.len() > bufs[n].len() {
+                continue;
+            }
+            bufs[n][..bytes.len()].copy_from_slice(&bytes);
+            meta[n] = RecvMeta {
+                addr: in_family(from, self.v6),
+                len: bytes.len(),
+                stride: bytes.len(),
+                ecn: None,
+                dst_ip: None,
+            };
+            n += 1;
+        }
+        n
+    }
+
     /// Sends `bytes`, datagrams of `size` bytes (the last may be shorter), to `to`.
     fn send(&self, to: SocketAddr, bytes: &[u8], size: usize) {
+        if self.carriage.send(to, bytes, size) {
+            return;
+        }
         let t = Transmit {
             destination: in_family(to, self.v6),
             ecn: None,
@@ -128,7 +176,14 @@ impl AsyncUdpSocket for MapSocket {
     }
 
     fn try_send(&self, transmit: &Transmit) -> io::Result<()> {
-        self.inner.try_send(transmit)
+        let segment = transmit.segment_size.unwrap_or(transmit.contents.len());
+        match self
+            .carriage
+            .send(transmit.destination, transmit.contents, segment)
+        {
+            true => Ok(()),
+            false => self.inner.try_send(transmit),
+        }
     }
 
     fn poll_recv(
@@ -139,6 +194,12 @@ impl AsyncUdpSocket for MapSocket {
     ) -> Poll<io::Result<usize>> {
         let n = match self.inner.poll_recv(cx, bufs, meta) {
             Poll::Ready(Ok(n)) => n,
+            // Nothing by UDP: what came over TCP (read until the buffers are full or
+            // nothing is left, which registers the waker).
+            Poll::Pending => match self.take_carried(cx, bufs, meta) {
+                0 => return Poll::Pending,
+                n => n,
+            },
             other => return other,
         };
         for (buf, m) in bufs.iter_mut().zip(meta.iter_mut()).take(n) {
@@ -158,7 +219,7 @@ impl AsyncUdpSocket for MapSocket {
     }
 
     fn max_receive_segments(&self) -> usize {
-        self.inner.max_receive_segments()
+        super::receive_segments(self.inner.max_receive_segments())
     }
 
     fn may_fragment(&self) -> bool {

@@ -8,6 +8,7 @@
 
 pub mod map_socket;
 pub mod node_socket;
+pub mod tcp;
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -67,6 +68,15 @@ pub fn in_family(addr: SocketAddr, v6: bool) -> SocketAddr {
     }
 }
 
+/// Whether `addr` is in `240.0.0.0/4` (reserved, never on a network): a made-up address
+/// of a relayed peer here, or of a node whose datagrams a map takes over TCP there.
+pub fn is_reserved(addr: SocketAddr) -> bool {
+    match canonical(addr).ip() {
+        IpAddr::V4(v4) => v4.octets()[0] >= FIRST_OCTET,
+        IpAddr::V6(_) => false,
+    }
+}
+
 /// Whether `addr` is a made-up address of a relayed peer.
 pub fn is_made_up(addr: SocketAddr) -> bool {
     match canonical(addr).ip() {
@@ -116,6 +126,14 @@ impl Routes {
     pub fn is_map(&self, addr: SocketAddr) -> bool {
         self.table().maps.contains(&canonical(addr))
     }
+}
+
+/// How many segments of the largest datagram a read takes, for a socket that would say
+/// `gro`: quinn sizes each read's buffer as that many times the largest datagram (16 KiB
+/// here), and the kernel never joins more than 64 KiB into one read, so four are enough
+/// (and keep quinn's buffers at 2 MiB instead of 32).
+pub fn receive_segments(gro: usize) -> usize {
+    gro.clamp(1, 4)
 }
 
 /// The segments of a received batch of `len` bytes cut every `stride` bytes (the

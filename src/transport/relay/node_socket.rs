@@ -15,6 +15,7 @@ use protocols::map::relay::{self, Datagram, SEND_HEADER};
 use quinn::udp::{RecvMeta, Transmit};
 use quinn::{AsyncUdpSocket, UdpPoller};
 
+use super::tcp::Carriage;
 use super::{canonical, in_family, is_made_up, segments, Routes};
 
 /// The most bytes handed to the kernel in one send (a UDP datagram's limit, with room).
@@ -27,6 +28,8 @@ const MAX_HELD: usize = 1024;
 pub struct NodeSocket {
     inner: Arc<dyn AsyncUdpSocket>,
     routes: Arc<Routes>,
+    /// Maps reached over TCP, their UDP being blocked.
+    carriage: Arc<Carriage>,
     v6: bool,
     /// Segments read in a batch whose sender differs from the batch's first: each is
     /// delivered alone by the next read.
@@ -40,12 +43,18 @@ impl fmt::Debug for NodeSocket {
 }
 
 impl NodeSocket {
-    /// Wraps `inner`, relaying by `routes`.
-    pub fn new(inner: Arc<dyn AsyncUdpSocket>, routes: Arc<Routes>) -> Arc<NodeSocket> {
+    /// Wraps `inner`, relaying by `routes` and carrying datagrams to maps over TCP by
+    /// `carriage`.
+    pub fn new(
+        inner: Arc<dyn AsyncUdpSocket>,
+        routes: Arc<Routes>,
+        carriage: Arc<Carriage>,
+    ) -> Arc<NodeSocket> {
         let v6 = inner.local_addr().is_ok_and(|a| a.is_ipv6());
         Arc::new(NodeSocket {
             inner,
             routes,
+            carriage,
             v6,
             held: Mutex::new(VecDeque::new()),
         })
@@ -114,6 +123,44 @@ impl NodeSocket {
         }
     }
 
+    /// Sends `t` over TCP if its destination is carried, else by UDP.
+    fn out(&self, t: &Transmit) -> io::Result<()> {
+        let segment = t.segment_size.unwrap_or(t.contents.len());
+        match self.carriage.send(t.destination, t.contents, segment) {
+            true => Ok(()),
+            false => self.inner.try_send(t),
+        }
+    }
+
+    /// Datagrams that came over TCP, one per buffer (each then read as from its map);
+    /// how many.
+    fn deliver_carried(
+        &self,
+        cx: &mut Context,
+        bufs: &mut [IoSliceMut<'_>],
+        meta: &mut [RecvMeta],
+    ) -> usize {
+        let mut n = 0;
+        while n < bufs.len().min(meta.len()) {
+            let Poll::Ready(Some((from, bytes))) = self.carriage.poll_inbound(cx) else {
+                break;
+            };
+            if bytes.len() > bufs[n].len() {
+                continue;
+            }
+            bufs[n][..bytes.len()].copy_from_slice(&bytes);
+            meta[n] = RecvMeta {
+                addr: in_family(from, self.v6),
+                len: bytes.len(),
+                stride: bytes.len(),
+                ecn: None,
+                dst_ip: None,
+            };
+            n += 1;
+        }
+        n
+    }
+
     /// Delivers held segments, one per buffer; how many.
     fn deliver_held(&self, bufs: &mut [IoSliceMut<'_>], meta: &mut [RecvMeta]) -> usize {
         let mut h = self.held.lock().unwrap_or_else(|p| p.into_inner());
@@ -146,7 +193,7 @@ impl AsyncUdpSocket for NodeSocket {
 
     fn try_send(&self, transmit: &Transmit) -> io::Result<()> {
         if !is_made_up(transmit.destination) {
-            return self.inner.try_send(transmit);
+            return self.out(transmit);
         }
         // A route forgotten: the datagram is lost, as on a path that went away.
         let Some(route) = self.routes.get(transmit.destination) else {
@@ -174,7 +221,7 @@ impl AsyncUdpSocket for NodeSocket {
                 segment_size: (count > 1).then_some(wrapped),
                 src_ip: None,
             };
-            match self.inner.try_send(&t) {
+            match self.out(&t) {
                 Ok(()) => first = false,
                 // Once some went, the rest are lost rather than sent twice.
                 Err(e) if first => return Err(e),
@@ -196,6 +243,10 @@ impl AsyncUdpSocket for NodeSocket {
         }
         let n = match self.inner.poll_recv(cx, bufs, meta) {
             Poll::Ready(Ok(n)) => n,
+            Poll::Pending => match self.deliver_carried(cx, bufs, meta) {
+                0 => return Poll::Pending,
+                n => n,
+            },
             other => return other,
         };
         for (buf, m) in bufs.iter_mut().zip(meta.iter_mut()).take(n) {
@@ -216,7 +267,7 @@ impl AsyncUdpSocket for NodeSocket {
     }
 
     fn max_receive_segments(&self) -> usize {
-        self.inner.max_receive_segments()
+        super::receive_segments(self.inner.max_receive_segments())
     }
 
     fn may_fragment(&self) -> bool {
