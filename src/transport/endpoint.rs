@@ -372,6 +372,30 @@ impl Endpoint {
             Some(name) => self.through(name, target.is_ipv6())?,
             None => (self.endpoint.clone(), self.local),
         };
+        let relay = self.routes.get(target).map(|r| r.map);
+        let dialed = (Some(addr.to_string()), via.map(str::to_string));
+        let conn = self
+            .handshake(&endpoint, (cfg, presented), id, target)
+            .await?;
+        Ok(Path::new(
+            conn,
+            id,
+            self.identity.peer_id(),
+            dialed,
+            bound,
+            relay,
+        ))
+    }
+
+    /// Dials `id` at `target` from `endpoint` and waits (at most the dial timeout) for the
+    /// handshake, in which the server must prove key `id`.
+    async fn handshake(
+        &self,
+        endpoint: &quinn::Endpoint,
+        (cfg, presented): (quinn::ClientConfig, tls::Presented),
+        id: PeerId,
+        target: SocketAddr,
+    ) -> Result<quinn::Connection, DialError> {
         let connecting = endpoint
             .connect_with(cfg, target, "warp")
             .map_err(|e| SetupError::Quic(e.to_string()))?;
@@ -384,14 +408,7 @@ impl Endpoint {
                 }),
                 None => Err(DialError::Closed(Closed::from_quinn(&e))),
             },
-            Ok(Ok(conn)) => Ok(Path::new(
-                conn,
-                id,
-                self.identity.peer_id(),
-                (Some(addr.to_string()), via.map(str::to_string)),
-                bound,
-                self.routes.get(target).map(|r| r.map),
-            )),
+            Ok(Ok(conn)) => Ok(conn),
         }
     }
 
@@ -425,28 +442,15 @@ impl Endpoint {
             opened.push(endpoint.clone());
         }
         let cfg = self.client_config(Some(id))?;
-        let presented = cfg.1;
-        let connecting = endpoint
-            .connect_with(cfg.0, target, "warp")
-            .map_err(|e| SetupError::Quic(e.to_string()))?;
-        match tokio::time::timeout(DIAL_TIMEOUT, connecting).await {
-            Err(_) => Err(DialError::TimedOut),
-            Ok(Err(e)) => match presented.get() {
-                Some(got) => Err(DialError::WrongKey {
-                    presented: *got,
-                    expected: id,
-                }),
-                None => Err(DialError::Closed(Closed::from_quinn(&e))),
-            },
-            Ok(Ok(conn)) => Ok(Path::new(
-                conn,
-                id,
-                self.identity.peer_id(),
-                (Some(target.to_string()), None),
-                bound,
-                None,
-            )),
-        }
+        let conn = self.handshake(&endpoint, cfg, id, target).await?;
+        Ok(Path::new(
+            conn,
+            id,
+            self.identity.peer_id(),
+            (Some(target.to_string()), None),
+            bound,
+            None,
+        ))
     }
 
     /// The QUIC client settings for a dial expecting key `id` (any key: `None`), and

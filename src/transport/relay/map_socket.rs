@@ -14,7 +14,7 @@ use quinn::udp::{RecvMeta, Transmit};
 use quinn::{AsyncUdpSocket, UdpPoller};
 
 use super::tcp::Carriage;
-use super::{canonical, in_family, segments, Intercept};
+use super::{canonical, in_family, put, segments, Intercept};
 
 /// A map's socket.
 pub struct MapSocket {
@@ -94,18 +94,9 @@ impl MapSocket {
                 }
                 continue;
             }
-            if bytes.len() > bufs[n].len() {
-                continue;
+            if put(&mut bufs[n], &mut meta[n], in_family(from, self.v6), &bytes) {
+                n += 1;
             }
-            bufs[n][..bytes.len()].copy_from_slice(&bytes);
-            meta[n] = RecvMeta {
-                addr: in_family(from, self.v6),
-                len: bytes.len(),
-                stride: bytes.len(),
-                ecn: None,
-                dst_ip: None,
-            };
-            n += 1;
         }
         n
     }

@@ -136,6 +136,28 @@ pub fn receive_segments(gro: usize) -> usize {
     gro.clamp(1, 4)
 }
 
+/// Puts one datagram `bytes` from `from` into a read's buffer and its description;
+/// false (nothing put) when it does not fit.
+pub fn put(
+    buf: &mut [u8],
+    meta: &mut quinn::udp::RecvMeta,
+    from: SocketAddr,
+    bytes: &[u8],
+) -> bool {
+    let Some(to) = buf.get_mut(..bytes.len()) else {
+        return false;
+    };
+    to.copy_from_slice(bytes);
+    *meta = quinn::udp::RecvMeta {
+        addr: from,
+        len: bytes.len(),
+        stride: bytes.len(),
+        ecn: None,
+        dst_ip: None,
+    };
+    true
+}
+
 /// The segments of a received batch of `len` bytes cut every `stride` bytes (the
 /// kernel joins same-sized datagrams from one sender): each segment's range.
 pub fn segments(len: usize, stride: usize) -> impl Iterator<Item = std::ops::Range<usize>> {

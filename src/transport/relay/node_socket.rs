@@ -16,7 +16,7 @@ use quinn::udp::{RecvMeta, Transmit};
 use quinn::{AsyncUdpSocket, UdpPoller};
 
 use super::tcp::Carriage;
-use super::{canonical, in_family, is_made_up, segments, Routes};
+use super::{canonical, in_family, is_made_up, put, segments, Routes};
 
 /// The most bytes handed to the kernel in one send (a UDP datagram's limit, with room).
 const MAX_SEND: usize = 64_000;
@@ -145,18 +145,9 @@ impl NodeSocket {
             let Poll::Ready(Some((from, bytes))) = self.carriage.poll_inbound(cx) else {
                 break;
             };
-            if bytes.len() > bufs[n].len() {
-                continue;
+            if put(&mut bufs[n], &mut meta[n], in_family(from, self.v6), &bytes) {
+                n += 1;
             }
-            bufs[n][..bytes.len()].copy_from_slice(&bytes);
-            meta[n] = RecvMeta {
-                addr: in_family(from, self.v6),
-                len: bytes.len(),
-                stride: bytes.len(),
-                ecn: None,
-                dst_ip: None,
-            };
-            n += 1;
         }
         n
     }
@@ -169,18 +160,9 @@ impl NodeSocket {
             let Some((from, bytes)) = h.pop_front() else {
                 break;
             };
-            if bytes.len() > bufs[n].len() {
-                continue;
+            if put(&mut bufs[n], &mut meta[n], from, &bytes) {
+                n += 1;
             }
-            bufs[n][..bytes.len()].copy_from_slice(&bytes);
-            meta[n] = RecvMeta {
-                addr: from,
-                len: bytes.len(),
-                stride: bytes.len(),
-                ecn: None,
-                dst_ip: None,
-            };
-            n += 1;
         }
         n
     }

@@ -25,6 +25,8 @@ const QUEUE: usize = 1024;
 const INBOUND: usize = 4096;
 /// Most connections a map carries.
 pub const MAX_LINKS: usize = 10_000;
+/// Most connections that may be saying what they are at once.
+const MAX_GREETING: usize = 1024;
 /// How long a new connection may take to say what it is.
 const MAGIC_WITHIN: Duration = Duration::from_secs(5);
 /// The first octet of the made-up addresses a map gives carried connections.
@@ -107,13 +109,20 @@ impl Carriage {
     /// Takes connections on `listener` until it fails: each that starts with [`MAGIC`]
     /// carries datagrams, from a made-up address of its own.
     pub async fn accept(self: Arc<Self>, listener: TcpListener) {
+        // Connections that have not said what they are yet, at most.
+        let greeting = Arc::new(tokio::sync::Semaphore::new(MAX_GREETING));
         while let Ok((mut stream, from)) = listener.accept().await {
             if self.links().len() >= MAX_LINKS {
                 debug!("carried connection from {from} refused: {MAX_LINKS} already");
                 continue;
             }
+            let Ok(waiting) = greeting.clone().try_acquire_owned() else {
+                debug!("carried connection from {from} refused: {MAX_GREETING} still greeting");
+                continue;
+            };
             let carriage = self.clone();
             tokio::spawn(async move {
+                let _waiting = waiting;
                 let mut magic = [0u8; MAGIC.len()];
                 let read = tokio::time::timeout(MAGIC_WITHIN, stream.read_exact(&mut magic)).await;
                 if !matches!(read, Ok(Ok(_))) || &magic != MAGIC {
