@@ -244,6 +244,11 @@ fn two_nodes_behind_symmetric_nats_reach_each_other_through_the_maps_relay() {
     assert!(said.contains(&format!("via {}", map.addr)), "{said}");
     assert_eq!(path_kinds(&a, "bob"), ["relay"]);
     assert_eq!(path_kinds(&b, "alice"), ["relay"]);
+    // Each relay request introduced the other side once, not back and forth.
+    let told = b.log().matches("wants to reach this node").count();
+    // (Once by alice's relay request, once per retry round — three at most by now; told
+    // back and forth, it was 8 within half a second.)
+    assert!(told <= 5, "bob was told {told} times\n{}", b.log());
     // Bytes, not only pings, and the answer back.
     let out = a.ok(&["speed", "bob", "--bytes", "2000000"]);
     assert!(out.contains("SHA-256 verified"), "{out}");

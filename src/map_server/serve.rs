@@ -169,13 +169,23 @@ async fn watch(
     result
 }
 
-/// Node `id` (its connection from `remote`) asks to be relayed to `peer`: `peer` is told
-/// (as by `Introduce`), and the answer waits until it asks for `id` too.
+/// Node `id` (its connection from `remote`) asks to be relayed to `peer`: unless `peer`
+/// has asked for `id` already, `peer` is told (as by `Introduce`) and the answer waits
+/// until it asks for `id` too.
 async fn relay(map: &Serving, id: PeerId, remote: SocketAddr, peer: PeerId) -> Frame {
     let token = match map.relay.ask(id, remote, peer) {
-        Ok((token, _)) => token,
+        // The peer asked first: it was told about this node then, and is answered now.
+        Ok((token, true)) => {
+            return Frame::Relaying {
+                peer: peer.0,
+                token,
+            }
+        }
+        Ok((token, false)) => token,
         Err(e) => return Frame::Refused(e.to_string()),
     };
+    // Told only when it has not asked: its own request would tell this node again, and
+    // so on back and forth.
     introduce(map, id, peer.0);
     match map.relay.wait_for(id, peer, RELAY_WAIT).await {
         true => Frame::Relaying {

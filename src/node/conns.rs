@@ -301,7 +301,7 @@ impl Node {
     }
 
     /// Why connecting to `entry` failed, from the last dial's failure (none: nothing to
-    /// dial); a dial that was answered wrongly marks the peer down with it.
+    /// dial); a failed dial also marks the peer down with that reason.
     fn failed(
         &self,
         entry: &PeerEntry,
