@@ -301,19 +301,23 @@ impl Endpoint {
             false => ([0, 0, 0, 0], 0).into(),
         };
         let socket = bind_udp_on(any, Some(name)).map_err(failed)?;
-        let runtime: Arc<dyn quinn::Runtime> = Arc::new(quinn::TokioRuntime);
-        let mut udp = runtime.wrap_udp_socket(socket).map_err(failed)?;
-        if !self.impair.is_empty() {
-            udp = super::impair::socket::ImpairedSocket::new(udp, self.impair.clone());
-        }
-        // No relays through this socket; wrapped for the read size it asks quinn for.
-        let udp = NodeSocket::new(udp, Default::default(), Carriage::new());
-        let endpoint =
-            quinn::Endpoint::new_with_abstract_socket(endpoint_config(), None, udp, runtime)
-                .map_err(failed)?;
+        let endpoint = self.dial_only(socket).map_err(failed)?;
         let local = endpoint.local_addr().map_err(failed)?;
         via.insert((name.to_string(), v6), endpoint.clone());
         Ok((endpoint, local))
+    }
+
+    /// A dial-only endpoint on `socket` (one kept to an interface, or one a NAT
+    /// traversal opened), with the node's impairment; no relays go through it.
+    fn dial_only(&self, socket: std::net::UdpSocket) -> std::io::Result<quinn::Endpoint> {
+        let runtime: Arc<dyn quinn::Runtime> = Arc::new(quinn::TokioRuntime);
+        let mut udp = runtime.wrap_udp_socket(socket)?;
+        if !self.impair.is_empty() {
+            udp = super::impair::socket::ImpairedSocket::new(udp, self.impair.clone());
+        }
+        // Wrapped for the read size it asks quinn for.
+        let udp = NodeSocket::new(udp, Default::default(), Carriage::new());
+        quinn::Endpoint::new_with_abstract_socket(endpoint_config(), None, udp, runtime)
     }
 
     /// Reaches `peer` through the map at `map` (which gave this node `token`): the
@@ -425,16 +429,7 @@ impl Endpoint {
             name: "a traversal socket".into(),
             source,
         };
-        let runtime: Arc<dyn quinn::Runtime> = Arc::new(quinn::TokioRuntime);
-        let mut udp = runtime.wrap_udp_socket(socket).map_err(failed)?;
-        if !self.impair.is_empty() {
-            udp = super::impair::socket::ImpairedSocket::new(udp, self.impair.clone());
-        }
-        // No relays through this socket; wrapped for the read size it asks quinn for.
-        let udp = NodeSocket::new(udp, Default::default(), Carriage::new());
-        let endpoint =
-            quinn::Endpoint::new_with_abstract_socket(endpoint_config(), None, udp, runtime)
-                .map_err(failed)?;
+        let endpoint = self.dial_only(socket).map_err(failed)?;
         let bound = endpoint.local_addr().map_err(failed)?;
         {
             let mut opened = self.opened.lock().unwrap_or_else(|p| p.into_inner());
