@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use ed25519_dalek::{Signer, SigningKey};
 use proptest::prelude::*;
 use protocols::map::carried;
+use protocols::map::flows::{self as map_flows, FlowDef, Member, Parts, Table, TableError};
 use protocols::map::frame::{FrameError, MAX_BODY};
 use protocols::map::record::{MAX_ADDRS, MAX_TTL};
 use protocols::map::relay::{self, Datagram};
@@ -64,7 +65,52 @@ fn frame() -> impl Strategy<Value = Frame> {
         any::<[u8; 32]>().prop_map(Frame::Relay),
         (any::<[u8; 32]>(), any::<[u8; 16]>())
             .prop_map(|(peer, token)| Frame::Relaying { peer, token }),
+        Just(Frame::Flows),
+        ("[a-z]{1,32}", 1u8..=3, "[a-z0-9]{0,32}")
+            .prop_map(|(flow, role, name)| Frame::Join { flow, role, name }),
+        prop::collection::vec("[a-z]{1,32}", 0..20).prop_map(Frame::Congested),
+        (any::<bool>(), prop::collection::vec(any::<u8>(), 0..2000))
+            .prop_map(|(last, part)| Frame::FlowTable { last, part }),
+        "[a-z]{1,32}".prop_map(Frame::Joined),
+        "[a-z]{1,32}".prop_map(Frame::JoinHeld),
     ]
+}
+
+fn flow_def() -> impl Strategy<Value = FlowDef> {
+    (
+        "[a-z]{1,32}",
+        (0u8..=3, 0u8..=2, any::<u16>()),
+        (prop::option::of(sock()), prop::option::of(sock())),
+        prop::collection::vec((any::<[u8; 32]>(), 1u8..=3, "[a-z0-9]{1,32}"), 0..12),
+    )
+        .prop_map(|(name, (mode, paths, port), (ip, deliver), members)| FlowDef {
+            name,
+            mode,
+            paths,
+            port,
+            ip,
+            deliver,
+            members: members
+                .into_iter()
+                .map(|(id, role, name)| Member { id, role, name })
+                .collect(),
+        })
+}
+
+fn table() -> impl Strategy<Value = Table> {
+    (
+        any::<[u8; 32]>(),
+        any::<[u8; 32]>(),
+        any::<u64>(),
+        prop::collection::vec(flow_def(), 0..6),
+    )
+        .prop_map(|(map, node, seq, flows)| Table {
+            map,
+            node,
+            seq,
+            flows,
+            signature: [7; 64],
+        })
 }
 
 /// A record of `key`, signed by `signer`.
@@ -81,6 +127,47 @@ fn signed(key: &SigningKey, signer: &SigningKey, seq: u64, expires: u64) -> Reco
 }
 
 proptest! {
+    #[test]
+    fn flow_tables_round_trip_through_their_parts(t in table()) {
+        let bytes = t.encode();
+        let mut parts = Parts::default();
+        let mut whole = None;
+        for (last, part) in map_flows::parts(&bytes) {
+            let f = Frame::FlowTable { last, part: part.to_vec() };
+            let (again, _) = Frame::decode(&f.encode()).unwrap().unwrap();
+            let Frame::FlowTable { last, part } = again else { panic!() };
+            whole = parts.push(last, &part).unwrap();
+        }
+        prop_assert_eq!(Table::decode(&whole.unwrap()).unwrap(), t);
+    }
+
+    #[test]
+    fn random_bytes_as_a_flow_table_never_panic(
+        bytes in prop::collection::vec(any::<u8>(), 0..3000),
+    ) {
+        if let Ok(t) = Table::decode(&bytes) {
+            prop_assert_eq!(t.encode(), bytes);
+            let _ = t.verify(&t.map, &t.node);
+        }
+    }
+
+    #[test]
+    fn a_signed_table_changed_in_any_byte_no_longer_verifies(
+        t in table(), at in 0usize..4000, bit in 0u8..8,
+    ) {
+        let map = SigningKey::from_bytes(&[9; 32]);
+        let mut t = t;
+        t.map = map.verifying_key().to_bytes();
+        t.signature = map.sign(&t.signed_bytes()).to_bytes();
+        prop_assert_eq!(t.verify(&t.map, &t.node), Ok(()));
+        let mut bytes = t.encode();
+        let at = at % bytes.len();
+        bytes[at] ^= 1 << bit;
+        if let Ok(changed) = Table::decode(&bytes) {
+            prop_assert!(changed.verify(&t.map, &t.node).is_err());
+        }
+    }
+
     #[test]
     fn frames_round_trip_in_a_stream(frames in prop::collection::vec(frame(), 1..6)) {
         let mut stream: Vec<u8> = frames.iter().flat_map(Frame::encode).collect();
@@ -219,4 +306,30 @@ fn limits_are_checked_from_the_header() {
         Record::decode(&bytes),
         Err(RecordError::TooManyAddrs(MAX_ADDRS + 1))
     );
+}
+
+#[test]
+fn a_flow_table_is_trusted_only_from_its_map_for_its_node() {
+    let map = SigningKey::from_bytes(&[1; 32]);
+    let other = SigningKey::from_bytes(&[2; 32]);
+    let node = [3; 32];
+    let mut t = Table {
+        map: map.verifying_key().to_bytes(),
+        node,
+        seq: 1,
+        flows: vec![],
+        signature: [0; 64],
+    };
+    t.signature = map.sign(&t.signed_bytes()).to_bytes();
+    assert_eq!(t.verify(&t.map, &node), Ok(()));
+    assert_eq!(t.verify(&t.map, &[4; 32]), Err(TableError::OtherNode));
+    let theirs = other.verifying_key().to_bytes();
+    assert_eq!(t.verify(&theirs, &node), Err(TableError::OtherMap));
+    // Another key signing a table that names the trusted map is refused too.
+    t.signature = other.sign(&t.signed_bytes()).to_bytes();
+    assert_eq!(t.verify(&t.map, &node), Err(TableError::BadSignature));
+    // A table part beyond its frame's limit is refused from the header.
+    let mut head = vec![0x8d];
+    head.extend_from_slice(&((map_flows::MAX_PART + 2) as u16).to_be_bytes());
+    assert!(matches!(Frame::decode(&head), Err(FrameError::TooLong(_))));
 }

@@ -11,8 +11,10 @@ use super::record::{Record, RecordError};
 pub const SERVICE: &str = "map";
 /// Its version.
 pub const VERSION: u16 = 1;
-/// The largest body.
+/// The largest body (but a flow table's part, [`MAX_TABLE_BODY`]).
 pub const MAX_BODY: usize = 1024;
+/// The largest body of a `FlowTable` frame: a flag and a part of the table.
+pub const MAX_TABLE_BODY: usize = 1 + super::flows::MAX_PART;
 /// Bytes before the body.
 pub const HEADER_LEN: usize = 3;
 /// Most other addresses a map names in `Observed`.
@@ -41,6 +43,22 @@ pub enum Frame {
     /// Forward QUIC packets between me and this node (`0x09`): granted once that node
     /// asks for me too (see [`relay`](super::relay)).
     Relay([u8; 32]),
+    /// Keep this channel: send my flow table on it now and whenever it changes; I tell
+    /// you on it which of my flows are congested (`0x0a`).
+    Flows,
+    /// Let me join this flow in this role, under this name (empty: the name the map has
+    /// for my key, else one it makes) (`0x0b`).
+    Join {
+        /// The flow.
+        flow: String,
+        /// The role ([`super::flows::role`]).
+        role: u8,
+        /// The name asked for.
+        name: String,
+    },
+    /// On the flows channel: these of my flows are congested now, the others not
+    /// (`0x0c`).
+    Congested(Vec<String>),
     /// The address the map saw the request come from, and the map's other addresses, to
     /// ask from as well: a node whose NAT maps it to another port for each of them is
     /// behind a symmetric NAT (`0x81`).
@@ -88,6 +106,18 @@ pub enum Frame {
         /// The asking node's secret for relay datagrams.
         token: [u8; super::relay::TOKEN_LEN],
     },
+    /// A part of the node's signed flow table ([`super::flows`]); `last` ends it
+    /// (`0x8d`).
+    FlowTable {
+        /// Whether this is the table's last part.
+        last: bool,
+        /// The bytes, at most [`super::flows::MAX_PART`].
+        part: Vec<u8>,
+    },
+    /// The node is a member of the flow now (`0x8e`).
+    Joined(String),
+    /// The request waits for the map's operator to approve it (`0x8f`).
+    JoinHeld(String),
 }
 
 /// What is wrong with a frame.
@@ -116,9 +146,12 @@ pub enum FrameError {
     /// More other addresses than [`MAX_OTHERS`].
     #[error("{0} other addresses (at most {MAX_OTHERS})")]
     TooManyOthers(usize),
-    /// A reason that is not UTF-8.
-    #[error("a refusal whose reason is not UTF-8")]
+    /// A reason or name that is not UTF-8.
+    #[error("a reason or name that is not UTF-8")]
     NotUtf8,
+    /// A flow or member name that is empty or longer than a flow table allows.
+    #[error("a name of {0} bytes (1 to {max} allowed)", max = super::flows::MAX_NAME)]
+    BadName(usize),
 }
 
 impl Frame {
@@ -134,6 +167,9 @@ impl Frame {
             Frame::Watch => 0x07,
             Frame::Introduce(_) => 0x08,
             Frame::Relay(_) => 0x09,
+            Frame::Flows => 0x0a,
+            Frame::Join { .. } => 0x0b,
+            Frame::Congested(_) => 0x0c,
             Frame::Observed { .. } => 0x81,
             Frame::Registered(_) => 0x82,
             Frame::Found(_) => 0x83,
@@ -146,13 +182,52 @@ impl Frame {
             Frame::Watching => 0x8a,
             Frame::Introduced(_) => 0x8b,
             Frame::Relaying { .. } => 0x8c,
+            Frame::FlowTable { .. } => 0x8d,
+            Frame::Joined(_) => 0x8e,
+            Frame::JoinHeld(_) => 0x8f,
         }
     }
 
-    /// The frame's bytes; a reason is cut to fit, other addresses to [`MAX_OTHERS`].
+    /// The frame's bytes; a reason is cut to fit, other addresses to [`MAX_OTHERS`],
+    /// names to [`super::flows::MAX_NAME`], a congested list to the names that fit, a
+    /// table's part to [`super::flows::MAX_PART`].
     pub fn encode(&self) -> Vec<u8> {
+        let name = |b: &mut Vec<u8>, n: &str| {
+            let n = crate::text::cut(n, super::flows::MAX_NAME);
+            b.push(n.len() as u8);
+            b.extend_from_slice(&n);
+        };
         let body = match self {
-            Frame::Observe | Frame::Claim | Frame::Watch | Frame::Watching => Vec::new(),
+            Frame::Observe | Frame::Claim | Frame::Watch | Frame::Watching | Frame::Flows => {
+                Vec::new()
+            }
+            Frame::Join {
+                flow,
+                role,
+                name: member,
+            } => {
+                let mut b = vec![*role];
+                name(&mut b, flow);
+                name(&mut b, member);
+                b
+            }
+            Frame::Congested(flows) => {
+                let mut b = vec![0];
+                for f in flows.iter().take(255) {
+                    if b.len() + 1 + f.len().min(super::flows::MAX_NAME) > MAX_BODY {
+                        break;
+                    }
+                    name(&mut b, f);
+                    b[0] += 1;
+                }
+                b
+            }
+            Frame::FlowTable { last, part } => {
+                let mut b = vec![u8::from(*last)];
+                b.extend_from_slice(&part[..part.len().min(super::flows::MAX_PART)]);
+                b
+            }
+            Frame::Joined(f) | Frame::JoinHeld(f) => crate::text::cut(f, super::flows::MAX_NAME),
             Frame::Release(n) | Frame::WhoHas(n) | Frame::Released(n) => n.to_be_bytes().to_vec(),
             Frame::Claimed { nameplate, until } => {
                 let mut b = nameplate.to_be_bytes().to_vec();
@@ -198,15 +273,19 @@ impl Frame {
         };
         let code = head[0];
         let len = u16::from_be_bytes([head[1], head[2]]) as usize;
-        if !matches!(code, 0x01..=0x09 | 0x81..=0x8c) {
+        if !matches!(code, 0x01..=0x0c | 0x81..=0x8f) {
             return Err(FrameError::UnknownCode(code));
         }
-        if len > MAX_BODY {
+        let max = match code {
+            0x8d => MAX_TABLE_BODY,
+            _ => MAX_BODY,
+        };
+        if len > max {
             return Err(FrameError::TooLong(len));
         }
         let bad = FrameError::BadLength { code, len };
         let fixed = match code {
-            0x01 | 0x04 | 0x07 | 0x8a => Some(0),
+            0x01 | 0x04 | 0x07 | 0x0a | 0x8a => Some(0),
             0x05 | 0x06 | 0x87 => Some(2),
             0x03 | 0x08 | 0x09 | 0x84 | 0x8b => Some(32),
             0x8c => Some(32 + super::relay::TOKEN_LEN),
@@ -229,6 +308,48 @@ impl Frame {
             0x07 => Frame::Watch,
             0x08 => Frame::Introduce(body.try_into().expect("length checked")),
             0x09 => Frame::Relay(body.try_into().expect("length checked")),
+            0x0a => Frame::Flows,
+            0x0b => {
+                let role = *body.first().ok_or(bad.clone())?;
+                let (flow, at) = read_name((code, body), 1, true)?;
+                let (name, at) = read_name((code, body), at, false)?;
+                if at != len {
+                    return Err(bad);
+                }
+                Frame::Join { flow, role, name }
+            }
+            0x0c => {
+                let n = *body.first().ok_or(bad.clone())? as usize;
+                let mut at = 1;
+                let mut flows = Vec::with_capacity(n.min(64));
+                for _ in 0..n {
+                    let (f, next) = read_name((code, body), at, true)?;
+                    flows.push(f);
+                    at = next;
+                }
+                if at != len {
+                    return Err(bad);
+                }
+                Frame::Congested(flows)
+            }
+            0x8d => Frame::FlowTable {
+                last: match body.first() {
+                    Some(0) => false,
+                    Some(1) => true,
+                    _ => return Err(bad),
+                },
+                part: body[1..].to_vec(),
+            },
+            0x8e | 0x8f => {
+                let f = crate::text::read(body).ok_or(FrameError::NotUtf8)?;
+                if f.is_empty() || f.len() > super::flows::MAX_NAME {
+                    return Err(FrameError::BadName(f.len()));
+                }
+                match code {
+                    0x8e => Frame::Joined(f),
+                    _ => Frame::JoinHeld(f),
+                }
+            }
             0x8c => Frame::Relaying {
                 peer: body[..32].try_into().expect("32 bytes"),
                 token: body[32..].try_into().expect("length checked"),
@@ -272,4 +393,24 @@ impl Frame {
         };
         Ok(Some((frame, HEADER_LEN + len)))
     }
+}
+
+/// Reads a name (length byte, bytes) at `at` in `body`: the name and where it ends.
+/// An empty name is an error where `needed`.
+fn read_name(
+    (code, body): (u8, &[u8]),
+    at: usize,
+    needed: bool,
+) -> Result<(String, usize), FrameError> {
+    let truncated = FrameError::BadLength {
+        code,
+        len: body.len(),
+    };
+    let n = *body.get(at).ok_or(truncated.clone())? as usize;
+    if n > super::flows::MAX_NAME || (needed && n == 0) {
+        return Err(FrameError::BadName(n));
+    }
+    let bytes = body.get(at + 1..at + 1 + n).ok_or(truncated)?;
+    let name = crate::text::read(bytes).ok_or(FrameError::NotUtf8)?;
+    Ok((name, at + 1 + n))
 }
