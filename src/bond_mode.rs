@@ -16,6 +16,25 @@ pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Mode, D::Error> {
     name.parse().map_err(serde::de::Error::custom)
 }
 
+/// The mode's code in a map's flow table (`aggregate` 0, `redundant` 1, `failover` 2).
+pub fn code(mode: Mode) -> u8 {
+    match mode {
+        Mode::Aggregate => 0,
+        Mode::Redundant => 1,
+        Mode::Failover => 2,
+    }
+}
+
+/// The mode of a code in a map's flow table (an unknown code is refused when the table
+/// is read, so any other is the default).
+pub fn from_code(code: u8) -> Mode {
+    match code {
+        1 => Mode::Redundant,
+        2 => Mode::Failover,
+        _ => Mode::Aggregate,
+    }
+}
+
 /// Whether `mode` is the default, so it need not be written.
 pub fn is_default(mode: &Mode) -> bool {
     *mode == Mode::default()

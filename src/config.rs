@@ -12,6 +12,11 @@
 //! incoming = "/home/me/Downloads/warp"
 //! threads = 1
 //! interfaces = ["eth0", "wwan0"]  # reach peers through these only (default: every one)
+//! map = [                # maps: an address, or a table naming the map's key too
+//!   "map.example.net:7475",
+//!   { addr = "203.0.113.5:7475", key = "k7aqdm5vzyh3oxtkqxw4wqzt6jpnsd2c6kfyxhiv5vqjrgmf3exq", flows = true },
+//! ]                      # flows = true: run the flows that map defines for this node
+//! flow_ip = "127.1.0.1"  # where flows from maps listen when the map names no address
 //!
 //! [[gate.expose]]
 //! name = "ssh"
@@ -101,7 +106,75 @@ pub struct NodeSection {
     pub lan: Option<bool>,
     /// `--map` (each): maps to register with and to ask for peers.
     #[serde(default)]
-    pub map: Vec<String>,
+    pub map: Vec<MapEntry>,
+    /// The loopback address this node binds flows from maps at when the map names none
+    /// (default 127.1.0.1): nodes on one machine each need their own. Applied on save.
+    pub flow_ip: Option<std::net::IpAddr>,
+}
+
+/// A map in `map = [...]`: its address, or a table with its key and whether the node
+/// runs the flows it defines.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum MapEntry {
+    /// `"HOST:PORT"`: whatever key answers there.
+    Addr(String),
+    /// `{ addr, key, flows }`.
+    Table(MapTable),
+}
+
+/// A map named with its key.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MapTable {
+    /// HOST:PORT.
+    pub addr: String,
+    /// The map's key (its id, as `warp map` prints it): a map answering with another key
+    /// is refused.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// Whether the node runs the flows this map defines for it.
+    #[serde(default)]
+    pub flows: bool,
+}
+
+/// A map as the node uses it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapUse {
+    /// HOST:PORT.
+    pub addr: String,
+    /// The key it must have, when named.
+    pub key: Option<crate::identity::PeerId>,
+    /// Whether its flows are run.
+    pub flows: bool,
+}
+
+impl MapEntry {
+    /// The map as the node uses it (the key checked).
+    pub fn to_use(&self) -> Result<MapUse, ConfigProblem> {
+        match self {
+            MapEntry::Addr(a) => Ok(MapUse {
+                addr: a.clone(),
+                key: None,
+                flows: false,
+            }),
+            MapEntry::Table(t) => {
+                let key = match &t.key {
+                    Some(k) => Some(
+                        k.parse()
+                            .map_err(|e| ConfigProblem::MapKey(t.addr.clone(), e))?,
+                    ),
+                    None if t.flows => return Err(ConfigProblem::FlowsWithoutKey(t.addr.clone())),
+                    None => None,
+                };
+                Ok(MapUse {
+                    addr: t.addr.clone(),
+                    key,
+                    flows: t.flows,
+                })
+            }
+        }
+    }
 }
 
 /// The `[gate]` section.
@@ -150,6 +223,12 @@ pub fn parse(text: &str) -> Result<NodeConfig, ConfigProblem> {
         }
     }
     crate::links::agent::check(&cfg.links.agent)?;
+    for m in &cfg.node.map {
+        m.to_use()?;
+    }
+    if let Some(ip) = cfg.node.flow_ip.filter(|ip| !ip.is_loopback()) {
+        return Err(ConfigProblem::FlowIp(ip));
+    }
     let mut flows = std::collections::HashSet::new();
     for f in &cfg.flow {
         f.check()?;
@@ -188,6 +267,11 @@ mod tests {
         assert_eq!(cfg.gate.open[0].mode, Mode::Aggregate);
         assert_eq!(cfg.flow[0].paths, Mode::Redundant);
         assert_eq!(cfg.node.interfaces, vec!["eth0", "wwan0"]);
+        let maps: Vec<MapUse> = cfg.node.map.iter().map(|m| m.to_use().unwrap()).collect();
+        assert_eq!((maps[0].key, maps[0].flows), (None, false));
+        assert!(maps[1].key.is_some() && maps[1].flows);
+        let e = parse("[node]\nmap = [{ addr = \"a:1\", flows = true }]").unwrap_err();
+        assert!(e.to_string().contains("needs the map's key"), "{e}");
     }
 
     #[test]

@@ -57,4 +57,13 @@ pub enum ConfigProblem {
     /// A flow defined twice.
     #[error("flow {0:?} is defined twice")]
     FlowTwice(String),
+    /// A map's key is not a peer id.
+    #[error("map {0}: key: {1}")]
+    MapKey(String, crate::identity::BadPeerId),
+    /// `flow_ip` is not loopback.
+    #[error("flow_ip {0}: flows listen on loopback only")]
+    FlowIp(std::net::IpAddr),
+    /// Flows trusted from a map whose key is not given.
+    #[error("map {0}: flows = true needs the map's key (`warp map` prints it)")]
+    FlowsWithoutKey(String),
 }

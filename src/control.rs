@@ -91,6 +91,20 @@ pub enum Request {
         /// Its role; the mode's usual one when absent.
         role: Option<crate::flow_book::Role>,
     },
+    /// Ask a map trusted for flows to let this node join one of its flows.
+    FlowJoin {
+        /// The flow, by its name on the map.
+        name: String,
+        /// The role asked for.
+        role: crate::flow_book::Role,
+        /// The name this node asks to go by on the map, if it has none there yet.
+        #[serde(default)]
+        as_name: Option<String>,
+        /// The map (its address as `warp.toml` names it); the first trusted for flows
+        /// when absent.
+        #[serde(default)]
+        map: Option<String>,
+    },
     /// Remove a member from a flow.
     FlowMemberRemove {
         /// The flow.
@@ -243,6 +257,8 @@ pub struct FlowStatus {
     pub flow: crate::flow_book::Flow,
     /// Whether it comes from the configuration file.
     pub from_config: bool,
+    /// Where it comes from.
+    pub origin: crate::flow_book::Origin,
     /// Datagrams local applications sent into the flow.
     pub from_apps: u64,
     /// Of those, datagrams not sent on because this node only receives.
@@ -264,6 +280,9 @@ pub struct FlowStatus {
 pub struct MemberStatus {
     /// Alias or id, as the flow names it.
     pub peer: String,
+    /// Its name on the map that defines the flow, if one does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// What it does in the flow.
     pub role: crate::flow_book::Role,
     /// Datagrams sent to it.
@@ -501,7 +520,11 @@ impl From<&crate::flow_error::ApplyError> for Fault {
         use crate::flow_error::ApplyError as E;
         match e {
             E::Invalid(_) => Fault::Invalid,
-            E::SetFromCommandLine(_) | E::SetInFile(_) | E::Bind { .. } => Fault::Conflict,
+            E::SetFromCommandLine(_)
+            | E::SetInFile(_)
+            | E::DefinedHere(_)
+            | E::FromOtherMap(..)
+            | E::Bind { .. } => Fault::Conflict,
         }
     }
 }

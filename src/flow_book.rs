@@ -99,6 +99,18 @@ pub enum Role {
     Both,
 }
 
+impl Role {
+    /// The role's code in a map's flow table.
+    pub fn code(self) -> u8 {
+        use protocols::map::flows::role;
+        match self {
+            Role::Send => role::SEND,
+            Role::Recv => role::RECV,
+            Role::Both => role::BOTH,
+        }
+    }
+}
+
 impl std::str::FromStr for Role {
     type Err = BadWord;
     fn from_str(s: &str) -> Result<Role, BadWord> {
@@ -126,6 +138,29 @@ impl From<Role> for String {
             Role::Both => "both",
         }
         .into()
+    }
+}
+
+/// Where a running flow's definition comes from. A node's own definitions (command line
+/// or API, configuration file) win over a map's of the same name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    /// `warp flow add` or the REST API (kept in the flow book).
+    Command,
+    /// The configuration file.
+    File,
+    /// The map of this address (`map` in `warp.toml`, trusted for flows).
+    Map(String),
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Command => f.write_str("command line"),
+            Origin::File => f.write_str("configuration file"),
+            Origin::Map(m) => write!(f, "map {m}"),
+        }
     }
 }
 
@@ -206,6 +241,16 @@ impl Flow {
     /// Checks the definition: its name, loopback addresses, each member once, this node
     /// among them, and member counts the mode allows.
     pub fn check(&self) -> Result<(), FlowError> {
+        self.check_shape()?;
+        if self.own_role().is_none() {
+            return Err(FlowError::NoSelf(self.name.clone()));
+        }
+        Ok(())
+    }
+
+    /// [`Flow::check`] but for this node among the members: what a map checks of the
+    /// flows it defines for others.
+    pub fn check_shape(&self) -> Result<(), FlowError> {
         let name = &self.name;
         if !crate::gate_book::valid_name(name) {
             return Err(FlowError::BadName(name.clone()));
@@ -233,9 +278,6 @@ impl Flow {
             if !seen.insert(*m) {
                 return Err(FlowError::Twice(name.clone(), m.to_string()));
             }
-        }
-        if self.own_role().is_none() {
-            return Err(FlowError::NoSelf(name.clone()));
         }
         let senders = all.iter().filter(|(_, r)| *r != Role::Recv).count();
         let receivers = all.iter().filter(|(_, r)| *r != Role::Send).count();

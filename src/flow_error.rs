@@ -74,6 +74,12 @@ pub enum ApplyError {
     /// The flow runs from the configuration file: it is changed there.
     #[error("flow {0} comes from the configuration file: change it there")]
     SetInFile(String),
+    /// The node defines a flow of this name itself: a map's waits.
+    #[error("flow {0} is defined on this node, which wins over the map's")]
+    DefinedHere(String),
+    /// Another map defines a flow of this name, and it runs.
+    #[error("flow {0} runs from {1} already")]
+    FromOtherMap(String, String),
     /// Its local port cannot be bound.
     #[error("flow {name}: cannot listen on udp {addr}: {source}")]
     Bind {

@@ -16,6 +16,7 @@ pub mod gate_book;
 pub mod home;
 pub mod identity;
 pub mod interfaces;
+pub mod json_errors;
 pub mod links;
 pub mod listen_error;
 pub mod loopback;

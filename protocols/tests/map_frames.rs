@@ -66,8 +66,11 @@ fn frame() -> impl Strategy<Value = Frame> {
         (any::<[u8; 32]>(), any::<[u8; 16]>())
             .prop_map(|(peer, token)| Frame::Relaying { peer, token }),
         Just(Frame::Flows),
-        ("[a-z]{1,32}", 1u8..=3, "[a-z0-9]{0,32}")
-            .prop_map(|(flow, role, name)| Frame::Join { flow, role, name }),
+        ("[a-z]{1,32}", 1u8..=3, "[a-z0-9]{0,32}").prop_map(|(flow, role, name)| Frame::Join {
+            flow,
+            role,
+            name
+        }),
         prop::collection::vec("[a-z]{1,32}", 0..20).prop_map(Frame::Congested),
         (any::<bool>(), prop::collection::vec(any::<u8>(), 0..2000))
             .prop_map(|(last, part)| Frame::FlowTable { last, part }),
@@ -83,18 +86,20 @@ fn flow_def() -> impl Strategy<Value = FlowDef> {
         (prop::option::of(sock()), prop::option::of(sock())),
         prop::collection::vec((any::<[u8; 32]>(), 1u8..=3, "[a-z0-9]{1,32}"), 0..12),
     )
-        .prop_map(|(name, (mode, paths, port), (ip, deliver), members)| FlowDef {
-            name,
-            mode,
-            paths,
-            port,
-            ip,
-            deliver,
-            members: members
-                .into_iter()
-                .map(|(id, role, name)| Member { id, role, name })
-                .collect(),
-        })
+        .prop_map(
+            |(name, (mode, paths, port), (ip, deliver), members)| FlowDef {
+                name,
+                mode,
+                paths,
+                port,
+                ip,
+                deliver,
+                members: members
+                    .into_iter()
+                    .map(|(id, role, name)| Member { id, role, name })
+                    .collect(),
+            },
+        )
 }
 
 fn table() -> impl Strategy<Value = Table> {

@@ -339,6 +339,22 @@ pub enum FlowAction {
         #[command(subcommand)]
         action: MemberAction,
     },
+    /// Ask a map trusted for flows to let this node join one of its flows:
+    /// `warp flow join video --role recv`. The map grants it at once or holds it for its
+    /// operator, as its flows file says.
+    Join {
+        /// The flow's name on the map.
+        name: String,
+        /// send, recv or both.
+        #[arg(long)]
+        role: crate::flow_book::Role,
+        /// The name to go by on the map, if this node has none there yet.
+        #[arg(long = "as", value_name = "NAME")]
+        as_name: Option<String>,
+        /// The map, as warp.toml names it (default: the first trusted for flows).
+        #[arg(long)]
+        map: Option<String>,
+    },
 }
 
 /// `warp flow member` subcommands.
@@ -400,6 +416,14 @@ pub struct MapArgs {
     /// The most each node may send through the map's relay, in Mbit/s (0: no limit).
     #[arg(long = "relay-rate", value_name = "MBIT", default_value_t = 1000)]
     pub relay_rate: u64,
+    /// Define flows for the nodes in this file (TOML; applied on every save): nodes that
+    /// trust this map for flows run the ones they are members of.
+    #[arg(long, value_name = "FILE")]
+    pub flows: Option<PathBuf>,
+    /// The REST API's address (flows, members, requests to join), or `off`; its token is
+    /// `api.token` in the map's data directory [default: 127.0.0.1:7485].
+    #[arg(long, value_name = "ADDR")]
+    pub api: Option<String>,
 }
 
 /// Options of `warp receive`.

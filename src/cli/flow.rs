@@ -33,6 +33,17 @@ pub async fn run(dir: &Path, args: FlowArgs) -> Result<ExitCode, String> {
             paths,
         }),
         Some(FlowAction::Rm { name }) => Request::FlowRemove { name },
+        Some(FlowAction::Join {
+            name,
+            role,
+            as_name,
+            map,
+        }) => Request::FlowJoin {
+            name,
+            role,
+            as_name,
+            map,
+        },
         Some(FlowAction::Member {
             action: MemberAction::Add { name, peer, role },
         }) => Request::FlowMemberAdd { name, peer, role },
@@ -57,6 +68,7 @@ pub async fn run(dir: &Path, args: FlowArgs) -> Result<ExitCode, String> {
             }
         }
         Response::Ok => {}
+        Response::Note(n) => println!("{n}"),
         Response::Error(e) => return Err(e.message),
         other => return Err(format!("unexpected answer from the node: {other:?}")),
     }
@@ -80,11 +92,16 @@ fn offline(dir: &Path) -> Result<Response, String> {
         .map(|f| (f, false))
         .chain(from_file.map(|f| (f, true)))
         .map(|(flow, from_config)| FlowStatus {
+            origin: match from_config {
+                true => crate::flow_book::Origin::File,
+                false => crate::flow_book::Origin::Command,
+            },
             members: flow
                 .roles()
                 .filter(|(m, _)| *m != crate::flow_book::SELF)
                 .map(|(peer, role)| MemberStatus {
                     peer: peer.to_string(),
+                    name: None,
                     role,
                     sent: 0,
                     sent_bytes: 0,
@@ -118,7 +135,11 @@ fn print_flow(f: &FlowStatus) {
         .deliver
         .map(|d| format!(", delivers to {d}"))
         .unwrap_or_default();
-    let origin = if f.from_config { "  [config]" } else { "" };
+    let origin = match &f.origin {
+        crate::flow_book::Origin::Command => String::new(),
+        crate::flow_book::Origin::File => "  [config]".to_string(),
+        crate::flow_book::Origin::Map(m) => format!("  [map {m}]"),
+    };
     let paths = match crate::bond_mode::is_default(&def.paths) {
         true => String::new(),
         false => format!(", {} over several paths", def.paths),
@@ -140,7 +161,7 @@ fn print_flow(f: &FlowStatus) {
     for m in &f.members {
         println!(
             "  {:<12} {:<4}  out {} ({} B, {} B/s) dropped {} queued {}  in {} ({} B, {} B/s)  {}{}",
-            m.peer,
+            m.name.as_deref().unwrap_or(&m.peer),
             String::from(m.role),
             m.sent,
             m.sent_bytes,

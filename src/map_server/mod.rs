@@ -6,8 +6,13 @@
 //! forge or alter them. Wire: `docs/map.md`.
 
 mod claims;
+mod flow_channel;
+pub mod flow_file;
+pub mod flows;
+pub mod joins;
 mod records;
 pub mod relay;
+pub mod rest;
 mod serve;
 
 use std::net::SocketAddr;
@@ -55,17 +60,42 @@ pub enum MapError {
         /// Why.
         source: BindError,
     },
+    /// The REST API's address could not be bound.
+    #[error("cannot serve the REST API on {addr} (--api): {source}")]
+    Api {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The token file.
+    #[error(transparent)]
+    Token(#[from] crate::api_token::TokenError),
 }
 
-/// Runs a map on `listen` with its key and records under `dir` until `shutdown` ends,
-/// relaying at most `relay_rate` bytes per second for each node (0: no limit); `ready`
-/// hears the map's id and bound addresses once it listens.
+/// How a map runs: what `warp map`'s flags say.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Where it listens (QUIC by UDP, and TCP on the same addresses).
+    pub listen: Vec<SocketAddr>,
+    /// The most each node may relay, in bytes per second (0: no limit).
+    pub relay_rate: u64,
+    /// The flows file, if the map defines flows.
+    pub flows: Option<PathBuf>,
+    /// Where the REST API listens (`None`: it does not).
+    pub api: Option<SocketAddr>,
+}
+
+/// Runs a map as `settings` say, with its key and records under `dir`, until `shutdown`
+/// ends; `ready` hears the map's id and bound addresses (QUIC, then the REST API's if
+/// any) once it listens.
 pub async fn run(
     dir: &Path,
-    (listen, relay_rate): (&[SocketAddr], u64),
-    ready: impl FnOnce(&str, &[SocketAddr]),
+    settings: &Settings,
+    ready: impl FnOnce(&str, &[SocketAddr], Option<SocketAddr>),
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), MapError> {
+    let (listen, relay_rate) = (&settings.listen, settings.relay_rate);
     let file = |what: &Path| {
         let what = what.display().to_string();
         move |source| MapError::File { what, source }
@@ -103,19 +133,41 @@ pub async fn run(
         bound.push(at);
         endpoints.push(e);
     }
+    let flows = Arc::new(flows::Flows::new(
+        settings.flows.clone(),
+        identity.clone(),
+        joins::Joins::open(&db)?,
+    ));
+    if flows.enabled() {
+        let flows = flows.clone();
+        tasks.push(tokio::spawn(async move { flows.watch().await }));
+    }
+    let mut api = None;
+    if let Some(addr) = settings.api {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| MapError::Api { addr, source })?;
+        api = listener.local_addr().ok();
+        let token = crate::api_token::ApiToken::load_or_create(dir)?;
+        tasks.push(
+            rest::start(flows.clone(), listener, token)
+                .map_err(|source| MapError::Api { addr, source })?,
+        );
+    }
     let map = Arc::new(serve::Serving {
         records: Records::new(db.open_tree("records")?),
         claims: Default::default(),
         watchers: Default::default(),
         listening: bound.clone(),
         relay,
+        flows,
     });
     info!(
         "map {id} on {bound:?}, data in {}: {} records held",
         dir.display(),
         map.records.len()
     );
-    ready(&id.to_string(), &bound);
+    ready(&id.to_string(), &bound, api);
     for e in &endpoints {
         let (e, map) = (e.clone(), map.clone());
         tasks.push(tokio::spawn(async move {

@@ -35,6 +35,8 @@ pub struct Serving {
     pub watchers: std::sync::Mutex<HashMap<PeerId, (u64, mpsc::Sender<Record>)>>,
     /// Which nodes are relayed to which.
     pub relay: Arc<Relay>,
+    /// The flows the map defines.
+    pub flows: Arc<super::flows::Flows>,
 }
 
 /// How long a `Relay` request waits for the other node to ask too.
@@ -118,6 +120,14 @@ async fn channel(
         }
         if frame == Frame::Watch {
             return watch(&map, id, ch).await;
+        }
+        if frame == Frame::Flows {
+            return super::flow_channel::serve(&map.flows, id, ch).await;
+        }
+        if let Frame::Join { flow, role, name } = frame {
+            let answer = super::flow_channel::join(&map.flows, id, (flow, role, name)).await;
+            ch.write(&answer.encode()).await?;
+            continue;
         }
         if let Frame::Relay(peer) = frame {
             let answer = relay(&map, id, remote, PeerId(peer)).await;
@@ -267,7 +277,10 @@ fn answer(map: &Serving, id: PeerId, (local, remote): (SocketAddr, SocketAddr), 
         Frame::Introduce(target) => introduce(map, id, target),
         // Answered by `watch` and `relay`.
         Frame::Watch => Frame::Watching,
-        Frame::Relay(_) => Frame::Refused("a relay request is answered apart".into()),
+        Frame::Relay(_) | Frame::Flows | Frame::Join { .. } => {
+            Frame::Refused("that request is answered apart".into())
+        }
+        Frame::Congested(_) => Frame::Refused("Congested goes on a flows channel".into()),
         Frame::Observed { .. }
         | Frame::Wanted(_)
         | Frame::Watching
@@ -279,6 +292,9 @@ fn answer(map: &Serving, id: PeerId, (local, remote): (SocketAddr, SocketAddr), 
         | Frame::Refused(_)
         | Frame::Claimed { .. }
         | Frame::Released(_)
-        | Frame::Holder { .. } => Frame::Refused("that is an answer, not a request".into()),
+        | Frame::Holder { .. }
+        | Frame::FlowTable { .. }
+        | Frame::Joined(_)
+        | Frame::JoinHeld(_) => Frame::Refused("that is an answer, not a request".into()),
     }
 }

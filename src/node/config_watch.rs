@@ -50,9 +50,18 @@ pub async fn watch(node: Arc<Node>, path: PathBuf) {
 
 async fn apply(node: &Arc<Node>, cfg: NodeConfig) {
     *node.unknown_file.write().unwrap_or_else(|p| p.into_inner()) = cfg.unknown;
-    node.maps.set_file(cfg.node.map.clone());
+    node.maps.set_file(
+        cfg.node
+            .map
+            .iter()
+            .filter_map(|m| m.to_use().ok())
+            .collect(),
+    );
     if node.unknown() == crate::store::Unknown::Block {
         node.close_strangers();
+    }
+    if node.flows.maps.set_ip(cfg.node.flow_ip) {
+        node.apply_map_flows().await;
     }
     let mut checked = Vec::new();
     for g in cfg.gate.expose {
@@ -94,20 +103,27 @@ async fn apply_flows(node: &Arc<Node>, wanted: Vec<crate::flow_book::Flow>) {
         .flows
         .running()
         .iter()
-        .filter(|(_, r)| r.from_config)
+        .filter(|(_, r)| r.origin == crate::flow_book::Origin::File)
         .map(|(name, r)| (name.clone(), r.def()))
         .collect();
+    let mut removed = false;
     for (name, _) in &running {
         if !wanted.contains_key(name) {
             super::flows::stop(node, name).await;
             info!("config: flow {name} removed");
+            removed = true;
         }
+    }
+    // A map's flow of the same name may run now.
+    if removed {
+        node.apply_map_flows().await;
     }
     for (name, f) in wanted {
         if running.iter().any(|(n, def)| *n == name && *def == f) {
             continue;
         }
-        match super::flows::apply(node, f, true).await {
+        let file = (crate::flow_book::Origin::File, Default::default());
+        match super::flows::apply(node, f, file).await {
             Ok(()) => info!("config: flow {name} applied"),
             Err(e) => warn!("config: {e}"),
         }

@@ -351,13 +351,18 @@ impl Node {
         // While a code waits, a stranger may connect to pair (and nothing else); once
         // paired, to fetch its offer.
         let pairing = self.pairings.any_waiting() || self.pairings.is_paired(&id);
-        if !known && self.unknown() == crate::store::Unknown::Block && !pairing {
+        // A member of a flow a trusted map defines may connect, for that flow only.
+        let member = self.flows.maps.is_member(&id);
+        if !known && self.unknown() == crate::store::Unknown::Block && !pairing && !member {
             info!("refused {id} from {remote}: not in the peer book (`warp peers add <alias> {id}` lets it in)");
             path.close(Close::NotKnown);
             return;
         }
         match known {
             true => info!("peer {} connected from {remote}", self.label(&id)),
+            false if member => {
+                info!("{id}, a member of a flow from a map, connected from {remote}")
+            }
             false if self.unknown() == crate::store::Unknown::Block => {
                 info!("unknown key {id} connected from {remote} to pair by a code")
             }
@@ -494,7 +499,8 @@ impl Node {
     /// Closes the connections of keys not in the book (after unknown became block).
     pub fn close_strangers(&self) {
         for id in self.conns.ids() {
-            if !self.knows(&id) && !self.pairings.is_paired(&id) {
+            if !self.knows(&id) && !self.pairings.is_paired(&id) && !self.flows.maps.is_member(&id)
+            {
                 if let Some(c) = self.conns.get(&id) {
                     info!("closing {id}: not in the peer book and unknown = block");
                     c.close(Close::NotKnown);

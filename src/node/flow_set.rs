@@ -1,5 +1,6 @@
-//! The flows' owner: the book of flows set from the command line or the API, and the
-//! flows running (from the book and from the configuration file). Starting, changing and
+//! The flows' owner: the book of flows set from the command line or the API, the tables
+//! of flows maps define, and the flows running (from the book, the configuration file
+//! and the maps). Starting, changing and
 //! stopping a running flow, and deciding which origin wins, are in `flows.rs`
 //! (`apply`, `stop`); nothing else keeps flow state.
 
@@ -16,6 +17,8 @@ pub struct FlowSet {
     pub book: FlowBook,
     /// Running flows, by name.
     running: Mutex<HashMap<String, Arc<RunningFlow>>>,
+    /// The flows the maps trusted for them define for this node.
+    pub maps: super::map_flows::MapTables,
 }
 
 impl FlowSet {
@@ -24,6 +27,7 @@ impl FlowSet {
         FlowSet {
             book,
             running: Mutex::default(),
+            maps: Default::default(),
         }
     }
 

@@ -29,7 +29,7 @@ use super::service_error::ServiceError;
 use super::Node;
 use crate::bond_mode::Mode;
 use crate::control::{FlowStatus, MemberStatus};
-use crate::flow_book::{Flow, Role, SELF};
+use crate::flow_book::{Flow, Origin, Role, SELF};
 use crate::flow_error::ApplyError;
 use crate::identity::PeerId;
 use crate::transport::Channel;
@@ -110,8 +110,10 @@ struct LocalStats {
 /// A flow this node is running.
 pub struct RunningFlow {
     def: Mutex<Flow>,
-    /// Whether it came from the configuration file.
-    pub from_config: bool,
+    /// Where its definition comes from.
+    pub origin: Origin,
+    /// Members' names on the map that defines the flow (by member), for people to read.
+    names: Mutex<HashMap<String, String>>,
     /// Bumped on every change of the definition, so open channels check again.
     generation: AtomicU64,
     members: Mutex<HashMap<String, Member>>,
@@ -191,8 +193,10 @@ impl RunningFlow {
                 let s = &m.stats;
                 let queued = m.out.as_ref().map_or(0, |(tx, _)| QUEUE - tx.capacity());
                 let recent = s.recent_drops.load(Relaxed);
+                let names = self.names.lock().unwrap_or_else(|p| p.into_inner());
                 Some(MemberStatus {
                     peer: name.to_string(),
+                    name: names.get(name).cloned(),
                     role,
                     sent: s.sent.load(Relaxed),
                     sent_bytes: s.sent_bytes.load(Relaxed),
@@ -211,7 +215,8 @@ impl RunningFlow {
         FlowStatus {
             congested: list.iter().any(|m| m.congested),
             flow: def,
-            from_config: self.from_config,
+            from_config: self.origin == Origin::File,
+            origin: self.origin.clone(),
             from_apps: self.local.from_apps.load(Relaxed),
             not_sent: self.local.not_sent.load(Relaxed),
             delivered: self.local.delivered.load(Relaxed),
@@ -235,27 +240,41 @@ impl RunningFlow {
     }
 }
 
-/// Starts `def`, or changes the running flow of that name to it. Where a flow of the same
-/// name runs from the other origin, the one already running stays: a flow from the
-/// command line is not replaced by the file's (the command line's are started first), and
-/// one from the file is changed in the file only. This is the one place that decides.
-pub async fn apply(node: &Arc<Node>, def: Flow, from_config: bool) -> Result<(), ApplyError> {
+/// Starts `def` (from `origin`, its members named `names` there), or changes the
+/// running flow of that name to it. Where a flow of the same name runs from another
+/// origin: a flow from the command line is not replaced by the file's (the command line's
+/// are started first), one from the file is changed in the file only, the node's own
+/// replace a map's and a map's never replace the node's own or another map's. This is the
+/// one place that decides.
+pub async fn apply(
+    node: &Arc<Node>,
+    def: Flow,
+    (origin, names): (Origin, HashMap<String, String>),
+) -> Result<(), ApplyError> {
     def.check()?;
     let running = node.flows.running().get(&def.name).cloned();
     if let Some(r) = running {
-        match (from_config, r.from_config) {
-            (true, false) => return Err(ApplyError::SetFromCommandLine(def.name)),
-            (false, true) => return Err(ApplyError::SetInFile(def.name)),
+        let name = def.name.clone();
+        match (&origin, &r.origin) {
+            (Origin::File, Origin::Command) => return Err(ApplyError::SetFromCommandLine(name)),
+            (Origin::Command, Origin::File) => return Err(ApplyError::SetInFile(name)),
+            (Origin::Map(_), Origin::Command | Origin::File) => {
+                return Err(ApplyError::DefinedHere(name))
+            }
+            (Origin::Map(a), Origin::Map(b)) if a != b => {
+                return Err(ApplyError::FromOtherMap(name, b.clone()))
+            }
             _ => {}
         }
-        if r.def().local_addr() == def.local_addr() {
+        if r.origin == origin && r.def().local_addr() == def.local_addr() {
             *r.def.lock().unwrap_or_else(|p| p.into_inner()) = def;
+            *r.names.lock().unwrap_or_else(|p| p.into_inner()) = names;
             r.reconcile(node);
             return Ok(());
         }
-        stop(node, &def.name).await;
+        stop(node, &name).await;
     }
-    let flow = start(node, def, from_config).await?;
+    let flow = start(node, def, (origin, names)).await?;
     node.flows.running().insert(flow.def().name, flow);
     Ok(())
 }
@@ -276,7 +295,7 @@ pub async fn stop(node: &Arc<Node>, name: &str) -> bool {
 async fn start(
     node: &Arc<Node>,
     def: Flow,
-    from_config: bool,
+    (origin, names): (Origin, HashMap<String, String>),
 ) -> Result<Arc<RunningFlow>, ApplyError> {
     let addr = def.local_addr();
     let sock = UdpSocket::bind(addr)
@@ -293,7 +312,8 @@ async fn start(
     );
     let flow = Arc::new(RunningFlow {
         def: Mutex::new(def),
-        from_config,
+        origin,
+        names: Mutex::new(names),
         generation: AtomicU64::new(0),
         members: Mutex::new(HashMap::new()),
         local: LocalStats::default(),

@@ -66,6 +66,19 @@ pub enum MapError {
     /// No answer in time.
     #[error("map {0} did not answer within 5 s")]
     TimedOut(String),
+    /// No map is trusted for flows (or not the one named).
+    #[error("no map {0}trusted for flows: name one in warp.toml as {{ addr, key, flows = true }}")]
+    NoFlowMap(String),
+    /// The map answered with another key than the one it is named with.
+    #[error("map {addr} answered with key {got}, not {want} as warp.toml says: refused")]
+    WrongKey {
+        /// The map.
+        addr: String,
+        /// The key it has.
+        got: PeerId,
+        /// The key it should have.
+        want: PeerId,
+    },
     /// The map refused, or answered something else.
     #[error("map {addr}: {why}")]
     Refused {
@@ -89,7 +102,7 @@ pub struct Maps {
     /// `--map`: wins over the file's when given.
     flags: Vec<String>,
     /// `map = [...]` in `warp.toml`, as last applied.
-    file: Mutex<Vec<String>>,
+    file: Mutex<Vec<crate::config::MapUse>>,
     links: tokio::sync::Mutex<HashMap<SocketAddr, Peer>>,
     status: Mutex<HashMap<String, MapStatus>>,
     found: Mutex<HashMap<PeerId, Found>>,
@@ -114,7 +127,7 @@ impl Maps {
     }
 
     /// The configuration file's maps (used when none is given on the command line).
-    pub fn set_file(&self, maps: Vec<String>) {
+    pub fn set_file(&self, maps: Vec<crate::config::MapUse>) {
         *self.file.lock().unwrap_or_else(|p| p.into_inner()) = maps;
     }
 
@@ -122,7 +135,32 @@ impl Maps {
     pub fn list(&self) -> Vec<String> {
         match self.flags.is_empty() {
             false => self.flags.clone(),
-            true => self.file.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            true => self.file().into_iter().map(|m| m.addr).collect(),
+        }
+    }
+
+    fn file(&self) -> Vec<crate::config::MapUse> {
+        self.file.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The key the map `name` must answer with, when the file names it.
+    pub fn key_of(&self, name: &str) -> Option<PeerId> {
+        match self.flags.is_empty() {
+            true => self.file().into_iter().find(|m| m.addr == name)?.key,
+            false => None,
+        }
+    }
+
+    /// The maps whose flows this node runs, with their keys.
+    pub fn flow_maps(&self) -> Vec<(String, PeerId)> {
+        match self.flags.is_empty() {
+            true => self
+                .file()
+                .into_iter()
+                .filter(|m| m.flows)
+                .filter_map(|m| Some((m.addr, m.key?)))
+                .collect(),
+            false => Vec::new(),
         }
     }
 
@@ -208,7 +246,11 @@ impl Node {
     /// The connection to the map at `at`, dialed from the node's socket if needed.
     async fn map_link(&self, at: SocketAddr, name: &str) -> Result<Peer, MapError> {
         let mut links = self.maps.links.lock().await;
-        if let Some(p) = links.get(&at).filter(|p| p.is_open()) {
+        let key = self.maps.key_of(name);
+        if let Some(p) = links
+            .get(&at)
+            .filter(|p| p.is_open() && key.is_none_or(|k| k == p.id()))
+        {
             return Ok(p.clone());
         }
         let dial_error = |error| MapError::Dial {
@@ -228,13 +270,22 @@ impl Node {
             }
             Err(e) => return Err(dial_error(e)),
         };
+        if let Some(want) = self.maps.key_of(name).filter(|k| *k != path.peer()) {
+            let got = path.peer();
+            path.close(crate::transport::Close::NotKnown);
+            return Err(MapError::WrongKey {
+                addr: name.to_string(),
+                got,
+                want,
+            });
+        }
         let peer = Peer::new(path, self.id);
         links.insert(at, peer.clone());
         Ok(peer)
     }
 
     /// A new `map` channel to the map at `at` (named `name`), and the connection under it.
-    async fn map_channel(
+    pub(super) async fn map_channel(
         &self,
         at: SocketAddr,
         name: &str,
@@ -251,7 +302,7 @@ impl Node {
     }
 
     /// Sends `req` to the map at `at` and reads its answer.
-    async fn ask_map(
+    pub(super) async fn ask_map(
         &self,
         at: SocketAddr,
         name: &str,
@@ -284,7 +335,7 @@ impl Node {
     }
 
     /// The first address `name` (HOST:PORT) resolves to.
-    async fn resolve_map(name: &str) -> Result<SocketAddr, MapError> {
+    pub(super) async fn resolve_map(name: &str) -> Result<SocketAddr, MapError> {
         if let Ok(a) = name.parse() {
             return Ok(a);
         }
@@ -436,7 +487,11 @@ impl Node {
         let id = PeerId(record.id);
         let may = match self.book.get(&id) {
             Some(e) => e.policy != crate::store::Policy::Block,
-            None => self.unknown() == crate::store::Unknown::Ask || self.pairings.any_waiting(),
+            None => {
+                self.unknown() == crate::store::Unknown::Ask
+                    || self.pairings.any_waiting()
+                    || self.flows.maps.is_member(&id)
+            }
         };
         if id == self.id || !may || !self.maps.take(id, record) {
             debug!("introduction from {id} ignored");
@@ -512,9 +567,18 @@ impl Node {
             watch: Option<tokio::task::JoinHandle<()>>,
         }
         let mut due: HashMap<String, Due> = HashMap::new();
+        let mut followers: HashMap<(String, PeerId), tokio::task::JoinHandle<()>> = HashMap::new();
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         loop {
             tick.tick().await;
+            // Each map trusted for flows is followed by a task of its own, which ends
+            // (stopping the map's flows) when the map is no longer trusted.
+            followers.retain(|_, task| !task.is_finished());
+            for (name, key) in self.maps.flow_maps() {
+                followers
+                    .entry((name.clone(), key))
+                    .or_insert_with(|| tokio::spawn(self.clone().follow_map_flows(name, key)));
+            }
             let now = Instant::now();
             let maps = self.maps.list();
             due.retain(|name, d| {

@@ -17,6 +17,7 @@ mod hub_lanes;
 mod lan;
 mod local;
 mod local_dgram;
+mod map_flows;
 mod maps;
 mod own;
 mod pair;
@@ -306,7 +307,8 @@ pub async fn start(
     // Flows from the command line first: they win over the file's flows of the same name.
     for f in node.flows.book.all() {
         let name = f.name.clone();
-        if let Err(e) = flows::apply(&node, f, false).await {
+        let origin = (crate::flow_book::Origin::Command, Default::default());
+        if let Err(e) = flows::apply(&node, f, origin).await {
             warn!("flow {name}: {e}");
         }
     }
@@ -466,7 +468,9 @@ impl Node {
                 service.blocked_strangers_may(self.pairings.is_paired(&peer))
             }
         };
-        if !may && !self.knows(&peer) {
+        // A member of a flow a trusted map defines may use that flow's channel.
+        let member = matches!(service, services::Service::Flow) && self.flows.maps.is_member(&peer);
+        if !may && !member && !self.knows(&peer) {
             let msg = format!("{}: this node does not know your key", header.service);
             return Ok(ch.decline(ChannelReply::Refused(msg)).await?);
         }

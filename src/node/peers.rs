@@ -7,17 +7,19 @@ use crate::store::{BookError, PeerEntry, Policy, Unknown};
 
 impl Node {
     /// The book entry `name` (an alias or id) means; a peer id that is not in the book
-    /// but is connected (it dialed us, unknown = ask) gets a nameless entry, so it can
-    /// still be reached.
+    /// but is connected (it dialed us, unknown = ask) or a member of a flow from a map
+    /// gets a nameless entry, so it can still be reached.
     pub(super) fn resolve(&self, name: &str) -> Result<PeerEntry, BookError> {
         match self.book.resolve(name) {
             Err(BookError::Unknown(n, near)) => match name.parse::<PeerId>() {
-                Ok(id) if self.conns.get(&id).is_some() => Ok(PeerEntry {
-                    alias: name.to_string(),
-                    id: id.to_string(),
-                    addrs: Vec::new(),
-                    policy: Policy::Ask,
-                }),
+                Ok(id) if self.conns.get(&id).is_some() || self.flows.maps.is_member(&id) => {
+                    Ok(PeerEntry {
+                        alias: name.to_string(),
+                        id: id.to_string(),
+                        addrs: Vec::new(),
+                        policy: Policy::Ask,
+                    })
+                }
                 _ => Err(BookError::Unknown(n, near)),
             },
             other => other,

@@ -52,7 +52,8 @@ pub async fn follow(node: &Arc<Node>, old: &str, new: &str) {
             warn!("flow {name}: {e}");
             continue;
         }
-        if let Err(e) = super::flows::apply(node, f, false).await {
+        let origin = (crate::flow_book::Origin::Command, Default::default());
+        if let Err(e) = super::flows::apply(node, f, origin).await {
             warn!("flow {name}: {e}");
         }
     }

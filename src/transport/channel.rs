@@ -318,6 +318,10 @@ impl AsyncWrite for ChannelWriter {
     }
 }
 
+/// A message decoder: the message at the start of the bytes and the bytes it took, `None`
+/// until all of it is there, or what is wrong.
+pub type Decoder<T, E> = fn(&[u8]) -> Result<Option<(T, usize)>, E>;
+
 /// The receiving half of a channel: an `AsyncRead` that reads 0 at the peer's clean end.
 pub struct ChannelReader {
     recv: Recv,
@@ -327,6 +331,64 @@ pub struct ChannelReader {
 }
 
 impl ChannelReader {
+    /// The messages the peer sends, each decoded by `decode`, as a queue a task fills:
+    /// for a service that writes and reads at once (a `select!` on the queue is safe
+    /// to cancel; a read is not). The queue ends after the stream's end or its first
+    /// error, which it carries.
+    pub fn messages<T, E>(
+        mut self,
+        decode: Decoder<T, E>,
+    ) -> tokio::sync::mpsc::Receiver<Result<T, ChannelError>>
+    where
+        T: std::marker::Send + 'static,
+        E: Display + 'static,
+    {
+        use tokio::io::AsyncReadExt;
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        tokio::spawn(async move {
+            let mut buf = Vec::new();
+            let mut chunk = vec![0u8; 16 * 1024];
+            loop {
+                // Decided before any await: the decoder's error need not be `Send`.
+                let next = match decode(&buf) {
+                    Ok(Some((msg, n))) => {
+                        buf.drain(..n);
+                        Some(Ok(msg))
+                    }
+                    Ok(None) if buf.len() > MAX_BUFFER => Some(Err(ChannelError::TooLarge)),
+                    Ok(None) => None,
+                    Err(e) => Some(Err(ChannelError::Decode(e.to_string()))),
+                };
+                match next {
+                    Some(Ok(msg)) => {
+                        if tx.send(Ok(msg)).await.is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                    Some(Err(e)) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
+                    None => {}
+                }
+                match self.read(&mut chunk).await {
+                    Ok(0) if buf.is_empty() => return,
+                    Ok(0) => {
+                        let _ = tx.send(Err(ChannelError::Truncated)).await;
+                        return;
+                    }
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    Err(e) => {
+                        let _ = tx.send(Err(ChannelError::Broken(e.to_string()))).await;
+                        return;
+                    }
+                }
+            }
+        });
+        rx
+    }
+
     /// Tells the peer to stop sending: its writes fail.
     pub fn stop(&mut self) {
         match &mut self.recv {

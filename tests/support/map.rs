@@ -12,7 +12,9 @@ pub struct MapServer {
     pub addr: String,
     /// Its second address.
     pub second: std::net::SocketAddr,
-    _home: tempfile::TempDir,
+    /// Its key, as `warp map` prints it.
+    pub id: String,
+    home: tempfile::TempDir,
 }
 
 impl MapServer {
@@ -44,24 +46,41 @@ impl MapServer {
                 c
             }
         };
+        cmd.args(["map", "--listen", addr, "--listen", second]);
+        // No REST API unless asked for: tests run maps side by side.
+        if !extra.contains(&"--api") {
+            cmd.args(["--api", "off"]);
+        }
         let mut child = cmd
-            .args(["map", "--listen", addr, "--listen", second])
             .args(extra)
             .env("WARP_HOME", home.path())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(home.path().join("map.log")).unwrap())
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let first = lines.next().expect("the map prints its id").unwrap();
         assert!(first.starts_with("map "), "{first}");
+        let id = first.split_whitespace().nth(1).unwrap().to_string();
         std::thread::spawn(move || lines.for_each(drop));
         MapServer {
             child,
             addr: addr.to_string(),
             second: second.parse().unwrap(),
-            _home: home,
+            id,
+            home,
         }
+    }
+
+    /// What it logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.home.path().join("map.log")).unwrap_or_default()
+    }
+
+    /// The token of its REST API.
+    pub fn token(&self) -> String {
+        let path = self.home.path().join("map").join("api.token");
+        std::fs::read_to_string(path).unwrap().trim().to_string()
     }
 }
 

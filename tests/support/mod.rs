@@ -3,12 +3,14 @@
 //! log kept in a file, killed when dropped; free ports; polling with a deadline; the
 //! local servers gates lead to ([`servers`]); hostile clients ([`hostile`]); two hosts
 //! joined by two links ([`netns`]) and the paths between nodes on them ([`paths`]); a
-//! map ([`map`]) and hosts behind NAT routers ([`nat`]); what
+//! map ([`map`]), one that defines flows for nodes ([`fleet`]), and hosts behind NAT
+//! routers ([`nat`]); what
 //! benchmarks measure ([`measure`]) and compare with ([`sshd`], [`rivals`]).
 
 // Each test and bench uses part of the kit.
 #![allow(dead_code)]
 
+pub mod fleet;
 pub mod hostile;
 pub mod map;
 pub mod measure;
@@ -136,15 +138,24 @@ pub fn http(
     path: &str,
     body: Option<&str>,
 ) -> (u16, serde_json::Value) {
-    let mut conn = std::net::TcpStream::connect(("127.0.0.1", node.api_port)).unwrap();
+    http_to(node.api_port, &node.api_token(), (method, path), body)
+}
+
+/// One HTTP/1.1 request to an API on loopback port `port` with `token`: status code and
+/// JSON body.
+pub fn http_to(
+    port: u16,
+    token: &str,
+    (method, path): (&str, &str),
+    body: Option<&str>,
+) -> (u16, serde_json::Value) {
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     conn.set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
     let body = body.unwrap_or("");
-    let token = node.api_token();
     write!(
         conn,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        node.api_port,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .unwrap();

@@ -23,7 +23,10 @@ pub async fn remove(node: &Arc<Node>, name: &str) -> Response {
         return not_ours(node, name);
     }
     crate::node::flows::stop(node, name).await;
-    match node.flows.book.remove(name) {
+    let removed = node.flows.book.remove(name);
+    // A map's flow of the same name may run now.
+    node.apply_map_flows().await;
+    match removed {
         Ok(_) => Response::Ok,
         Err(e) => Response::error(&e),
     }
@@ -52,6 +55,26 @@ pub async fn remove_member(node: &Arc<Node>, name: &str, peer: &str) -> Response
     change(node, f).await
 }
 
+/// Asks a map trusted for flows (`map`, else the first) to let this node join `name` in
+/// `role`, as `as_name` if it has no name there.
+pub async fn join(
+    node: &Arc<Node>,
+    name: &str,
+    role: Role,
+    (as_name, map): (Option<String>, Option<String>),
+) -> Response {
+    let asked = (role, as_name.as_deref().unwrap_or(""));
+    match node.join_flow(map.as_deref(), name, asked).await {
+        Ok(true) => Response::Note(format!(
+            "joined flow {name}: it runs here as soon as the map's table arrives (`warp flow`)"
+        )),
+        Ok(false) => Response::Note(format!(
+            "asked to join flow {name}: the request waits for the map's operator to approve it"
+        )),
+        Err(e) => Response::fail(Fault::Refused, e.to_string()),
+    }
+}
+
 /// Checks `new`, applies it to the running node and keeps it as a command-line flow.
 async fn change(node: &Arc<Node>, new: Flow) -> Response {
     let name = new.name.clone();
@@ -65,7 +88,8 @@ async fn change(node: &Arc<Node>, new: Flow) -> Response {
             }
         }
     }
-    if let Err(e) = crate::node::flows::apply(node, new.clone(), false).await {
+    let origin = (crate::flow_book::Origin::Command, Default::default());
+    if let Err(e) = crate::node::flows::apply(node, new.clone(), origin).await {
         return Response::error(&e);
     }
     match node.flows.book.put(&new) {
@@ -84,7 +108,11 @@ fn from_the_file(name: &str) -> Response {
 /// Why the flow `name` cannot be changed from the command line.
 fn not_ours(node: &Node, name: &str) -> Response {
     match node.flows.running().get(name) {
-        Some(r) if r.from_config => from_the_file(name),
+        Some(r) if r.origin == crate::flow_book::Origin::File => from_the_file(name),
+        Some(r) if r.origin != crate::flow_book::Origin::Command => Response::fail(
+            Fault::Conflict,
+            format!("flow {name} comes from {}: change it there", r.origin),
+        ),
         _ => Response::fail(
             Fault::NotFound,
             format!("no flow {name:?}: add it with `warp flow add`"),

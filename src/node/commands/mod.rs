@@ -36,6 +36,12 @@ pub(in crate::node) async fn handle(node: Arc<Node>, req: Request, tx: Replies) 
             flows::add_member(&node, &name, &peer, role).await
         }
         Request::FlowMemberRemove { name, peer } => flows::remove_member(&node, &name, &peer).await,
+        Request::FlowJoin {
+            name,
+            role,
+            as_name,
+            map,
+        } => flows::join(&node, &name, role, (as_name, map)).await,
         Request::Share {
             peer,
             paths,
