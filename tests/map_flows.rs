@@ -494,3 +494,73 @@ async fn a_table_signed_by_another_key_is_refused() {
     assert!(flows(&node).is_empty(), "{}", node.log());
     served.abort();
 }
+
+#[test]
+fn the_map_shows_a_member_that_finds_its_flow_congested() {
+    // Everything n0 sends leaves at 2 Mbit/s: a fast application overruns the flow.
+    let nodes = vec![
+        TestNode::start_with(&["--impair", "rate=2mbit"]),
+        TestNode::start(),
+    ];
+    let port = free_port();
+    let flows_text = format!(
+        "[[flow]]\nname = \"bulk\"\nmode = \"1:1\"\nport = {port}\nsend = [\"n0\"]\nrecv = [\"n1\"]\n"
+    );
+    let fleet = Fleet::of(nodes, 2, &flows_text);
+    let n = &fleet.nodes;
+    wait_flows(&n[0], &["bulk"]);
+    wait_flows(&n[1], &["bulk"]);
+    let member = |name: &str| -> Value {
+        let (_, list) = fleet.rest("GET", "/v1/flows", None);
+        list[0]["members"]
+            .as_array()
+            .and_then(|l| l.iter().find(|m| m["name"] == name).cloned())
+            .unwrap_or_default()
+    };
+    assert_eq!(member("n0")["congested"], false);
+    let sender = app(0);
+    let to = format!("{}:{port}", ip(0));
+    let chunk = [9u8; 1000];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    // About 16 Mbit/s into a 2 Mbit/s flow until the map says so.
+    let congested = loop {
+        for _ in 0..100 {
+            let _ = sender.send_to(&chunk, &to);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        if member("n0")["congested"] == true {
+            break true;
+        }
+        if Instant::now() > deadline {
+            break false;
+        }
+    };
+    assert!(congested, "{}", member("n0"));
+    // The receiver is not congested, and once the sender stops, neither is n0.
+    assert_eq!(member("n1")["congested"], false);
+    wait_until("n0 no longer congested", Duration::from_secs(20), || {
+        member("n0")["congested"] == false
+    });
+}
+
+#[test]
+fn a_node_restarted_while_its_map_is_down_runs_the_flows_it_had() {
+    let port = free_port();
+    let flows_text = format!(
+        "[[flow]]\nname = \"pair\"\nmode = \"1:1\"\nport = {port}\nmembers = [\"n0\", \"n1\"]\n"
+    );
+    let mut fleet = Fleet::start(2, 2, &flows_text);
+    wait_flows(&fleet.nodes[0], &["pair"]);
+    wait_flows(&fleet.nodes[1], &["pair"]);
+    // They meet through the map (n0 keeps n1's address from its record)...
+    check_mode("pair", port, &[Some("both"), Some("both")]);
+    // ...which then goes away, and n1 restarts knowing nothing but its kept table.
+    fleet.map.child.kill().unwrap();
+    fleet.map.child.wait().unwrap();
+    let n1 = &mut fleet.nodes[1];
+    n1.kill();
+    n1.spawn();
+    wait_flows(&fleet.nodes[1], &["pair"]);
+    // Both run it from what they had, and it carries datagrams without the map.
+    check_mode("pair", port, &[Some("both"), Some("both")]);
+}

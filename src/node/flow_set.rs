@@ -22,12 +22,12 @@ pub struct FlowSet {
 }
 
 impl FlowSet {
-    /// The flows of `book`, none running yet.
-    pub fn new(book: FlowBook) -> FlowSet {
+    /// The flows of `book` and of the maps' tables kept in `maps`, none running yet.
+    pub fn new(book: FlowBook, maps: super::map_flows::MapTables) -> FlowSet {
         FlowSet {
             book,
             running: Mutex::default(),
-            maps: Default::default(),
+            maps,
         }
     }
 

@@ -6,6 +6,10 @@
 //! flows beside its own (its own win on a clash of names). In return it tells the map
 //! which of them are congested. Members of a trusted map's flows may connect to this
 //! node for those flows (and nothing else) though they are not in its book.
+//!
+//! The last table taken from each map is kept (in sled, as the map signed it), so a node
+//! that restarts while its map is unreachable runs the same flows; it is checked again
+//! when read, and forgotten with the map's trust.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -34,14 +38,24 @@ struct Held {
 }
 
 /// The flows tables of the maps the node trusts for flows.
-#[derive(Default)]
 pub struct MapTables {
     held: Mutex<HashMap<String, Held>>,
+    /// The last table of each map, as signed, by the map's address.
+    kept: sled::Tree,
     /// `flow_ip` in `warp.toml`: where this node binds a map's flows that name no address.
     ip: Mutex<Option<std::net::IpAddr>>,
 }
 
 impl MapTables {
+    /// No table taken yet; the last ones kept in `kept`.
+    pub fn new(kept: sled::Tree) -> MapTables {
+        MapTables {
+            held: Mutex::default(),
+            kept,
+            ip: Mutex::default(),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Held>> {
         self.held.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -122,6 +136,10 @@ impl Node {
         let trusted = |node: &Node| node.maps.flow_maps().contains(&(name.clone(), key));
         let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
         let mut failing = false;
+        // The table kept from the last run, until the map sends a newer one.
+        if let Ok(Some(bytes)) = self.flows.maps.kept.get(name.as_bytes()) {
+            self.take_table(&name, key, &bytes).await;
+        }
         while trusted(&self) {
             match self.flows_channel(&name, key).await {
                 Ok(()) => {
@@ -142,6 +160,9 @@ impl Node {
         }
         if self.flows.maps.lock().remove(&name).is_some() {
             info!("map {name} is no longer trusted for flows: its flows stop");
+        }
+        if let Err(e) = self.flows.maps.kept.remove(name.as_bytes()) {
+            warn!("forgetting map {name}'s flow table: {e}");
         }
         self.apply_map_flows().await;
     }
@@ -241,6 +262,13 @@ impl Node {
                     members,
                 },
             );
+        }
+        let kept = &self.flows.maps.kept;
+        if let Err(e) = kept
+            .insert(name.as_bytes(), bytes)
+            .and_then(|_| kept.flush())
+        {
+            warn!("keeping map {name}'s flow table: {e}");
         }
         self.apply_map_flows().await;
     }

@@ -248,7 +248,10 @@ pub async fn start(
         maps: maps::Maps::new(opts.maps.clone()),
         signer: identity.clone(),
         gates: gate_set::GateSet::new(gates),
-        flows: flow_set::FlowSet::new(flow_book),
+        flows: flow_set::FlowSet::new(
+            flow_book,
+            map_flows::MapTables::new(db.open_tree("map_flow_tables")?),
+        ),
         drive: Default::default(),
         hub: hub.clone(),
         api_token,

@@ -38,7 +38,11 @@ impl Fleet {
     /// `n` nodes named `n0`.. in the file's `[names]` (the first `named` of them), with
     /// `flows` after the names.
     pub fn start(n: usize, named: usize, flows: &str) -> Fleet {
-        let nodes: Vec<TestNode> = (0..n).map(|_| TestNode::start()).collect();
+        Fleet::of((0..n).map(|_| TestNode::start()).collect(), named, flows)
+    }
+
+    /// [`Fleet::start`] with nodes already started.
+    pub fn of(nodes: Vec<TestNode>, named: usize, flows: &str) -> Fleet {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("flows.toml");
         let mut text = String::from("# flows of the test fleet\n[names]\n");
