@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::Duration;
 
@@ -73,7 +72,7 @@ pub struct Flows {
     present: Mutex<HashMap<PeerId, (u64, Presence)>>,
     /// One edit at a time.
     editing: tokio::sync::Mutex<()>,
-    last_seq: AtomicU64,
+    seq: crate::sequence::Sequence,
     identity: Identity,
     /// Requests that wait for approval.
     pub joins: Joins,
@@ -95,7 +94,7 @@ impl Flows {
             changed: tokio::sync::watch::channel(0).0,
             present: Mutex::default(),
             editing: tokio::sync::Mutex::new(()),
-            last_seq: AtomicU64::new(0),
+            seq: Default::default(),
             identity,
             joins,
         };
@@ -177,25 +176,6 @@ impl Flows {
         self.changed.subscribe()
     }
 
-    /// A sequence number above every one used before (milliseconds since the epoch, or
-    /// one more than the last).
-    fn next_seq(&self) -> u64 {
-        let ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        let mut last = self.last_seq.load(Ordering::Relaxed);
-        loop {
-            let next = ms.max(last + 1);
-            match self
-                .last_seq
-                .compare_exchange(last, next, Ordering::Relaxed, Ordering::Relaxed)
-            {
-                Ok(_) => return next,
-                Err(now) => last = now,
-            }
-        }
-    }
-
     /// The flows `node` is a member of, as its table holds them (`None` while no file was
     /// read well).
     pub fn flows_of(&self, node: PeerId) -> Option<Vec<FlowDef>> {
@@ -214,7 +194,7 @@ impl Flows {
         let mut t = Table {
             map: self.identity.peer_id().0,
             node: node.0,
-            seq: self.next_seq(),
+            seq: self.seq.next(),
             flows,
             signature: [0; 64],
         };

@@ -10,7 +10,6 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -106,7 +105,7 @@ pub struct Maps {
     links: tokio::sync::Mutex<HashMap<SocketAddr, Peer>>,
     status: Mutex<HashMap<String, MapStatus>>,
     found: Mutex<HashMap<PeerId, Found>>,
-    last_seq: AtomicU64,
+    seq: crate::sequence::Sequence,
 }
 
 /// Unix seconds now.
@@ -200,25 +199,6 @@ impl Maps {
             ..MapStatus::default()
         });
         f(s);
-    }
-
-    /// A sequence number above every one used before, by this run or an earlier one
-    /// (milliseconds since the epoch, or one more than the last).
-    fn next_seq(&self) -> u64 {
-        let ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
-        let mut last = self.last_seq.load(Ordering::Relaxed);
-        loop {
-            let next = ms.max(last + 1);
-            match self
-                .last_seq
-                .compare_exchange(last, next, Ordering::Relaxed, Ordering::Relaxed)
-            {
-                Ok(_) => return next,
-                Err(now) => last = now,
-            }
-        }
     }
 
     /// Keeps `r` if it verifies, is `id`'s, and is newer than the one held; whether it did.
@@ -406,7 +386,7 @@ impl Node {
         addrs.truncate(protocols::map::record::MAX_ADDRS);
         let mut record = Record {
             id: self.id.0,
-            seq: self.maps.next_seq(),
+            seq: self.maps.seq.next(),
             expires: now() + RECORD_TTL,
             addrs,
             signature: [0; 64],

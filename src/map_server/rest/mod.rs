@@ -18,7 +18,7 @@ use std::sync::Arc;
 use axum::extract::{Request as HttpRequest, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response as HttpResponse};
+use axum::response::Response as HttpResponse;
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use serde_json::{json, Value};
@@ -44,9 +44,7 @@ struct Guard {
     token: ApiToken,
 }
 
-fn refusal(status: StatusCode, msg: &str) -> HttpResponse {
-    (status, Json(json!({ "error": msg }))).into_response()
-}
+use crate::http_api::refusal;
 
 /// Refuses a browser's request, a loopback API's request whose `Host` is not loopback,
 /// and a `/v1` call without the map's token.
@@ -68,21 +66,9 @@ async fn guard(State(g): State<Guard>, req: HttpRequest, next: Next) -> HttpResp
         );
     }
     if req.uri().path().starts_with("/v1") {
-        let given = h
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
-        if !given.is_some_and(|t| g.token.matches(t)) {
-            let mut r = refusal(
-                StatusCode::UNAUTHORIZED,
-                "this call needs the map's token: `Authorization: Bearer <token>`, with the token from api.token in the map's data directory",
-            );
-            r.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                axum::http::HeaderValue::from_static("Bearer"),
-            );
-            return r;
+        let whose = "the map's token: `Authorization: Bearer <token>`, with the token from api.token in the map's data directory";
+        if let Some(refused) = crate::http_api::bearer_refusal(h, &g.token, whose) {
+            return refused;
         }
     }
     next.run(req).await
@@ -113,18 +99,14 @@ pub fn start(
         .route("/v1/requests/{n}/deny", post(flows::deny))
         .with_state(flows)
         .layer(axum::middleware::from_fn_with_state(guard_state, guard))
-        .layer(axum::middleware::map_response(crate::json_errors::wrap));
+        .layer(axum::middleware::map_response(crate::http_api::wrap_errors));
     Ok(tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     }))
 }
 
-async fn openapi() -> (StatusCode, [(&'static str, &'static str); 1], &'static str) {
-    (
-        StatusCode::OK,
-        [("content-type", "application/json")],
-        OPENAPI,
-    )
+async fn openapi() -> HttpResponse {
+    crate::http_api::openapi(OPENAPI)
 }
 
 /// `GET /`: what this server is (no token needed; nothing secret).
@@ -146,14 +128,7 @@ mod tests {
     #[test]
     fn every_route_is_in_the_openapi_description() {
         let spec: serde_json::Value = serde_json::from_str(super::OPENAPI).unwrap();
-        let source = include_str!("mod.rs");
-        let router = &source[..source.find("#[cfg(test)]").unwrap()];
-        let routes: Vec<&str> = router
-            .split(".route(")
-            .skip(1)
-            .filter_map(|s| s.trim_start().strip_prefix('"')?.split('"').next())
-            .filter(|r| *r != "/openapi.json" && *r != "/")
-            .collect();
+        let routes = crate::http_api::routes(include_str!("mod.rs"));
         assert!(routes.len() >= 7, "{routes:?}");
         for r in routes {
             assert!(

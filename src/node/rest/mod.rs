@@ -16,7 +16,7 @@ use std::sync::Arc;
 use axum::extract::{Request as HttpRequest, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response as HttpResponse};
+use axum::response::Response as HttpResponse;
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use serde_json::{json, Value as Json_};
@@ -46,10 +46,7 @@ struct Guard {
     token: crate::api_token::ApiToken,
 }
 
-/// A refusal as the API's usual JSON error.
-fn refusal(status: StatusCode, msg: &str) -> HttpResponse {
-    (status, Json(json!({ "error": msg }))).into_response()
-}
+use crate::http_api::refusal;
 
 /// Refuses requests a browser could forge or a stranger could send: a `Host` that is not
 /// loopback, a foreign `Origin`, or a `/v1` call without the owner's token.
@@ -77,19 +74,9 @@ async fn guard(State(g): State<Guard>, req: HttpRequest, next: Next) -> HttpResp
         }
     }
     if req.uri().path().starts_with("/v1/") || req.uri().path() == "/v1" {
-        let given = text(header::AUTHORIZATION)
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
-        if !given.is_some_and(|t| g.token.matches(t)) {
-            let mut r = refusal(
-                StatusCode::UNAUTHORIZED,
-                "this call needs the owner's token: `Authorization: Bearer <token>`, with the token from api.token in the node's data directory",
-            );
-            r.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                axum::http::HeaderValue::from_static("Bearer"),
-            );
-            return r;
+        let whose = "the owner's token: `Authorization: Bearer <token>`, with the token from api.token in the node's data directory";
+        if let Some(refused) = crate::http_api::bearer_refusal(h, &g.token, whose) {
+            return refused;
         }
     }
     next.run(req).await
@@ -134,7 +121,7 @@ pub async fn start(
         .route("/v1/offers/{id}/cancel", post(offers::cancel))
         .with_state(node)
         .layer(axum::middleware::from_fn_with_state(guard_state, guard))
-        .layer(axum::middleware::map_response(crate::json_errors::wrap));
+        .layer(axum::middleware::map_response(crate::http_api::wrap_errors));
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| ListenError::Bind {
@@ -192,12 +179,8 @@ fn reply(r: Response, ok: StatusCode) -> Reply {
     (ok, Json(body))
 }
 
-async fn openapi() -> (StatusCode, [(&'static str, &'static str); 1], &'static str) {
-    (
-        StatusCode::OK,
-        [("content-type", "application/json")],
-        OPENAPI,
-    )
+async fn openapi() -> HttpResponse {
+    crate::http_api::openapi(OPENAPI)
 }
 
 /// `GET /`: what this server is and how to use it (no token needed; nothing secret).
@@ -235,16 +218,7 @@ mod tests {
     #[test]
     fn every_route_is_in_the_openapi_description() {
         let spec: serde_json::Value = serde_json::from_str(super::OPENAPI).unwrap();
-        // `.route(` then the path in quotes, on the same line or (as rustfmt wraps a
-        // long one) the next.
-        let source = include_str!("mod.rs");
-        let router = &source[..source.find("#[cfg(test)]").unwrap()];
-        let routes: Vec<&str> = router
-            .split(".route(")
-            .skip(1)
-            .filter_map(|s| s.trim_start().strip_prefix('"')?.split('"').next())
-            .filter(|r| *r != "/openapi.json" && *r != "/")
-            .collect();
+        let routes = crate::http_api::routes(include_str!("mod.rs"));
         assert!(
             routes.contains(&"/v1/flows/{name}/members/{peer}") && routes.len() >= 16,
             "{routes:?}"
