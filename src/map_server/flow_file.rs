@@ -156,6 +156,9 @@ pub enum FlowFileError {
     /// Two flows of one name.
     #[error("two flows named {0}")]
     Twice(String),
+    /// One key twice in a flow, under two names.
+    #[error("flow {0}: {1} and {2} are the same key")]
+    KeyTwice(String, String, String),
     /// Over the limits.
     #[error("{0}")]
     TooMany(String),
@@ -206,6 +209,7 @@ impl FlowFile {
                 return Err(FlowFileError::Twice(f.name.clone()));
             }
             f.as_flow(None).check_shape()?;
+            let mut in_flow: BTreeMap<PeerId, String> = BTreeMap::new();
             for (m, _) in f.roles() {
                 if m == SELF {
                     return Err(FlowFileError::SelfOnMap(f.name.clone()));
@@ -213,6 +217,9 @@ impl FlowFile {
                 let id = self
                     .key_of(&m)
                     .ok_or_else(|| FlowFileError::UnknownMember(f.name.clone(), m.clone()))?;
+                if let Some(other) = in_flow.insert(id, m.clone()) {
+                    return Err(FlowFileError::KeyTwice(f.name.clone(), other, m));
+                }
                 let n = per_node.entry(id).or_default();
                 *n += 1;
                 if *n > protocols::map::flows::MAX_FLOWS {
@@ -454,6 +461,10 @@ mod tests {
             "[names]\na=\"{A}\"\n[[flow]]\nname=\"v\"\nmode=\"1:n\"\nport=1\nrecv=[\"a\"]"
         ));
         assert!(e.contains("1:n"), "{e}");
+        let e = bad(&format!(
+            "[names]\na=\"{A}\"\n[[flow]]\nname=\"v\"\nmode=\"n:n\"\nport=1\nmembers=[\"a\",\"{A}\"]"
+        ));
+        assert!(e.contains("are the same key"), "{e}");
         let e = bad("[names]\na=\"short\"");
         assert!(e.contains("names.a"), "{e}");
     }

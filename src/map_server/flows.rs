@@ -264,10 +264,18 @@ impl Flows {
         let f = file
             .get(flow)
             .ok_or_else(|| FlowsError::NoFlow(flow.to_string()))?;
-        let name = member_name(&file, id, name);
-        if f.roles().iter().any(|(m, r)| *m == name && *r == role) {
+        // A member already (by name or by key): the role is what may change.
+        let already = f
+            .roles()
+            .into_iter()
+            .find(|(m, _)| file.key_of(m) == Some(id));
+        if already.as_ref().is_some_and(|(_, r)| *r == role) {
             return Ok(Joined::Granted);
         }
+        let name = match already {
+            Some((m, _)) => m,
+            None => member_name(&file, id, name),
+        };
         match file.join_rule(f) {
             Join::Open => {
                 self.grant(flow, &name, role, id).await?;
