@@ -7,6 +7,9 @@ use axum::response::{IntoResponse, Response as HttpResponse};
 use axum::Json;
 use serde_json::json;
 
+/// A status and a JSON body: what a handler answers.
+pub type Reply = (StatusCode, Json<serde_json::Value>);
+
 /// A refusal as the APIs' usual JSON error.
 pub fn refusal(status: StatusCode, msg: &str) -> HttpResponse {
     (status, Json(json!({ "error": msg }))).into_response()

@@ -8,8 +8,8 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::Reply;
 use crate::flow_book::Role;
+use crate::http_api::Reply;
 use crate::identity::PeerId;
 use crate::map_server::flow_file::{Edit, EditError, MapFlow};
 use crate::map_server::flows::{Flows, FlowsError, Joined};

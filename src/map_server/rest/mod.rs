@@ -21,10 +21,11 @@ use axum::middleware::Next;
 use axum::response::Response as HttpResponse;
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::flows::Flows;
 use crate::api_token::ApiToken;
+use crate::http_api::Reply;
+use crate::map_server::flows::Flows;
 
 /// The OpenAPI description of this API.
 pub const OPENAPI: &str = include_str!("../../../docs/map-openapi.json");
@@ -32,9 +33,6 @@ pub const OPENAPI: &str = include_str!("../../../docs/map-openapi.json");
 /// Where the API listens when not told: loopback, port 7485.
 pub const DEFAULT_ADDR: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 7485);
-
-/// A status and a JSON body.
-type Reply = (StatusCode, Json<Value>);
 
 /// What every request is checked against.
 #[derive(Clone)]
