@@ -42,6 +42,8 @@
 //!
 //! [links]
 //! tokens = ["s3cret"]    # optional: clients @auth with one before linking
+//! peers = { bob = "read", carol = "write" }  # optional: what peers may do with the
+//!                        # lanes over the tunnel (wins over `warp peers set P links ...`)
 //!
 //! [[links.agent]]
 //! route = "/room/:id"
@@ -267,6 +269,10 @@ mod tests {
         assert_eq!(cfg.gate.open[0].mode, Mode::Aggregate);
         assert_eq!(cfg.flow[0].paths, Mode::Redundant);
         assert_eq!(cfg.node.interfaces, vec!["eth0", "wwan0"]);
+        assert_eq!(
+            cfg.links.peers.get("carol"),
+            Some(&crate::store::LinkAccess::Write)
+        );
         let maps: Vec<MapUse> = cfg.node.map.iter().map(|m| m.to_use().unwrap()).collect();
         assert_eq!((maps[0].key, maps[0].flows), (None, false));
         assert!(maps[1].key.is_some() && maps[1].flows);

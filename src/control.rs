@@ -46,6 +46,13 @@ pub enum Request {
         /// The new policy.
         policy: Policy,
     },
+    /// Set what a peer may do with this node's WARP lanes.
+    PeerLinks {
+        /// Alias or id.
+        peer: String,
+        /// none, read or write.
+        links: crate::store::LinkAccess,
+    },
     /// Ping a peer.
     Ping {
         /// Alias or id.

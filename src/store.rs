@@ -22,6 +22,42 @@ pub enum Policy {
     Block,
 }
 
+/// What a peer may do with this node's WARP lanes over the tunnel (links to
+/// `/peer/<this node>/...` from clients of its hub). Default-deny.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkAccess {
+    /// Nothing: its links are refused. The default.
+    #[default]
+    None,
+    /// Link and sync to lanes (declared agents and `/hub`).
+    Read,
+    /// Also send commands to the declared agents' lanes (never to `/hub`).
+    Write,
+}
+
+impl fmt::Display for LinkAccess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LinkAccess::None => "none",
+            LinkAccess::Read => "read",
+            LinkAccess::Write => "write",
+        })
+    }
+}
+
+impl FromStr for LinkAccess {
+    type Err = BadWord;
+    fn from_str(s: &str) -> Result<LinkAccess, BadWord> {
+        match s {
+            "none" => Ok(LinkAccess::None),
+            "read" => Ok(LinkAccess::Read),
+            "write" => Ok(LinkAccess::Write),
+            _ => Err(BadWord::new(s, "a links access", "none, read or write")),
+        }
+    }
+}
+
 impl fmt::Display for Policy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -87,6 +123,13 @@ pub struct PeerEntry {
     pub addrs: Vec<String>,
     /// What it may do.
     pub policy: Policy,
+    /// What it may do with this node's WARP lanes.
+    #[serde(default, skip_serializing_if = "is_no_access")]
+    pub links: LinkAccess,
+}
+
+fn is_no_access(a: &LinkAccess) -> bool {
+    *a == LinkAccess::None
 }
 
 impl PeerEntry {
@@ -240,12 +283,13 @@ impl PeerBook {
                 alias: known.alias,
             });
         }
-        let policy = self.get(&id).map_or(Policy::Ask, |e| e.policy);
+        let known = self.get(&id);
         let entry = PeerEntry {
             alias: alias.to_string(),
             id: id.to_string(),
             addrs,
-            policy,
+            policy: known.as_ref().map_or(Policy::Ask, |e| e.policy),
+            links: known.map_or(LinkAccess::None, |e| e.links),
         };
         self.put(&entry)?;
         Ok(entry)
@@ -278,17 +322,28 @@ impl PeerBook {
     /// Sets a peer's policy. A peer id that is not in the book yet is added, with no
     /// address, under an alias made from the start of its id.
     pub fn set_policy(&self, name: &str, policy: Policy) -> Result<PeerEntry, BookError> {
+        self.change(name, |e| e.policy = policy)
+    }
+
+    /// Sets what a peer may do with this node's WARP lanes; an id not in the book yet is
+    /// added as by [`PeerBook::set_policy`].
+    pub fn set_links(&self, name: &str, links: LinkAccess) -> Result<PeerEntry, BookError> {
+        self.change(name, |e| e.links = links)
+    }
+
+    fn change(&self, name: &str, f: impl FnOnce(&mut PeerEntry)) -> Result<PeerEntry, BookError> {
         let mut e = match (self.resolve(name), name.parse::<PeerId>()) {
             (Ok(e), _) => e,
             (Err(BookError::Unknown(..)), Ok(id)) if Some(id) != self.me => PeerEntry {
                 alias: self.free_alias(&id),
                 id: id.to_string(),
                 addrs: Vec::new(),
-                policy,
+                policy: Policy::Ask,
+                links: LinkAccess::None,
             },
             (Err(e), _) => return Err(e),
         };
-        e.policy = policy;
+        f(&mut e);
         self.put(&e)?;
         Ok(e)
     }

@@ -6,89 +6,10 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
+use support::ws::connect;
 use support::{text, TestNode};
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::WebSocketStream;
-
-struct Client {
-    ws: WebSocketStream<TcpStream>,
-    /// The subprotocol the server answered with.
-    protocol: Option<String>,
-}
-
-/// Connects (retrying while the node starts), offering `warp0` or nothing.
-async fn connect(node: &TestNode, warp0: bool) -> Client {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Ok(tcp) = TcpStream::connect(("127.0.0.1", node.ws_port)).await {
-            let mut req = format!("ws://127.0.0.1:{}/", node.ws_port)
-                .into_client_request()
-                .unwrap();
-            if warp0 {
-                req.headers_mut()
-                    .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("warp0"));
-            }
-            let (ws, resp) = tokio_tungstenite::client_async(req, tcp).await.unwrap();
-            let protocol = resp
-                .headers()
-                .get("Sec-WebSocket-Protocol")
-                .map(|v| v.to_str().unwrap().to_string());
-            return Client { ws, protocol };
-        }
-        assert!(Instant::now() < deadline, "the link hub never listened");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-impl Client {
-    async fn send(&mut self, frame: &str) {
-        self.ws.send(Message::Text(frame.into())).await.unwrap();
-    }
-
-    /// The next text frame (5 s at most).
-    async fn recv(&mut self) -> String {
-        loop {
-            let m = tokio::time::timeout(Duration::from_secs(5), self.ws.next())
-                .await
-                .expect("a frame within 5 s")
-                .expect("the connection is open")
-                .unwrap();
-            match m {
-                Message::Text(t) => return t.to_string(),
-                Message::Close(c) => panic!("closed: {c:?}"),
-                _ => {}
-            }
-        }
-    }
-
-    /// Nothing arrives for `d`, and the connection stays open.
-    async fn silent(&mut self, d: Duration) {
-        match tokio::time::timeout(d, self.ws.next()).await {
-            Err(_) => {}
-            Ok(Some(Ok(m))) => panic!("unexpected frame {m:?}"),
-            Ok(Some(Err(e))) => panic!("the connection failed: {e}"),
-            Ok(None) => panic!("the connection closed"),
-        }
-    }
-
-    /// Frames until the close; its code and reason.
-    async fn closed(&mut self) -> (u16, String) {
-        loop {
-            match tokio::time::timeout(Duration::from_secs(10), self.ws.next())
-                .await
-                .expect("closed within 10 s")
-            {
-                Some(Ok(Message::Close(Some(c)))) => return (c.code.into(), c.reason.to_string()),
-                Some(Ok(Message::Close(None))) | None | Some(Err(_)) => return (0, String::new()),
-                Some(Ok(_)) => {}
-            }
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn value_lanes_link_sync_command_and_unlink_as_the_spec_says() {

@@ -211,6 +211,29 @@ fn body() -> impl Strategy<Value = Value> {
 
 proptest! {
     #[test]
+    fn envelopes_on_a_stream_round_trip_and_random_bytes_never_panic(
+        texts in prop::collection::vec(".{0,80}", 0..6),
+        noise in prop::collection::vec(any::<u8>(), 0..300),
+    ) {
+        use protocols::warp::stream;
+        let mut bytes = Vec::new();
+        for t in &texts {
+            stream::put(&mut bytes, t);
+        }
+        let mut rest = &bytes[..];
+        let mut back = Vec::new();
+        while let Some((t, n)) = stream::get(rest).unwrap() {
+            back.push(t);
+            rest = &rest[n..];
+        }
+        prop_assert_eq!(back, texts);
+        let mut rest = &noise[..];
+        while let Ok(Some((_, n))) = stream::get(rest) {
+            rest = &rest[n..];
+        }
+    }
+
+    #[test]
     fn encode_then_decode_is_identity(
         tag in prop::sample::select(Tag::ALL.to_vec()),
         node in "[ -~]{0,12}",

@@ -205,15 +205,16 @@ pub enum PeersAction {
         /// The new alias.
         alias: String,
     },
-    /// Set a peer's policy: `warp peers set <peer> policy ask|trust|block`.
+    /// Set a peer's policy, `warp peers set <peer> policy ask|trust|block`, or what it
+    /// may do with this node's WARP lanes, `warp peers set <peer> links none|read|write`.
     Set {
         /// Alias or peer id.
         peer: String,
-        /// The setting's name (`policy`).
-        #[arg(value_parser = ["policy"])]
+        /// The setting's name: `policy` or `links`.
+        #[arg(value_parser = ["policy", "links"])]
         setting: String,
-        /// ask, trust or block.
-        value: crate::store::Policy,
+        /// ask, trust or block (policy); none, read or write (links).
+        value: String,
     },
 }
 

@@ -15,9 +15,23 @@ pub async fn run(dir: &Path, args: PeersArgs) -> Result<ExitCode, String> {
         Some(PeersAction::Add { alias, id, addrs }) => Request::PeerAdd { alias, id, addrs },
         Some(PeersAction::Rm { peer }) => Request::PeerRemove { peer },
         Some(PeersAction::Rename { peer, alias }) => Request::PeerRename { peer, alias },
-        Some(PeersAction::Set { peer, value, .. }) => Request::PeerPolicy {
+        Some(PeersAction::Set {
             peer,
-            policy: value,
+            setting,
+            value,
+        }) => match setting.as_str() {
+            "links" => Request::PeerLinks {
+                peer,
+                links: value
+                    .parse()
+                    .map_err(|e: crate::bad_word::BadWord| e.to_string())?,
+            },
+            _ => Request::PeerPolicy {
+                peer,
+                policy: value
+                    .parse()
+                    .map_err(|e: crate::bad_word::BadWord| e.to_string())?,
+            },
         },
     };
     let resp = match Client::connect(dir).await {
@@ -91,6 +105,7 @@ pub(super) fn offline(dir: &Path, req: Request) -> Result<Response, String> {
             ),
         ),
         Request::PeerPolicy { peer, policy } => one(book.set_policy(&peer, policy)),
+        Request::PeerLinks { peer, links } => one(book.set_links(&peer, links)),
         _ => Response::fail(Fault::Unavailable, crate::control::not_running(dir)),
     })
 }

@@ -7,6 +7,8 @@ pub mod agent_error;
 mod conn;
 pub mod lane;
 pub mod outbox;
+pub mod peer;
+pub mod remote;
 mod server;
 pub mod session;
 pub mod store;
@@ -37,6 +39,10 @@ pub struct LinksConfig {
     /// Declared agents, added to (or replacing by route) the embedded `/unit/:id`.
     #[serde(default)]
     pub agent: Vec<AgentSpec>,
+    /// What peers may do with the lanes over the tunnel, by alias or id (`none`, `read`,
+    /// `write`): wins over `warp peers set <peer> links ...`.
+    #[serde(default)]
+    pub peers: std::collections::BTreeMap<String, crate::store::LinkAccess>,
 }
 
 impl LinksConfig {
@@ -56,11 +62,21 @@ impl LinksConfig {
 pub struct Hub {
     /// The agents.
     pub agents: Agents,
+    /// Links to lanes on other nodes.
+    pub remote: Arc<remote::Remotes>,
+    /// Links that peers' hubs hold to this node's lanes (one per lane per peer, however
+    /// many clients there link to it).
+    pub peer_links: std::sync::atomic::AtomicUsize,
     tokens: RwLock<Vec<String>>,
+    /// `[links] peers` of the configuration file.
+    file_peers: RwLock<std::collections::BTreeMap<String, crate::store::LinkAccess>>,
     /// The owner's token: a client that presents it may also use the node's own agents
     /// (`/hub`).
     owner: String,
     stop: watch::Sender<bool>,
+    /// Bumped whenever what peers may do with the lanes may have changed: their sessions
+    /// look again.
+    access: watch::Sender<u64>,
 }
 
 /// What an `@auth` proved.
@@ -81,10 +97,21 @@ impl Hub {
         let (stop, _) = watch::channel(false);
         Arc::new(Hub {
             agents: Agents::new(tree, cfg.routes()),
+            remote: Arc::default(),
+            peer_links: Default::default(),
             tokens: RwLock::new(cfg.tokens.clone().unwrap_or_default()),
+            file_peers: RwLock::new(cfg.peers.clone()),
             owner,
             stop,
+            access: watch::channel(0).0,
         })
+    }
+
+    /// Says that what peers may do with the lanes may have changed (`peer`'s, or
+    /// everyone's from the file): their open sessions look again.
+    pub fn peer_access_changed(&self, peer: &str) {
+        tracing::debug!("links access of {peer} may have changed");
+        self.access.send_modify(|n| *n += 1);
     }
 
     /// Applies a changed `[links]` section: tokens (when the section names them) and
@@ -94,6 +121,18 @@ impl Hub {
             *self.tokens.write().unwrap_or_else(|p| p.into_inner()) = tokens.clone();
         }
         self.agents.set_routes(cfg.routes());
+        let mut peers = self.file_peers.write().unwrap_or_else(|p| p.into_inner());
+        if *peers != cfg.peers {
+            *peers = cfg.peers.clone();
+            drop(peers);
+            self.peer_access_changed("the configuration file's peers");
+        }
+    }
+
+    /// `[links] peers` of the configuration file: what peers may do, by alias or id.
+    pub fn file_peers(&self) -> Vec<(String, crate::store::LinkAccess)> {
+        let peers = self.file_peers.read().unwrap_or_else(|p| p.into_inner());
+        peers.iter().map(|(k, v)| (k.clone(), *v)).collect()
     }
 
     /// Whether clients must authenticate.

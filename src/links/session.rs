@@ -1,9 +1,10 @@
 //! One client's session with the hub, without the socket: the frames it sends are applied
 //! (auth, link, sync, unlink, command) and what it is to receive goes into its outbox
-//! ([`Sink`]). `conn.rs` carries a session over a WebSocket; tests and the fuzz target
-//! drive one directly.
+//! ([`Sink`]). `conn.rs` carries a session over a WebSocket, `peer.rs` a peer hub's over
+//! a `links` channel; tests and the fuzz target drive one directly. Links to
+//! `/peer/...` nodes go to [`remote`](super::remote).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use protocols::warp::{Envelope, Headers, Tag};
@@ -12,6 +13,7 @@ use recon::{Text, Value};
 use super::agent::Missing;
 use super::lane::Lane;
 use super::outbox::{Frame, LinkId, Sink};
+use super::remote::{self, Access};
 use super::Hub;
 
 /// Most links one connection may hold.
@@ -35,6 +37,12 @@ pub struct Session {
     authed: bool,
     /// Authenticated with the owner's token: may use the node's own agents.
     owner: bool,
+    /// The session of a peer's hub over the tunnel, with what it may do: it reads the
+    /// node's own agents too, commands only with write access and never `/hub`, and is
+    /// told each lane's kind in `@linked`.
+    peer: Option<Access>,
+    /// Links to lanes on other nodes (`/peer/...`), held by [`remote`].
+    remote: HashSet<LinkId>,
 }
 
 impl Session {
@@ -48,7 +56,17 @@ impl Session {
             lanes: Vec::new(),
             free: Vec::new(),
             owner: false,
+            peer: None,
+            remote: HashSet::new(),
         }
+    }
+
+    /// The session of a peer's hub, which may do what `access` says.
+    pub fn for_peer(hub: Arc<Hub>, access: Access) -> Session {
+        let mut s = Session::new(hub);
+        s.authed = true;
+        s.peer = Some(access);
+        s
     }
 
     fn control(&self, f: Frame) {
@@ -107,8 +125,18 @@ impl Session {
                 let h = env.headers.as_ref().ok_or_else(bad_envelope)?;
                 let body = env.body_value().map_err(|_| bad_envelope())?;
                 // A command to a missing node or lane is dropped, and so is one to the
-                // node's own agents from a client that is not the owner.
+                // node's own agents from a client that is not the owner, and one from a
+                // peer that may not write.
+                if let Some(&id) = self.links.get(&(h.node.clone(), h.lane.clone())) {
+                    if self.remote.contains(&id) {
+                        self.hub.remote.command(&self.sink, id, h, &body);
+                        return Ok(());
+                    }
+                }
                 if !self.owner && self.hub.agents.is_fixed(&h.node) {
+                    return Ok(());
+                }
+                if self.peer.is_some_and(|a| a != Access::Write) {
                     return Ok(());
                 }
                 if let Ok(lane) = self.hub.agents.lane(&h.node, &h.lane) {
@@ -128,6 +156,9 @@ impl Session {
 
     fn link(&mut self, h: Headers, sync: bool) {
         let key = (h.node.clone(), h.lane.clone());
+        if self.peer.is_none() && h.node.starts_with(remote::PREFIX) {
+            return self.link_remote(h, sync);
+        }
         let lane = match self.links.get(&key) {
             // Linked already: no second @linked; a sync still sends the state.
             Some(&id) => match &self.lanes[id as usize] {
@@ -135,10 +166,15 @@ impl Session {
                 _ => return,
             },
             None => {
-                // The node's own agents are not there for a client that is not the owner.
-                let found = match self.owner || !self.hub.agents.is_fixed(&h.node) {
-                    true => self.hub.agents.lane(&h.node, &h.lane),
-                    false => Err(Missing::Node),
+                // The node's own agents are not there for a client that is not the owner
+                // (a peer reads them), nor links onward for a peer.
+                let found = match h.node.starts_with(remote::PREFIX) {
+                    true => Err(Missing::Node),
+                    false if self.owner || self.peer.is_some() => {
+                        self.hub.agents.lane(&h.node, &h.lane)
+                    }
+                    false if self.hub.agents.is_fixed(&h.node) => Err(Missing::Node),
+                    false => self.hub.agents.lane(&h.node, &h.lane),
                 };
                 let lane = match found {
                     Ok(l) => l,
@@ -168,8 +204,20 @@ impl Session {
                 };
                 self.lanes[id as usize] = Some(lane.clone());
                 self.links.insert(key, id);
+                if self.peer.is_some() {
+                    self.hub
+                        .peer_links
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
                 lane.subscribe(&self.sink, id);
-                self.control(Self::lane_frame(Tag::Linked, &h, &Value::Extant));
+                // A peer's hub is told the lane's kind, to keep a mirror of it.
+                let body = match self.peer {
+                    Some(_) => Value::Record(
+                        recon::Record::new().with_attr("kind", Value::text(kind_name(lane.kind))),
+                    ),
+                    None => Value::Extant,
+                };
+                self.control(Self::lane_frame(Tag::Linked, &h, &body));
                 lane
             }
         };
@@ -185,12 +233,48 @@ impl Session {
         }
     }
 
+    /// A link to a lane of another node: held by [`remote`], which answers the client.
+    fn link_remote(&mut self, h: Headers, sync: bool) {
+        let key = (h.node.clone(), h.lane.clone());
+        if let Some(&id) = self.links.get(&key) {
+            if sync {
+                self.hub.remote.link(&self.sink, id, &h, true);
+            }
+            return;
+        }
+        if self.links.len() >= MAX_LINKS {
+            let body = Value::text("Too many links on this connection.");
+            self.control(Self::lane_frame(Tag::Unlinked, &h, &body));
+            return;
+        }
+        let id = match self.free.pop() {
+            Some(id) => id,
+            None => {
+                self.lanes.push(None);
+                (self.lanes.len() - 1) as LinkId
+            }
+        };
+        self.links.insert(key, id);
+        self.remote.insert(id);
+        self.hub.remote.link(&self.sink, id, &h, sync);
+    }
+
     fn unlink(&mut self, h: &Headers) {
         let Some(id) = self.links.remove(&(h.node.clone(), h.lane.clone())) else {
             return; // not open: no reply
         };
+        if self.remote.remove(&id) {
+            self.hub.remote.unlink(&self.sink, id, h, true);
+            self.free.push(id);
+            return;
+        }
         if let Some(lane) = self.lanes[id as usize].take() {
             lane.unsubscribe(&self.sink, id);
+            if self.peer.is_some() {
+                self.hub
+                    .peer_links
+                    .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            }
         }
         self.free.push(id);
         let f = Self::lane_frame(Tag::Unlinked, h, &Value::text("Link closed."));
@@ -224,12 +308,40 @@ impl Session {
 
     /// Unsubscribes every link (the client is gone).
     pub fn drop_links(&mut self) {
+        for ((node, lane), id) in &self.links {
+            if self.remote.contains(id) {
+                let h = Headers {
+                    node: node.clone(),
+                    lane: lane.clone(),
+                    prio: None,
+                    rate: None,
+                };
+                self.hub.remote.unlink(&self.sink, *id, &h, false);
+            }
+        }
+        self.remote.clear();
         for (id, lane) in self.lanes.iter().enumerate() {
             if let Some(l) = lane {
                 l.unsubscribe(&self.sink, id as LinkId);
+                if self.peer.is_some() {
+                    self.hub
+                        .peer_links
+                        .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                }
             }
         }
         self.lanes.clear();
         self.links.clear();
+    }
+}
+
+/// A lane kind's name, as a peer's hub is told it.
+fn kind_name(k: super::lane::Kind) -> &'static str {
+    use super::lane::Kind;
+    match k {
+        Kind::Value => "value",
+        Kind::Map => "map",
+        Kind::Command => "command",
+        Kind::Supply => "supply",
     }
 }

@@ -1,5 +1,6 @@
 //! The built-in `/hub` agent: a browser (or any SwimOS client) can watch and drive the
-//! node through it. `info` (value: peer id, version, addresses, uptime), `peers` (map: the
+//! node through it. `info` (value: peer id, version, addresses, uptime, and how many
+//! links peers' hubs hold to this node's lanes), `peers` (map: the
 //! peer book with connection state, by alias), `offers` (map: warpdrive offers with status
 //! and progress, by id), `ping` (command: body = a peer; events = results). The first
 //! three are read-only.
@@ -68,7 +69,8 @@ pub fn start(node: &Arc<Node>, local: std::net::SocketAddr) -> tokio::task::Join
                             .with_slot("id", node.id.to_string())
                             .with_slot("version", env!("CARGO_PKG_VERSION"))
                             .with_slot("addresses", Value::Record(Record::new().with_value(local.to_string())))
-                            .with_slot("uptime", started.elapsed().as_secs()),
+                            .with_slot("uptime", started.elapsed().as_secs())
+                            .with_slot("peer_links", node.hub.peer_links.load(std::sync::atomic::Ordering::Relaxed) as u64),
                     ));
                     refresh_peers(&node, &peers);
                 }

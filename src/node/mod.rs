@@ -15,6 +15,7 @@ mod gate_set;
 mod gates;
 mod hub_lanes;
 mod lan;
+mod links_peer;
 mod local;
 mod local_dgram;
 mod map_flows;
@@ -267,6 +268,10 @@ pub async fn start(
         ),
     });
     let net = Arc::new(drive::NodeNet(Arc::downgrade(&node)));
+    hub.remote.set_dial(
+        Arc::new(links_peer::NodeDial(Arc::downgrade(&node))),
+        hub.agents.memory.clone(),
+    );
     let engine = warpdrive::Drive::new(&db, net, opts.incoming.clone())?;
     let _ = node.drive.set(engine.clone());
     info!(
@@ -503,6 +508,7 @@ impl Node {
             services::Service::Flow => flows::serve(self, peer, ch, &name).await,
             services::Service::Pair => pair::serve(self, peer, ch).await,
             services::Service::Traverse => traverse::serve(self, peer, ch).await,
+            services::Service::Links => links_peer::serve(self, peer, ch).await,
         }
     }
 }

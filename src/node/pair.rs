@@ -243,6 +243,7 @@ async fn pair_with(node: &Arc<Node>, code: &Code, id: PeerId) -> Result<String, 
         id: id.to_string(),
         addrs: Vec::new(),
         policy: Policy::Ask,
+        links: Default::default(),
     };
     let mut ch =
         super::conns::open_channel(node, &entry, (SERVICE, VERSION), Mode::Aggregate).await?;

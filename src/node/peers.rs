@@ -18,6 +18,7 @@ impl Node {
                         id: id.to_string(),
                         addrs: Vec::new(),
                         policy: Policy::Ask,
+                        links: Default::default(),
                     })
                 }
                 _ => Err(BookError::Unknown(n, near)),

@@ -28,6 +28,8 @@ pub enum Service {
     Pair,
     /// Opening a direct path through two NATs, over a relay (`traverse`).
     Traverse,
+    /// A peer's hub linking to this node's WARP lanes (`links`).
+    Links,
 }
 
 /// How a service is named on the wire.
@@ -40,7 +42,7 @@ enum Naming {
 
 impl Service {
     /// Every service.
-    pub const ALL: [Service; 10] = [
+    pub const ALL: [Service; 11] = [
         Service::Ping,
         Service::Sink,
         Service::Drive,
@@ -51,6 +53,7 @@ impl Service {
         Service::Flow,
         Service::Pair,
         Service::Traverse,
+        Service::Links,
     ];
 
     fn naming(self) -> Naming {
@@ -65,6 +68,7 @@ impl Service {
             Service::Flow => Naming::Prefix("flow/"),
             Service::Pair => Naming::Exact(super::pair::SERVICE),
             Service::Traverse => Naming::Exact(protocols::map::traverse::SERVICE),
+            Service::Links => Naming::Exact(super::links_peer::SERVICE),
         }
     }
 
@@ -80,15 +84,20 @@ impl Service {
             Service::Flow => super::flows::VERSION,
             Service::Pair => super::pair::VERSION,
             Service::Traverse => protocols::map::traverse::VERSION,
+            Service::Links => super::links_peer::VERSION,
         }
     }
 
     /// Whether a key not in the book may open it when unknown keys are let in
     /// (`unknown = ask`): it may offer files (which wait for the user), use a gate exposed
     /// `--public`, send into a flow that names it, or pair by a code; the service itself
-    /// checks those. Nothing else (no probes, no traversal sockets for strangers).
+    /// checks those. Nothing else (no probes, no traversal sockets, no links to the lanes
+    /// for strangers).
     pub fn strangers_may(self) -> bool {
-        !matches!(self, Service::Ping | Service::Sink | Service::Traverse)
+        !matches!(
+            self,
+            Service::Ping | Service::Sink | Service::Traverse | Service::Links
+        )
     }
 
     /// Whether a key not in the book may open it when unknown keys are blocked: only to
@@ -147,6 +156,7 @@ mod tests {
         assert_eq!(Service::lookup("flow/cam"), Some((Service::Flow, "cam")));
         assert_eq!(Service::lookup("pair"), Some((Service::Pair, "")));
         assert_eq!(Service::lookup("traverse"), Some((Service::Traverse, "")));
+        assert_eq!(Service::lookup("links"), Some((Service::Links, "")));
         // Blocked strangers may pair, and fetch only once paired.
         assert!(Service::Pair.blocked_strangers_may(false));
         assert!(!Service::Drive.blocked_strangers_may(false));
@@ -156,19 +166,25 @@ mod tests {
 
     #[test]
     fn unknown_names_and_prefixes_without_a_name_are_not_services() {
-        for wire in [
-            "", "pin", "pings", "gate/", "gate", "flow/", "links", "Ping",
-        ] {
+        for wire in ["", "pin", "pings", "gate/", "gate", "flow/", "link", "Ping"] {
             assert_eq!(Service::lookup(wire), None, "{wire:?}");
         }
     }
 
     #[test]
-    fn only_ping_sink_and_traverse_are_closed_to_strangers() {
+    fn only_ping_sink_traverse_and_links_are_closed_to_strangers() {
         let closed: Vec<_> = Service::ALL
             .into_iter()
             .filter(|s| !s.strangers_may())
             .collect();
-        assert_eq!(closed, [Service::Ping, Service::Sink, Service::Traverse]);
+        assert_eq!(
+            closed,
+            [
+                Service::Ping,
+                Service::Sink,
+                Service::Traverse,
+                Service::Links
+            ]
+        );
     }
 }

@@ -20,6 +20,7 @@ pub mod paths;
 pub mod rivals;
 pub mod servers;
 pub mod sshd;
+pub mod ws;
 
 #[allow(unused_imports)]
 pub use servers::{echo_server, sink_server, tcp_server};

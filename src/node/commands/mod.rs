@@ -67,6 +67,7 @@ pub(in crate::node) async fn handle(node: Arc<Node>, req: Request, tx: Replies) 
         Request::PeerRemove { peer } => peers::remove(&node, &peer),
         Request::PeerRename { peer, alias } => peers::rename(&node, &peer, &alias).await,
         Request::PeerPolicy { peer, policy } => peers::set_policy(&node, &peer, policy),
+        Request::PeerLinks { peer, links } => peers::set_links(&node, &peer, links),
         Request::Speed {
             peer,
             bytes,

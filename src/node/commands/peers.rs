@@ -19,6 +19,7 @@ pub fn list(node: &Node) -> Response {
             id: id.to_string(),
             addrs: Vec::new(),
             policy: Policy::Ask,
+            links: Default::default(),
         })
         .collect();
     let list = node
@@ -92,6 +93,20 @@ pub fn set_policy(node: &Node, peer: &str, policy: Policy) -> Response {
                 if let Some(c) = e.peer_id().and_then(|id| node.conns.get(&id)) {
                     c.close(Close::Blocked);
                 }
+            }
+            Response::Peer(e)
+        }
+        Err(e) => Response::error(&e),
+    }
+}
+
+/// Sets what `peer` may do with this node's WARP lanes; its remote links that this
+/// takes away are closed at once.
+pub fn set_links(node: &Node, peer: &str, links: crate::store::LinkAccess) -> Response {
+    match node.book.set_links(peer, links) {
+        Ok(e) => {
+            if let Some(id) = e.peer_id() {
+                node.hub.peer_access_changed(&id.to_string());
             }
             Response::Peer(e)
         }

@@ -104,6 +104,7 @@ pub async fn start(
         .route("/v1/peers", get(peers::list).post(peers::add))
         .route("/v1/peers/{peer}", delete(peers::remove))
         .route("/v1/peers/{peer}/policy", put(peers::set_policy))
+        .route("/v1/peers/{peer}/links", put(peers::set_links))
         .route("/v1/gates", get(gates::list))
         .route("/v1/gates/expose", post(gates::expose))
         .route("/v1/gates/expose/{name}", delete(gates::unexpose))

@@ -52,6 +52,26 @@ pub struct NewPolicy {
     policy: Policy,
 }
 
+/// The body of `PUT /v1/peers/{peer}/links`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewLinks {
+    links: crate::store::LinkAccess,
+}
+
+/// `PUT /v1/peers/{peer}/links`: none, read or write.
+pub async fn set_links(
+    State(node): State<Arc<Node>>,
+    Path(peer): Path<String>,
+    Json(l): Json<NewLinks>,
+) -> Reply {
+    let req = Request::PeerLinks {
+        peer,
+        links: l.links,
+    };
+    reply(call(node, req).await, StatusCode::OK)
+}
+
 /// `PUT /v1/peers/{peer}/policy`: trust, ask or block (which closes its connection).
 pub async fn set_policy(
     State(node): State<Arc<Node>>,
