@@ -11,159 +11,21 @@
 //!
 //! `cargo bench --bench links` prints a Markdown table.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::WebSocketStream;
 
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+use support::fanout::{connect, fan_out, pct, FanOut, Hubs, CLIENTS};
 use support::measure::rss_kib;
 use support::{free_tcp_port, TestNode};
 
-const CLIENTS: usize = 10;
 const COMMANDS: u64 = 100_000;
 const PACED_RATE: u64 = 10_000;
 const LINKS: usize = 100_000;
-
-type Ws = WebSocketStream<TcpStream>;
-
-async fn connect(port: u16) -> Ws {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Ok(tcp) = TcpStream::connect(("127.0.0.1", port)).await {
-            let _ = tcp.set_nodelay(true);
-            // The reference server insists on the `warp0` subprotocol; warp takes either.
-            let mut req = format!("ws://127.0.0.1:{port}/")
-                .into_client_request()
-                .unwrap();
-            req.headers_mut()
-                .insert("Sec-WebSocket-Protocol", HeaderValue::from_static("warp0"));
-            let (ws, _) = tokio_tungstenite::client_async(req, tcp).await.unwrap();
-            return ws;
-        }
-        assert!(Instant::now() < deadline, "no link hub");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn now_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_micros() as u64
-}
-
-/// The sequence number and microsecond stamp of an event body `@Stamp{s:SEQ,t:STAMP}`
-/// (the form the reference server's `Stamp` type reads and writes).
-fn stamp(frame: &str) -> Option<(u64, u64)> {
-    let body = frame.rsplit_once("{s:")?.1.strip_suffix('}')?;
-    let (seq, t) = body.split_once(",t:")?;
-    Some((seq.parse().ok()?, t.parse().ok()?))
-}
-
-struct FanOut {
-    events: u64,
-    secs: f64,
-    latencies: Vec<u64>,
-    /// Clients the node closed as too slow.
-    closed: usize,
-}
-
-/// `COMMANDS` commands to one lane, paced at `rate` per second (0: unpaced), read by
-/// `CLIENTS` synced clients, each until it sees the last command's event (or is closed).
-async fn fan_out(port: u16, lane: &str, rate: u64) -> FanOut {
-    let node = "/unit/bench";
-    let received = Arc::new(AtomicU64::new(0));
-    let mut readers = Vec::new();
-    for _ in 0..CLIENTS {
-        let mut ws = connect(port).await;
-        ws.send(Message::Text(
-            format!(r#"@sync(node:"{node}",lane:{lane})"#).into(),
-        ))
-        .await
-        .unwrap();
-        // @linked, the state (if the lane has any), @synced.
-        loop {
-            if let Message::Text(t) = ws.next().await.unwrap().unwrap() {
-                if t.as_str().starts_with("@synced") {
-                    break;
-                }
-            }
-        }
-        let received = received.clone();
-        readers.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            let mut closed = true;
-            while let Ok(Some(Ok(m))) =
-                tokio::time::timeout(Duration::from_secs(30), ws.next()).await
-            {
-                if let Message::Text(t) = m {
-                    if let Some((seq, ts)) = stamp(t.as_str()) {
-                        lat.push(now_us().saturating_sub(ts));
-                        received.fetch_add(1, Ordering::Relaxed);
-                        if seq == COMMANDS - 1 {
-                            closed = false;
-                            break;
-                        }
-                    }
-                }
-            }
-            (lat, closed, Instant::now())
-        }));
-    }
-    let mut writer = connect(port).await;
-    let start = Instant::now();
-    for i in 0..COMMANDS {
-        let frame = Message::Text(
-            format!(
-                r#"@command(node:"{node}",lane:{lane})@Stamp{{s:{i},t:{}}}"#,
-                now_us()
-            )
-            .into(),
-        );
-        if let Some(gap_us) = (1_000_000u64).checked_div(rate) {
-            let due = start + Duration::from_micros(i * gap_us);
-            if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                tokio::time::sleep(wait).await;
-            }
-            writer.send(frame).await.unwrap();
-        } else {
-            writer.feed(frame).await.unwrap();
-        }
-    }
-    writer.flush().await.unwrap();
-    let mut latencies = Vec::new();
-    let mut closed = 0;
-    let mut end = start;
-    for r in readers {
-        let (lat, was_closed, at) = r.await.unwrap();
-        latencies.extend(lat);
-        closed += was_closed as usize;
-        end = end.max(at);
-    }
-    latencies.sort_unstable();
-    FanOut {
-        events: received.load(Ordering::Relaxed),
-        secs: (end - start).as_secs_f64(),
-        latencies,
-        closed,
-    }
-}
-
-fn pct(v: &[u64], p: f64) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v[((v.len() - 1) as f64 * p) as usize] as f64 / 1000.0
-}
 
 /// Links `n` fresh nodes (`/unit/<run>x<i>`) on one connection; seconds until every
 /// `@linked` is back.
@@ -212,13 +74,18 @@ struct Row {
 }
 
 async fn measure(port: u16, pid: u32, link_counts: &[usize], supply: bool) -> Row {
-    let value = fan_out(port, "info", 0).await;
+    let value = fan_out(Hubs::one(port, "/unit/bench"), "info", (COMMANDS, 0)).await;
     let supply = if supply {
-        Some(fan_out(port, "events", 0).await)
+        Some(fan_out(Hubs::one(port, "/unit/bench"), "events", (COMMANDS, 0)).await)
     } else {
         None
     };
-    let paced = fan_out(port, "info", PACED_RATE).await;
+    let paced = fan_out(
+        Hubs::one(port, "/unit/bench"),
+        "info",
+        (COMMANDS, PACED_RATE),
+    )
+    .await;
     let mut links_rows = Vec::new();
     for (run, &n) in link_counts.iter().enumerate() {
         let before = rss_kib(pid);

@@ -181,24 +181,34 @@ async fn links_to_a_peer_that_restarts_are_unlinked_then_linked_again() {
         gone.contains("@unreachable(") && gone.contains("linked again when it is back"),
         "{gone}"
     );
+    // A client that links while bob is away hears so at once, and waits with the others.
+    let mut late = connect(&a, true).await;
+    late.send(r#"@link(node:"/peer/bob/unit/1",lane:info)"#)
+        .await;
+    let away = until(&mut late, "@unlinked").await;
+    assert!(away.contains("@unreachable("), "{away}");
     let b = tokio::task::spawn_blocking(move || {
         b.spawn();
         b
     })
     .await
     .unwrap();
-    assert_eq!(
-        until(&mut here, "@linked").await,
-        r#"@linked(node:"/peer/bob/unit/1",lane:info)"#
-    );
+    for c in [&mut here, &mut late] {
+        assert_eq!(
+            until(c, "@linked").await,
+            r#"@linked(node:"/peer/bob/unit/1",lane:info)"#
+        );
+    }
     let mut there = connect(&b, true).await;
     there
         .send(r#"@command(node:"/unit/1",lane:info)"back again""#)
         .await;
-    assert_eq!(
-        until(&mut here, "@event").await,
-        r#"@event(node:"/peer/bob/unit/1",lane:info) "back again""#
-    );
+    for c in [&mut here, &mut late] {
+        assert_eq!(
+            until(c, "@event").await,
+            r#"@event(node:"/peer/bob/unit/1",lane:info) "back again""#
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -94,6 +94,8 @@ struct Mirror {
     lane: Option<Arc<Lane>>,
     /// The peer has sent the lane's state (`@synced`) since it said `@linked`.
     synced: bool,
+    /// Its clients were told the peer is unreachable, and it has not been linked since.
+    told: bool,
     clients: Vec<Client>,
 }
 
@@ -149,10 +151,14 @@ impl PeerState {
         }
     }
 
-    /// Tells every client of every lane `frame(local headers)` and forgets the lanes
-    /// (the clients stay, to be linked again).
+    /// Tells every client of every lane `frame(local headers)` (once per loss when
+    /// `keep`) and forgets the lanes; with `keep` the clients stay, to be linked again.
     fn unlink_all(&mut self, frame: impl Fn(&Headers) -> super::outbox::Frame, keep: bool) {
         for m in self.mirrors.values_mut() {
+            if keep && m.told {
+                continue;
+            }
+            m.told = true;
             let f = frame(&m.local);
             for c in &m.clients {
                 if let Some(sink) = c.sink.upgrade() {
@@ -252,6 +258,7 @@ impl Remotes {
             local: headers(&local.node, &local.lane),
             lane: None,
             synced: false,
+            told: false,
             clients: Vec::new(),
         });
         let known = m
@@ -285,6 +292,11 @@ impl Remotes {
             if !waits {
                 lane.subscribe(sink, link);
             }
+        } else if m.told && known.is_none() {
+            // The peer is away: this client hears so at once, and is linked with the others.
+            let text = format!("{peer} cannot be reached now; linked again when it is back");
+            let f = unlinked(local, "unreachable", &text);
+            sink.push(|o| o.control(f));
         } else if fresh {
             st.send(Envelope::encode(
                 Tag::Sync,
@@ -414,15 +426,8 @@ impl Remotes {
                 st.out = None;
                 st.access = None;
                 let text = format!("{why}; linked again when it is back");
-                // Told once per loss: lanes already down are not told again.
-                let any_up = st.mirrors.values().any(|m| m.lane.is_some());
-                let fresh = st
-                    .mirrors
-                    .values()
-                    .any(|m| m.lane.is_none() && !m.clients.is_empty());
-                if any_up || fresh {
-                    st.unlink_all(|h| unlinked(h, "unreachable", &text), true);
-                }
+                // Told once per loss: lanes already told are not told again.
+                st.unlink_all(|h| unlinked(h, "unreachable", &text), true);
             }
             tokio::time::sleep(backoff.attempt(Instant::now())).await;
         }
@@ -541,6 +546,7 @@ impl Remotes {
                 }
                 m.lane = Some(lane);
                 m.synced = false;
+                m.told = false;
             }
             Tag::Synced => {
                 let Some(lane) = m.lane.clone() else { return };

@@ -236,10 +236,10 @@ impl Session {
     /// A link to a lane of another node: held by [`remote`], which answers the client.
     fn link_remote(&mut self, h: Headers, sync: bool) {
         let key = (h.node.clone(), h.lane.clone());
+        // Open already: linked again if the peer had refused or dropped it (the hub
+        // answers once, as for a new link); else only a sync does something.
         if let Some(&id) = self.links.get(&key) {
-            if sync {
-                self.hub.remote.link(&self.sink, id, &h, true);
-            }
+            self.hub.remote.link(&self.sink, id, &h, sync);
             return;
         }
         if self.links.len() >= MAX_LINKS {

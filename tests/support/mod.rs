@@ -10,6 +10,7 @@
 // Each test and bench uses part of the kit.
 #![allow(dead_code)]
 
+pub mod fanout;
 pub mod fleet;
 pub mod hostile;
 pub mod map;
