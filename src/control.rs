@@ -46,6 +46,9 @@ pub enum Request {
         /// The new policy.
         policy: Policy,
     },
+    /// A one-time login to the node's live page: answered with the page's address
+    /// (a `Note`).
+    PageLogin,
     /// Set what a peer may do with this node's WARP lanes.
     PeerLinks {
         /// Alias or id.

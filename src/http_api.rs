@@ -15,12 +15,12 @@ pub fn refusal(status: StatusCode, msg: &str) -> HttpResponse {
     (status, Json(json!({ "error": msg }))).into_response()
 }
 
-/// `None` when `headers` carry `Authorization: Bearer <token>`; else the 401 answer,
-/// whose text says where the token is (`whose`: "the owner's token ... node's data
-/// directory").
+/// `None` when `headers` carry `Authorization: Bearer <token>` with a token `accept`
+/// takes; else the 401 answer, whose text says where the token is (`whose`: "the
+/// owner's token ... node's data directory").
 pub fn bearer_refusal(
     headers: &HeaderMap,
-    token: &crate::api_token::ApiToken,
+    accept: impl Fn(&str) -> bool,
     whose: &str,
 ) -> Option<HttpResponse> {
     let given = headers
@@ -28,7 +28,7 @@ pub fn bearer_refusal(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    if given.is_some_and(|t| token.matches(t)) {
+    if given.is_some_and(accept) {
         return None;
     }
     let msg = format!("this call needs {whose}");
@@ -49,8 +49,8 @@ pub fn openapi(doc: &'static str) -> HttpResponse {
 }
 
 /// The paths a router's source names in `.route("...")` (on the line or, as rustfmt
-/// wraps a long one, the next), but `/` and `/openapi.json`: for the test that each is
-/// described in the API's OpenAPI document.
+/// wraps a long one, the next), but `/`, `/openapi.json` and a page's scripts and styles:
+/// for the test that each is described in the API's OpenAPI document.
 pub fn routes(source: &str) -> Vec<&str> {
     let router = &source[..source.find("#[cfg(test)]").unwrap_or(source.len())];
     router
@@ -58,6 +58,7 @@ pub fn routes(source: &str) -> Vec<&str> {
         .skip(1)
         .filter_map(|s| s.trim_start().strip_prefix('"')?.split('"').next())
         .filter(|r| *r != "/openapi.json" && *r != "/")
+        .filter(|r| !r.ends_with(".js") && !r.ends_with(".css"))
         .collect()
 }
 

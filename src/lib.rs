@@ -22,6 +22,7 @@ pub mod listen_error;
 pub mod loopback;
 pub mod map_server;
 pub mod node;
+pub mod page_login;
 pub mod private_file;
 pub mod sequence;
 pub mod store;

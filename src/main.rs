@@ -49,6 +49,9 @@ fn main() -> ExitCode {
             }
             Ok(ExitCode::SUCCESS)
         }),
+        cli::Command::Page { print } => {
+            with_home(|dir| runtime()?.block_on(cli::page::run(&dir, print)))
+        }
         cli::Command::Status { json } => {
             with_home(|dir| runtime()?.block_on(status::run(&dir, json)))
         }

@@ -64,6 +64,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the address of the node's live page, with a one-time login, and open it in a
+    /// browser where one can be.
+    Page {
+        /// Only print the address.
+        #[arg(long)]
+        print: bool,
+    },
     /// Print a completion script for a shell: `warp completions bash >
     /// /etc/bash_completion.d/warp` (zsh: a `_warp` file on $fpath; fish:
     /// ~/.config/fish/completions/warp.fish).

@@ -9,6 +9,7 @@ pub mod map;
 pub mod offers;
 mod offline;
 pub mod one_off;
+pub mod page;
 pub mod peers;
 pub mod ping;
 pub mod recon;

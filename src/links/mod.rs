@@ -64,6 +64,8 @@ pub struct Hub {
     pub agents: Agents,
     /// Links to lanes on other nodes.
     pub remote: Arc<remote::Remotes>,
+    /// The page's logins and sessions: a session token counts as the owner's.
+    pub logins: Arc<crate::page_login::Logins>,
     /// Links that peers' hubs hold to this node's lanes (one per lane per peer, however
     /// many clients there link to it).
     pub peer_links: std::sync::atomic::AtomicUsize,
@@ -99,6 +101,7 @@ impl Hub {
             agents: Agents::new(tree, cfg.routes()),
             remote: Arc::default(),
             peer_links: Default::default(),
+            logins: Arc::default(),
             tokens: RwLock::new(cfg.tokens.clone().unwrap_or_default()),
             file_peers: RwLock::new(cfg.peers.clone()),
             owner,
@@ -156,7 +159,7 @@ impl Hub {
             },
             _ => None,
         };
-        if given.is_some_and(|g| crate::api_token::equal(g, &self.owner)) {
+        if given.is_some_and(|g| crate::api_token::equal(g, &self.owner) || self.logins.valid(g)) {
             return Auth::Owner;
         }
         let tokens = self.tokens.read().unwrap_or_else(|p| p.into_inner());

@@ -2,8 +2,9 @@
 //! node through it. `info` (value: peer id, version, addresses, uptime, and how many
 //! links peers' hubs hold to this node's lanes), `peers` (map: the
 //! peer book with connection state, by alias), `offers` (map: warpdrive offers with status
-//! and progress, by id), `ping` (command: body = a peer; events = results). The first
-//! three are read-only.
+//! and progress, by id), `flows` (map: running flows with their counters, by name),
+//! `gates` (map: gates exposed and opened), `ping` (command: body = a peer; events =
+//! results). All but `ping` are read-only.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,6 +32,8 @@ pub fn start(node: &Arc<Node>, local: std::net::SocketAddr) -> tokio::task::Join
     let info = lane("info", Kind::Value, read_only());
     let peers = lane("peers", Kind::Map, read_only());
     let offers = lane("offers", Kind::Map, read_only());
+    let flows = lane("flows", Kind::Map, read_only());
+    let gates = lane("gates", Kind::Map, read_only());
     let weak = Arc::downgrade(node);
     let ping_handler: Handler = Box::new(move |lane: &Arc<Lane>, body: Value| {
         let Some(node) = weak.upgrade() else { return };
@@ -47,7 +50,14 @@ pub fn start(node: &Arc<Node>, local: std::net::SocketAddr) -> tokio::task::Join
     let ping_lane = lane("ping", Kind::Command, Some(ping_handler));
     node.hub.agents.add_fixed(
         "/hub",
-        vec![info.clone(), peers.clone(), offers.clone(), ping_lane],
+        vec![
+            info.clone(),
+            peers.clone(),
+            offers.clone(),
+            flows.clone(),
+            gates.clone(),
+            ping_lane,
+        ],
     );
 
     let node = node.clone();
@@ -73,6 +83,8 @@ pub fn start(node: &Arc<Node>, local: std::net::SocketAddr) -> tokio::task::Join
                             .with_slot("peer_links", node.hub.peer_links.load(std::sync::atomic::Ordering::Relaxed) as u64),
                     ));
                     refresh_peers(&node, &peers);
+                    refresh_flows(&node, &flows);
+                    refresh_gates(&node, &gates);
                 }
                 e = events.recv() => match e {
                     Ok(o) => offers.put(Value::text(o.id.as_str()), recon::to_value(&o).unwrap_or(Value::Extant)),
@@ -134,6 +146,70 @@ fn refresh_peers(node: &Node, lane: &Lane) {
         }
         lane.put(Value::text(e.alias.as_str()), Value::Record(r));
     }
+}
+
+/// Puts `now` (key, value) in the map lane, removing the keys it no longer has.
+fn replace(lane: &Lane, now: Vec<(String, Value)>) {
+    for k in lane.keys() {
+        if !now.iter().any(|(n, _)| Value::text(n.as_str()) == k) {
+            lane.remove(&k);
+        }
+    }
+    for (k, v) in now {
+        lane.put(Value::text(k.as_str()), v);
+    }
+}
+
+/// The running flows with their counters, by name.
+fn refresh_flows(node: &Node, lane: &Lane) {
+    let now = node
+        .flows
+        .statuses()
+        .into_iter()
+        .map(|f| {
+            let v = recon::to_value(&f).unwrap_or(Value::Extant);
+            (f.flow.name, v)
+        })
+        .collect();
+    replace(lane, now);
+}
+
+/// The gates, exposed and opened (from the command line and the file), by name or
+/// listening address: `{kind, detail}`.
+fn refresh_gates(node: &Node, lane: &Lane) {
+    let gate = |kind: &str, detail: String| {
+        Value::Record(
+            Record::new()
+                .with_slot("kind", kind)
+                .with_slot("detail", detail),
+        )
+    };
+    let mut now = Vec::new();
+    for g in node
+        .gates
+        .book
+        .all_exposed()
+        .into_iter()
+        .chain(node.gates.file_exposed())
+    {
+        let proto = if g.udp { "udp" } else { "tcp" };
+        now.push((
+            g.name.clone(),
+            gate("exposed", format!("{proto} {}", g.target)),
+        ));
+    }
+    for g in node
+        .gates
+        .book
+        .all_opened()
+        .into_iter()
+        .chain(node.gates.file_opened())
+    {
+        let proto = if g.udp { "udp" } else { "tcp" };
+        let detail = format!("{proto} {} to {} {}", g.listen, g.peer, g.name);
+        now.push((g.listen.clone(), gate("opened", detail)));
+    }
+    replace(lane, now);
 }
 
 /// One probe to `peer`; its result (or the error) is the lane's event.

@@ -65,7 +65,7 @@ async fn guard(State(g): State<Guard>, req: HttpRequest, next: Next) -> HttpResp
     }
     if req.uri().path().starts_with("/v1") {
         let whose = "the map's token: `Authorization: Bearer <token>`, with the token from api.token in the map's data directory";
-        if let Some(refused) = crate::http_api::bearer_refusal(h, &g.token, whose) {
+        if let Some(refused) = crate::http_api::bearer_refusal(h, |t| g.token.matches(t), whose) {
             return refused;
         }
     }

@@ -62,6 +62,17 @@ pub(in crate::node) async fn handle(node: Arc<Node>, req: Request, tx: Replies) 
         Request::OfferReject { id } => offers::reject(&node, &id).await,
         Request::OfferCancel { id } => offers::cancel(&node, &id).await,
         Request::Status => status::status(&node),
+        Request::PageLogin => match (node.own.api, node.own.ws) {
+            (Some(api), Some(_)) => Response::Note(format!(
+                "http://127.0.0.1:{}/#login={}",
+                api.port(),
+                node.hub.logins.login()
+            )),
+            _ => Response::fail(
+                crate::control::Fault::Unavailable,
+                "the page needs the REST API and the link hub, and one is off (--api, --ws)",
+            ),
+        },
         Request::Peers => peers::list(&node),
         Request::PeerAdd { alias, id, addrs } => peers::add(&node, &alias, &id, addrs),
         Request::PeerRemove { peer } => peers::remove(&node, &peer),

@@ -34,6 +34,7 @@ type Reply = (StatusCode, Json<Json_>);
 mod flows;
 mod gates;
 mod offers;
+mod page;
 mod peers;
 
 /// What every request is checked against before it reaches a handler.
@@ -44,6 +45,8 @@ struct Guard {
     /// Ports of the node's own loopback servers, whose pages may call the API.
     own_ports: Vec<u16>,
     token: crate::api_token::ApiToken,
+    /// The page's sessions, which count as the owner's token.
+    logins: std::sync::Arc<crate::page_login::Logins>,
 }
 
 use crate::http_api::refusal;
@@ -75,7 +78,9 @@ async fn guard(State(g): State<Guard>, req: HttpRequest, next: Next) -> HttpResp
     }
     if req.uri().path().starts_with("/v1/") || req.uri().path() == "/v1" {
         let whose = "the owner's token: `Authorization: Bearer <token>`, with the token from api.token in the node's data directory";
-        if let Some(refused) = crate::http_api::bearer_refusal(h, &g.token, whose) {
+        if let Some(refused) =
+            crate::http_api::bearer_refusal(h, |t| g.token.matches(t) || g.logins.valid(t), whose)
+        {
             return refused;
         }
     }
@@ -96,9 +101,13 @@ pub async fn start(
         port: addr.port(),
         own_ports,
         token: node.api_token.clone(),
+        logins: node.hub.logins.clone(),
     };
     let app = Router::new()
-        .route("/", get(root))
+        .route("/", get(page::root))
+        .route("/page.js", get(page::script))
+        .route("/page.css", get(page::style))
+        .route("/session", post(page::session))
         .route("/openapi.json", get(openapi))
         .route("/v1/info", get(info))
         .route("/v1/peers", get(peers::list).post(peers::add))
@@ -182,19 +191,6 @@ fn reply(r: Response, ok: StatusCode) -> Reply {
 
 async fn openapi() -> HttpResponse {
     crate::http_api::openapi(OPENAPI)
-}
-
-/// `GET /`: what this server is and how to use it (no token needed; nothing secret).
-async fn root() -> Reply {
-    (
-        StatusCode::OK,
-        Json(json!({
-            "service": "warp node REST API",
-            "version": env!("CARGO_PKG_VERSION"),
-            "openapi": "/openapi.json",
-            "auth": "every /v1 call needs `Authorization: Bearer <token>`, the token in api.token in the node's data directory",
-        })),
-    )
 }
 
 /// `GET /v1/info`: the node's id, version and addresses.
