@@ -16,29 +16,7 @@ const WEBSOCKETS: &str = "websockets==17.4";
 
 /// A Python with the SwimOS client, installed on first use.
 fn python() -> PathBuf {
-    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("swimos-venv");
-    let py = venv.join("bin/python");
-    let ready = || {
-        Command::new(&py)
-            .args(["-c", "import swimos"])
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if !ready() {
-        let ok = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .expect("python3 runs");
-        assert!(ok.success(), "python3 -m venv failed");
-        let ok = Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "--pre", SWIMOS, WEBSOCKETS])
-            .status()
-            .expect("pip runs");
-        assert!(ok.success(), "pip install {SWIMOS} failed (needs PyPI)");
-    }
-    assert!(ready(), "swimos does not import");
-    py
+    support::python::venv("swimos-venv", "swimos", &["--pre", SWIMOS, WEBSOCKETS])
 }
 
 #[test]

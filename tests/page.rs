@@ -37,37 +37,10 @@ fn browser() {
     assert!(ok, "apt-get install chromium chromium-driver failed");
 }
 
-/// A Python with Selenium, installed on first use.
-fn python() -> PathBuf {
-    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("selenium-venv");
-    let py = venv.join("bin/python");
-    let ready = || {
-        Command::new(&py)
-            .args(["-c", "import selenium"])
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if !ready() {
-        let ok = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .expect("python3 runs");
-        assert!(ok.success(), "python3 -m venv failed");
-        let ok = Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "selenium"])
-            .status()
-            .expect("pip runs");
-        assert!(ok.success(), "pip install selenium failed");
-    }
-    assert!(ready(), "selenium does not import");
-    py
-}
-
 #[test]
 fn the_page_shows_the_node_and_accepts_an_offer_that_then_completes() {
     browser();
-    let py = python();
+    let py = support::python::venv("selenium-venv", "selenium", &["selenium"]);
     let a = TestNode::start();
     // Bob sends at 40 Mbit/s: a 30 MB file takes about 6 s, long enough to see it move.
     let b = TestNode::start_with(&["--impair", "rate=40mbit"]);

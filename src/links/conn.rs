@@ -85,12 +85,7 @@ where
 {
     let mut batch = Vec::with_capacity(BATCH);
     loop {
-        let (close, overflowed) = {
-            let mut o = sink.outbox.lock().unwrap_or_else(|p| p.into_inner());
-            o.drain(BATCH, &mut batch);
-            let close = if o.is_empty() { o.close.take() } else { None };
-            (close, o.overflowed)
-        };
+        let (close, overflowed) = sink.take(BATCH, &mut batch);
         if overflowed {
             let frame = CloseFrame {
                 code: CloseCode::from(1008),

@@ -218,6 +218,15 @@ pub struct Sink {
 }
 
 impl Sink {
+    /// Moves up to `max` frames into `out`, for a writer: with the close frame once
+    /// nothing is left before it, and whether the client fell too far behind.
+    pub fn take(&self, max: usize, out: &mut Vec<Frame>) -> (Option<(u16, String)>, bool) {
+        let mut o = self.outbox.lock().unwrap_or_else(|p| p.into_inner());
+        o.drain(max, out);
+        let close = if o.is_empty() { o.close.take() } else { None };
+        (close, o.overflowed)
+    }
+
     /// Changes the outbox and wakes the writer.
     pub fn push(&self, f: impl FnOnce(&mut Outbox)) {
         f(&mut self.outbox.lock().unwrap_or_else(|p| p.into_inner()));

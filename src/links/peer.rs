@@ -98,12 +98,7 @@ async fn write_loop<W: AsyncWrite + Send + Unpin>(mut write: W, sink: Arc<Sink>)
     let mut batch = Vec::with_capacity(BATCH);
     let mut out = Vec::new();
     loop {
-        let (close, overflowed) = {
-            let mut o = sink.outbox.lock().unwrap_or_else(|p| p.into_inner());
-            o.drain(BATCH, &mut batch);
-            let close = if o.is_empty() { o.close.take() } else { None };
-            (close, o.overflowed)
-        };
+        let (close, overflowed) = sink.take(BATCH, &mut batch);
         if overflowed {
             tracing::warn!("a peer's hub fell too far behind on its links: closing the channel");
             return;

@@ -310,19 +310,17 @@ impl Remotes {
         }
     }
 
+    /// The peer a `/peer/...` URI names, its node, and its state, if it is linked to.
+    fn known<'h>(&self, local: &'h Headers) -> Option<(&'h str, &'h str, Arc<RemotePeer>)> {
+        let (peer, node) = split(&local.node)?;
+        let peers = self.peers.lock().unwrap_or_else(|p| p.into_inner());
+        Some((peer, node, peers.get(peer)?.clone()))
+    }
+
     /// The client's link is closed (`@unlink`, or the client is gone: `tell` says whether
     /// to answer it).
     pub fn unlink(&self, sink: &Arc<Sink>, link: LinkId, local: &Headers, tell: bool) {
-        let Some((peer, node)) = split(&local.node) else {
-            return;
-        };
-        let Some(rp) = self
-            .peers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(peer)
-            .cloned()
-        else {
+        let Some((_, node, rp)) = self.known(local) else {
             return;
         };
         let key: (Text, Text) = (node.into(), local.lane.clone());
@@ -357,16 +355,7 @@ impl Remotes {
     /// A client's command to the remote lane: sent on when the peer lets this node write;
     /// else the client's link is unlinked with the reason.
     pub fn command(&self, sink: &Arc<Sink>, link: LinkId, local: &Headers, body: &Value) {
-        let Some((peer, node)) = split(&local.node) else {
-            return;
-        };
-        let Some(rp) = self
-            .peers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(peer)
-            .cloned()
-        else {
+        let Some((peer, node, rp)) = self.known(local) else {
             return;
         };
         let mut st = rp.state.lock().unwrap_or_else(|p| p.into_inner());

@@ -190,18 +190,7 @@ impl Session {
                         return;
                     }
                 };
-                if self.links.len() >= MAX_LINKS {
-                    let body = Value::text("Too many links on this connection.");
-                    self.control(Self::lane_frame(Tag::Unlinked, &h, &body));
-                    return;
-                }
-                let id = match self.free.pop() {
-                    Some(id) => id,
-                    None => {
-                        self.lanes.push(None);
-                        (self.lanes.len() - 1) as LinkId
-                    }
-                };
+                let Some(id) = self.new_link(&h) else { return };
                 self.lanes[id as usize] = Some(lane.clone());
                 self.links.insert(key, id);
                 if self.peer.is_some() {
@@ -233,6 +222,22 @@ impl Session {
         }
     }
 
+    /// A free link id, or `None` (the client told so) past [`MAX_LINKS`].
+    fn new_link(&mut self, h: &Headers) -> Option<LinkId> {
+        if self.links.len() >= MAX_LINKS {
+            let body = Value::text("Too many links on this connection.");
+            self.control(Self::lane_frame(Tag::Unlinked, h, &body));
+            return None;
+        }
+        Some(match self.free.pop() {
+            Some(id) => id,
+            None => {
+                self.lanes.push(None);
+                (self.lanes.len() - 1) as LinkId
+            }
+        })
+    }
+
     /// A link to a lane of another node: held by [`remote`], which answers the client.
     fn link_remote(&mut self, h: Headers, sync: bool) {
         let key = (h.node.clone(), h.lane.clone());
@@ -242,18 +247,7 @@ impl Session {
             self.hub.remote.link(&self.sink, id, &h, sync);
             return;
         }
-        if self.links.len() >= MAX_LINKS {
-            let body = Value::text("Too many links on this connection.");
-            self.control(Self::lane_frame(Tag::Unlinked, &h, &body));
-            return;
-        }
-        let id = match self.free.pop() {
-            Some(id) => id,
-            None => {
-                self.lanes.push(None);
-                (self.lanes.len() - 1) as LinkId
-            }
-        };
+        let Some(id) = self.new_link(&h) else { return };
         self.links.insert(key, id);
         self.remote.insert(id);
         self.hub.remote.link(&self.sink, id, &h, sync);

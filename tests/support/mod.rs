@@ -18,6 +18,7 @@ pub mod measure;
 pub mod nat;
 pub mod netns;
 pub mod paths;
+pub mod python;
 pub mod rivals;
 pub mod servers;
 pub mod sshd;
