@@ -267,3 +267,41 @@ async fn many_clients_of_one_lane_make_one_link_on_the_peer() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_client_of_a_remote_value_lane_gets_the_latest_value_not_every_one() {
+    let (a, b) = tokio::task::spawn_blocking(pair).await.unwrap();
+    b.ok(&["peers", "set", "alice", "links", "read"]);
+    let mut slow = connect(&a, true).await;
+    slow.send(r#"@sync(node:"/peer/bob/unit/3",lane:info)"#)
+        .await;
+    until(&mut slow, "@synced").await;
+    // Bob's lane changes 20 000 times (40 MB of values, far more than socket buffers
+    // hold) while the client reads nothing.
+    let mut writer = connect(&b, true).await;
+    let pad = "x".repeat(2000);
+    for i in 0..20_000 {
+        writer
+            .send(&format!(r#"@command(node:"/unit/3",lane:info)"{pad} {i}""#))
+            .await;
+    }
+    writer.send(r#"@sync(node:"/unit/3",lane:info)"#).await;
+    until(&mut writer, "@synced").await;
+    // Then it reads: the events it missed were conflated, the last one is there, and
+    // the connection was never closed as too slow.
+    let mut seen = 0;
+    loop {
+        let f = until(&mut slow, "@event").await;
+        seen += 1;
+        if f.ends_with(" 19999\"") {
+            break;
+        }
+    }
+    assert!(
+        seen < 20_000,
+        "every event came ({seen}): nothing was conflated"
+    );
+    slow.send(r#"@unlink(node:"/peer/bob/unit/3",lane:info)"#)
+        .await;
+    until(&mut slow, "@unlinked").await;
+}
