@@ -36,6 +36,8 @@ pub const MAX_PEERS: usize = 1024;
 pub const MAX_MIRRORS: usize = 10_000;
 /// Frames waiting to go to one peer before the channel is given up (and opened again).
 const OUT_QUEUE: usize = 4096;
+/// How often an open channel looks whether any client still links to the peer.
+const IDLE_LOOK: Duration = Duration::from_secs(5);
 
 /// A byte stream to a peer's hub.
 pub type Stream = (
@@ -476,9 +478,21 @@ impl Remotes {
             }
             Ok::<(), String>(())
         };
+        // Closed once no client links to the peer any more (looked at every few seconds).
+        let idle = async {
+            let mut tick = tokio::time::interval(IDLE_LOOK);
+            loop {
+                tick.tick().await;
+                let st = rp.state.lock().unwrap_or_else(|p| p.into_inner());
+                if st.mirrors.is_empty() {
+                    return;
+                }
+            }
+        };
         tokio::select! {
             r = writer => r.and(Err("the channel to it was given up".into())),
             r = reader => r,
+            _ = idle => Ok(()),
         }
     }
 
