@@ -142,6 +142,25 @@ fn headers(node: &str, lane: &str) -> Headers {
     }
 }
 
+impl Mirror {
+    /// Tells every client `f` (an `@unlinked`), ahead of anything it still had to get
+    /// from this lane, and unsubscribes it.
+    fn unlink_clients(&self, f: super::outbox::Frame) {
+        for c in &self.clients {
+            if let Some(sink) = c.sink.upgrade() {
+                if let Some(lane) = &self.lane {
+                    lane.unsubscribe(&sink, c.link);
+                }
+                let f = f.clone();
+                sink.push(|o| {
+                    o.forget(c.link);
+                    o.control(f);
+                });
+            }
+        }
+    }
+}
+
 impl PeerState {
     /// Sends `f` to the peer if the channel is up; a full queue gives the channel up (it
     /// is opened again and every lane linked anew).
@@ -161,19 +180,7 @@ impl PeerState {
                 continue;
             }
             m.told = true;
-            let f = frame(&m.local);
-            for c in &m.clients {
-                if let Some(sink) = c.sink.upgrade() {
-                    if let Some(lane) = &m.lane {
-                        lane.unsubscribe(&sink, c.link);
-                    }
-                    let f = f.clone();
-                    sink.push(|o| {
-                        o.forget(c.link);
-                        o.control(f);
-                    });
-                }
-            }
+            m.unlink_clients(frame(&m.local));
             m.lane = None;
         }
         if !keep {
@@ -569,20 +576,7 @@ impl Remotes {
             }
             Tag::Unlinked => {
                 let body = env.body_value().unwrap_or(Value::Extant);
-                let f: super::outbox::Frame =
-                    Envelope::encode(Tag::Unlinked, Some(&m.local), &body).into();
-                for c in &m.clients {
-                    if let Some(sink) = c.sink.upgrade() {
-                        if let Some(lane) = &m.lane {
-                            lane.unsubscribe(&sink, c.link);
-                        }
-                        let f = f.clone();
-                        sink.push(|o| {
-                            o.forget(c.link);
-                            o.control(f);
-                        });
-                    }
-                }
+                m.unlink_clients(Envelope::encode(Tag::Unlinked, Some(&m.local), &body).into());
                 st.mirrors.remove(&key);
             }
             _ => {}
