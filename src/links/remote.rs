@@ -61,6 +61,32 @@ pub trait Dial: Send + Sync + 'static {
     fn dial(&self, peer: &str) -> Pin<Box<dyn Future<Output = Result<Stream, DialError>> + Send>>;
 }
 
+/// Why a channel to a peer's hub ended.
+#[derive(Debug, thiserror::Error)]
+pub enum Lost {
+    /// Reading or writing failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The peer sent what is not an envelope on a stream.
+    #[error(transparent)]
+    Stream(#[from] protocols::warp::stream::StreamError),
+    /// The channel ended in the middle of a frame.
+    #[error("the channel ended in the middle of a frame")]
+    Truncated,
+    /// The peer closed the channel before saying what this node may do.
+    #[error("it closed the channel at once")]
+    ClosedAtOnce,
+    /// Its first frame was not `@authed "read"` or `@authed "write"`.
+    #[error("it did not say what this node may do")]
+    NoAccess,
+    /// More lanes than the queue to the peer holds, at once.
+    #[error("too many lanes to link at once")]
+    TooManyLanes,
+    /// The queue to the peer filled: the channel was given up.
+    #[error("the channel to it was given up")]
+    GivenUp,
+}
+
 /// What the peer lets this node do, as it said on the channel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
@@ -433,15 +459,11 @@ impl Remotes {
 
     /// One channel: the peer's access first, then every lane linked, then its frames
     /// until it ends.
-    async fn carry(
-        &self,
-        rp: &Arc<RemotePeer>,
-        (mut read, mut write): Stream,
-    ) -> Result<(), String> {
+    async fn carry(&self, rp: &Arc<RemotePeer>, (mut read, mut write): Stream) -> Result<(), Lost> {
         let mut buf = Vec::new();
         let first = next_frame(&mut read, &mut buf)
             .await?
-            .ok_or("closed at once")?;
+            .ok_or(Lost::ClosedAtOnce)?;
         let access = match Envelope::decode(&first).ok().and_then(|e| {
             (e.tag == Tag::Authed)
                 .then(|| e.body_value().ok())
@@ -449,7 +471,7 @@ impl Remotes {
         }) {
             Some(Value::Text(t)) if t.as_str() == "write" => Access::Write,
             Some(Value::Text(t)) if t.as_str() == "read" => Access::Read,
-            _ => return Err("it did not say what this node may do".into()),
+            _ => return Err(Lost::NoAccess),
         };
         let (tx, mut rx) = mpsc::channel::<String>(OUT_QUEUE);
         {
@@ -458,7 +480,7 @@ impl Remotes {
             for (node, lane) in st.mirrors.keys() {
                 let f = Envelope::encode(Tag::Sync, Some(&headers(node, lane)), &Value::Extant);
                 if tx.try_send(f).is_err() {
-                    return Err("too many lanes to link at once".into());
+                    return Err(Lost::TooManyLanes);
                 }
             }
             st.out = Some(tx);
@@ -474,16 +496,16 @@ impl Remotes {
                         break;
                     }
                 }
-                write.write_all(&out).await.map_err(|e| e.to_string())?;
-                write.flush().await.map_err(|e| e.to_string())?;
+                write.write_all(&out).await?;
+                write.flush().await?;
             }
-            Ok::<(), String>(())
+            Ok::<(), Lost>(())
         };
         let reader = async {
             while let Some(text) = next_frame(&mut read, &mut buf).await? {
                 self.take(rp, &text);
             }
-            Ok::<(), String>(())
+            Ok::<(), Lost>(())
         };
         // Closed once no client links to the peer any more (looked at every few seconds).
         let idle = async {
@@ -497,7 +519,7 @@ impl Remotes {
             }
         };
         tokio::select! {
-            r = writer => r.and(Err("the channel to it was given up".into())),
+            r = writer => r.and(Err(Lost::GivenUp)),
             r = reader => r,
             _ = idle => Ok(()),
         }
@@ -600,18 +622,18 @@ fn send_state(lane: &Lane, sink: &Sink) {
 async fn next_frame(
     read: &mut (dyn AsyncRead + Send + Unpin),
     buf: &mut Vec<u8>,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, Lost> {
     let mut chunk = [0u8; 16 * 1024];
     loop {
-        if let Some((text, n)) = protocols::warp::stream::get(buf).map_err(|e| e.to_string())? {
+        if let Some((text, n)) = protocols::warp::stream::get(buf)? {
             buf.drain(..n);
             return Ok(Some(text));
         }
-        let n = read.read(&mut chunk).await.map_err(|e| e.to_string())?;
+        let n = read.read(&mut chunk).await?;
         if n == 0 {
             return match buf.is_empty() {
                 true => Ok(None),
-                false => Err("the channel ended in the middle of a frame".into()),
+                false => Err(Lost::Truncated),
             };
         }
         buf.extend_from_slice(&chunk[..n]);
