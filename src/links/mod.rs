@@ -97,9 +97,10 @@ impl Hub {
     /// token.
     pub fn new(tree: sled::Tree, cfg: &LinksConfig, owner: String) -> Arc<Hub> {
         let (stop, _) = watch::channel(false);
+        let agents = Agents::new(tree, cfg.routes());
         Arc::new(Hub {
-            agents: Agents::new(tree, cfg.routes()),
-            remote: Arc::default(),
+            remote: Arc::new(remote::Remotes::new(agents.memory.clone())),
+            agents,
             peer_links: Default::default(),
             logins: Arc::default(),
             tokens: RwLock::new(cfg.tokens.clone().unwrap_or_default()),

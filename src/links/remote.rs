@@ -145,12 +145,11 @@ struct RemotePeer {
 }
 
 /// Every remote link of the hub.
-#[derive(Default)]
 pub struct Remotes {
     dial: OnceLock<Arc<dyn Dial>>,
     peers: Mutex<HashMap<String, Arc<RemotePeer>>>,
     /// The hub's count of lane state in memory, which mirrors add to.
-    memory: OnceLock<Usage>,
+    memory: Usage,
 }
 
 /// An `@unlinked` for the lane `h` with a body `@why("text")`.
@@ -220,11 +219,18 @@ impl PeerState {
 }
 
 impl Remotes {
-    /// Sets how channels are opened (once; before, remote links find no node), and the
-    /// hub's count of lane state.
-    pub fn set_dial(&self, dial: Arc<dyn Dial>, memory: Usage) {
+    /// No remote links yet; mirrors count their state in `memory` (the hub's).
+    pub fn new(memory: Usage) -> Remotes {
+        Remotes {
+            dial: OnceLock::new(),
+            peers: Mutex::default(),
+            memory,
+        }
+    }
+
+    /// Sets how channels are opened (once; before, remote links find no node).
+    pub fn set_dial(&self, dial: Arc<dyn Dial>) {
         let _ = self.dial.set(dial);
-        let _ = self.memory.set(memory);
     }
 
     /// Whether remote links can be made.
@@ -555,14 +561,13 @@ impl Remotes {
                     },
                     _ => Kind::Value,
                 };
-                let memory = self.memory.get().cloned().unwrap_or_default();
                 let lane = Arc::new(Lane::new(
                     &m.local.node,
                     &m.local.lane,
                     kind,
                     None,
                     None,
-                    &memory,
+                    &self.memory,
                 ));
                 let linked = lane.frame(Tag::Linked, &Value::Extant);
                 // A client that asked for the state is subscribed once it has it (at

@@ -465,6 +465,16 @@ mod tests {
             "[names]\na=\"{A}\"\n[[flow]]\nname=\"v\"\nmode=\"n:n\"\nport=1\nmembers=[\"a\",\"{A}\"]"
         ));
         assert!(e.contains("are the same key"), "{e}");
+        // A node in more flows than one table holds: refused.
+        let mut many = format!("[names]\na=\"{A}\"\nb=\"{B}\"\n");
+        for i in 0..=protocols::map::flows::MAX_FLOWS {
+            many.push_str(&format!(
+                "[[flow]]\nname=\"f{i}\"\nmode=\"n:n\"\nport={}\nmembers=[\"a\",\"b\"]\n",
+                i + 1
+            ));
+        }
+        let e = bad(&many);
+        assert!(e.contains("a is in more than 32 flows"), "{e}");
         let e = bad("[names]\na=\"short\"");
         assert!(e.contains("names.a"), "{e}");
     }

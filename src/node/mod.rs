@@ -268,10 +268,8 @@ pub async fn start(
         ),
     });
     let net = Arc::new(drive::NodeNet(Arc::downgrade(&node)));
-    hub.remote.set_dial(
-        Arc::new(links_peer::NodeDial(Arc::downgrade(&node))),
-        hub.agents.memory.clone(),
-    );
+    hub.remote
+        .set_dial(Arc::new(links_peer::NodeDial(Arc::downgrade(&node))));
     let engine = warpdrive::Drive::new(&db, net, opts.incoming.clone())?;
     let _ = node.drive.set(engine.clone());
     info!(
